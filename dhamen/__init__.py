@@ -1,0 +1,143 @@
+"""Dhamen — plateforme de tiers payant santé.
+
+``create_app()`` loads the configuration from the environment, checks it,
+initialises the extensions in a fixed order, then registers blueprints and
+CLI commands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask, abort, request
+
+__version__ = "1.0.0"
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(env: Mapping[str, str] | None = None, instance_path: str | None = None) -> Flask:
+    from dhamen import crypto
+    from dhamen.config import load_config
+
+    settings = load_config(env, instance_path)
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=settings.instance_path,
+        instance_relative_config=False,
+    )
+    _configure_logging(app)
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        DHAMEN=settings,
+        ENVIRONMENT=settings.environment,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.is_development,
+        SESSION_COOKIE_NAME="dhamen_session" if settings.is_development else "__Host-dhamen_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=not settings.is_development,
+    )
+    crypto.configure(
+        crypto.Keyring(settings.data_encryption_keys, settings.data_encryption_key_id, settings.lookup_key)
+    )
+
+    from dhamen.extensions import csrf, db, migrate
+    from dhamen.services import build_services, run_inline_jobs
+
+    # Fixed order: database → migrations → cache/queues/storage → CSRF → blueprints.
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    import dhamen.models  # noqa: F401  (register the tables)
+
+    _sqlite_pragmas(app, db)
+    services = build_services(settings)
+    app.extensions["dhamen.services"] = services
+    csrf.init_app(app)
+
+    from dhamen.api import bp as api_bp
+    from dhamen.api import register_error_handlers
+    from dhamen.web import bp as web_bp
+    from dhamen.web import register_template_helpers
+
+    register_template_helpers(app)
+    app.register_blueprint(web_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # the JSON API authenticates with Bearer tokens, never with cookies
+    register_error_handlers(app)
+
+    @app.before_request
+    def _refuse_oversized_bodies():
+        length = request.content_length
+        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
+            abort(413)
+
+    @app.after_request
+    def _after(response):
+        run_inline_jobs()
+        return response
+
+    from dhamen.cli import register_cli
+
+    register_cli(app)
+    app.logger.info(
+        "Dhamen %s démarré (ENVIRONMENT=%s, base=%s, cache=%s, stockage=%s)",
+        __version__,
+        settings.environment,
+        settings.database_url.split(":", 1)[0],
+        "embarqué" if settings.embedded_redis else "redis",
+        settings.storage.kind,
+    )
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    logger = logging.getLogger("dhamen")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 10,
+        "pool_timeout": 5,
+        "connect_args": {"connect_timeout": 3, "options": "-c statement_timeout=30000"},
+    }
+
+
+def _sqlite_pragmas(app: Flask, db) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+
+    with app.app_context():
+        engine: Engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=15000")
+        cur.close()

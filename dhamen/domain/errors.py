@@ -1,0 +1,35 @@
+"""Exceptions raised by the domain engine.
+
+Every exception carries a French message that can be shown to a user as is.
+They all derive from :class:`ValueError` so that callers validating input can
+catch one family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .coverage import ItemError
+
+
+class DomainError(ValueError):
+    """Base class of the domain errors (French, user-readable message)."""
+
+
+class MoneyError(DomainError):
+    """An amount or a rate that cannot be read or is out of range."""
+
+
+class ConfigError(DomainError):
+    """A JSON setting (coverage, exclusions, barème, convention, insurer
+    configuration) that does not follow its documented format."""
+
+
+class InvalidClaim(DomainError):
+    """Claim lines that fail :func:`dhamen.domain.coverage.validate_items`."""
+
+    def __init__(self, errors: Sequence[ItemError]) -> None:
+        self.errors: tuple[ItemError, ...] = tuple(errors)
+        super().__init__(" ; ".join(error.message for error in self.errors))

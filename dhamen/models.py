@@ -1,0 +1,358 @@
+"""The ten tables of the spec (section 2), as SQLAlchemy 2 models.
+
+Beyond the spec, as DESIGN.md requires (and said in the first migration):
+- ``adherents.national_id_hash``: HMAC-SHA256 of the normalised national ID
+  (indexed, unique) for lookups, since ciphertext cannot be searched;
+- ``claims.type`` also admits ``lab`` (labs are a provider type and a role);
+- ``claims.care_date``: the date of care, at which eligibility is judged;
+- ``audit_logs.insurer_id`` / ``provider_id``: the organisation of the actor;
+- ``contracts.contract_number`` is indexed (counter lookup).
+
+Money columns are integer millimes.  Dates are ``DATE``; timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from dhamen import crypto
+from dhamen.extensions import db
+from dhamen.sqltypes import EncryptedText, JSONType, UTCDateTime, new_id, utcnow
+
+ROLES = ("ADMIN", "INSURER_ADMIN", "INSURER_AGENT", "PHARMACIST", "DOCTOR", "LAB_MANAGER", "CLINIC_ADMIN")
+INSURER_ROLES = ("INSURER_ADMIN", "INSURER_AGENT")
+PROVIDER_ROLES = ("PHARMACIST", "DOCTOR", "LAB_MANAGER", "CLINIC_ADMIN")
+PROVIDER_TYPES = ("pharmacist", "doctor", "lab", "clinic")
+ROLE_PROVIDER_TYPE = {"PHARMACIST": "pharmacist", "DOCTOR": "doctor", "LAB_MANAGER": "lab", "CLINIC_ADMIN": "clinic"}
+CLAIM_TYPES = ("pharmacy", "consultation", "lab", "hospitalization")
+CLAIM_STATUSES = ("pending", "eligible", "approved", "pending_review", "blocked", "rejected", "paid")
+CONTRACT_STATUSES = ("active", "suspended", "expired", "cancelled")
+RECONCILIATION_STATUSES = ("generated", "sent", "paid")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(26), primary_key=True, default=new_id)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class SoftDeleteMixin:
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Insurer(SoftDeleteMixin, db.Model):
+    __tablename__ = "insurers"
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    code: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    tax_id: Mapped[str | None] = mapped_column(String(50))
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(254))
+    config_json: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict, server_default="{}")
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="1")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    def __repr__(self) -> str:
+        return f"<Insurer {self.code}>"
+
+
+class Adherent(SoftDeleteMixin, db.Model):
+    __tablename__ = "adherents"
+    __table_args__ = (
+        CheckConstraint("gender IN ('M', 'F')", name="gender"),
+        Index("idx_adherents_national_id", "national_id_hash", unique=True),
+        Index("idx_adherents_name", "last_name", "first_name"),
+    )
+
+    id: Mapped[str] = _id()
+    # Python attribute ``national_id`` reads/writes plaintext; the column holds ciphertext.
+    national_id: Mapped[str] = mapped_column(
+        "national_id_encrypted", EncryptedText("adherents.national_id_encrypted"), nullable=False
+    )
+    national_id_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    first_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    last_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    date_of_birth: Mapped[date] = mapped_column(Date, nullable=False)
+    gender: Mapped[str | None] = mapped_column(String(1))
+    phone: Mapped[str | None] = mapped_column("phone_encrypted", EncryptedText("adherents.phone_encrypted"))
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(100))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    contracts: Mapped[list[Contract]] = relationship(back_populates="adherent")
+
+    @validates("national_id")
+    def _set_hash(self, key, value):
+        value = crypto.normalise_national_id(value)
+        self.national_id_hash = crypto.national_id_hash(value)
+        return value
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def national_id_masked(self) -> str:
+        return crypto.mask(self.national_id)
+
+    @property
+    def phone_masked(self) -> str:
+        return crypto.mask(self.phone, 2)
+
+
+class Provider(SoftDeleteMixin, db.Model):
+    __tablename__ = "providers"
+    __table_args__ = (
+        CheckConstraint(_in("type", PROVIDER_TYPES), name="type"),
+        Index("idx_providers_type", "type"),
+        Index("idx_providers_city", "city"),
+    )
+
+    id: Mapped[str] = _id()
+    type: Mapped[str] = mapped_column(String(20), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    license_no: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
+    speciality: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(300), nullable=False)
+    city: Mapped[str] = mapped_column(String(100), nullable=False)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    phone: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(254))
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="1")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        Index("idx_users_role", "role"),
+        Index("idx_users_provider", "provider_id"),
+    )
+
+    id: Mapped[str] = _id()
+    email: Mapped[str] = mapped_column(String(254), nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("providers.id"))
+    insurer_id: Mapped[str | None] = mapped_column(ForeignKey("insurers.id"))
+    first_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    last_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(30))
+    mfa_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="0")
+    mfa_secret: Mapped[str | None] = mapped_column(EncryptedText("users.mfa_secret"))
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="1")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    provider: Mapped[Provider | None] = relationship()
+    insurer: Mapped[Insurer | None] = relationship()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Contract(db.Model):
+    __tablename__ = "contracts"
+    __table_args__ = (
+        CheckConstraint(_in("status", CONTRACT_STATUSES), name="status"),
+        Index("idx_contracts_adherent", "adherent_id"),
+        Index("idx_contracts_insurer", "insurer_id"),
+        Index("idx_contracts_status", "status"),
+        Index("idx_contracts_number", "contract_number"),
+    )
+
+    id: Mapped[str] = _id()
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), nullable=False)
+    adherent_id: Mapped[str] = mapped_column(ForeignKey("adherents.id"), nullable=False)
+    contract_number: Mapped[str] = mapped_column(String(50), nullable=False)
+    plan_type: Mapped[str] = mapped_column(String(30), nullable=False)
+    start_date: Mapped[date] = mapped_column(Date, nullable=False)
+    end_date: Mapped[date] = mapped_column(Date, nullable=False)
+    carence_days: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    annual_limit: Mapped[int | None] = mapped_column(BigInteger)
+    coverage_json: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    exclusions_json: Mapped[list] = mapped_column(JSONType, nullable=False, default=list, server_default="[]")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="active", server_default="active")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    insurer: Mapped[Insurer] = relationship()
+    adherent: Mapped[Adherent] = relationship(back_populates="contracts")
+
+
+class Reconciliation(db.Model):
+    __tablename__ = "reconciliations"
+    __table_args__ = (
+        CheckConstraint(_in("status", RECONCILIATION_STATUSES), name="status"),
+        Index("idx_reconciliations_insurer", "insurer_id"),
+    )
+
+    id: Mapped[str] = _id()
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), nullable=False)
+    period_start: Mapped[date] = mapped_column(Date, nullable=False)
+    period_end: Mapped[date] = mapped_column(Date, nullable=False)
+    total_claims: Mapped[int] = mapped_column(Integer, nullable=False)
+    total_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_covered: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_retentions: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    total_net_payable: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="generated", server_default="generated")
+    created_at: Mapped[datetime] = _created()
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    insurer: Mapped[Insurer] = relationship()
+
+
+class Claim(db.Model):
+    __tablename__ = "claims"
+    __table_args__ = (
+        CheckConstraint(_in("type", CLAIM_TYPES), name="type"),
+        CheckConstraint(_in("status", CLAIM_STATUSES), name="status"),
+        CheckConstraint("covered_amount + copay_amount = total_amount", name="balanced"),
+        CheckConstraint("covered_amount >= 0 AND copay_amount >= 0", name="non_negative"),
+        Index("idx_claims_adherent", "adherent_id"),
+        Index("idx_claims_provider", "provider_id"),
+        Index("idx_claims_insurer", "insurer_id"),
+        Index("idx_claims_status", "status"),
+        Index("idx_claims_date", "created_at"),
+        Index("idx_claims_reconciliation", "reconciliation_id"),
+    )
+
+    id: Mapped[str] = _id()
+    type: Mapped[str] = mapped_column(String(20), nullable=False)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), nullable=False)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), nullable=False)
+    adherent_id: Mapped[str] = mapped_column(ForeignKey("adherents.id"), nullable=False)
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), nullable=False)
+    care_date: Mapped[date] = mapped_column(Date, nullable=False)
+    total_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    covered_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    copay_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    fraud_score: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    fraud_flags_json: Mapped[list] = mapped_column(JSONType, nullable=False, default=list, server_default="[]")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending", server_default="pending")
+    reconciliation_id: Mapped[str | None] = mapped_column(ForeignKey("reconciliations.id"))
+    bareme_version: Mapped[str | None] = mapped_column(String(100))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = _updated()
+
+    contract: Mapped[Contract] = relationship()
+    provider: Mapped[Provider] = relationship()
+    adherent: Mapped[Adherent] = relationship()
+    insurer: Mapped[Insurer] = relationship()
+    items: Mapped[list[ClaimItem]] = relationship(back_populates="claim", order_by="ClaimItem.position")
+
+
+class ClaimItem(db.Model):
+    __tablename__ = "claim_items"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("covered_amount + copay_amount = line_total", name="balanced"),
+        Index("idx_claim_items_claim", "claim_id"),
+    )
+
+    id: Mapped[str] = _id()
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    code: Mapped[str] = mapped_column(String(32), nullable=False)
+    label: Mapped[str] = mapped_column(String(200), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    unit_price: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    line_total: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    covered_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    copay_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # A rate, not money: exact decimal (0.8000), never a binary float.
+    reimbursement_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
+    is_generic: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="0")
+    rule_applied: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+
+    claim: Mapped[Claim] = relationship(back_populates="items")
+
+
+class AuditLog(db.Model):
+    __tablename__ = "audit_logs"
+    __table_args__ = (
+        Index("idx_audit_entity", "entity_type", "entity_id"),
+        Index("idx_audit_user", "user_id"),
+        Index("idx_audit_date", "created_at"),
+    )
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str | None] = mapped_column(String(26))
+    insurer_id: Mapped[str | None] = mapped_column(String(26))
+    provider_id: Mapped[str | None] = mapped_column(String(26))
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    entity_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    changes_json: Mapped[dict | None] = mapped_column(JSONType)
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = _created()
+
+
+class Convention(db.Model):
+    __tablename__ = "conventions"
+    __table_args__ = (
+        UniqueConstraint("insurer_id", "provider_id"),
+        Index("idx_conventions_provider", "provider_id"),
+    )
+
+    id: Mapped[str] = _id()
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), nullable=False)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), nullable=False)
+    bareme_json: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    start_date: Mapped[date] = mapped_column(Date, nullable=False)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="1")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    insurer: Mapped[Insurer] = relationship()
+    provider: Mapped[Provider] = relationship()

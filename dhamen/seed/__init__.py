@@ -1,0 +1,1 @@
+"""Demo and volume data (``flask --app app dhamen seed``)."""
