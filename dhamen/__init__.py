@@ -32,6 +32,7 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         instance_relative_config=False,
     )
     _configure_logging(app)
+    app.json.sort_keys = False
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
         DHAMEN=settings,
@@ -40,7 +41,6 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
         SESSION_COOKIE_HTTPONLY=True,
@@ -49,15 +49,23 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         SESSION_COOKIE_NAME="dhamen_session" if settings.is_development else "__Host-dhamen_session",
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=not settings.is_development,
+        PERMANENT_SESSION_LIFETIME=settings.session_absolute_hours * 3600,
+        RATELIMIT_ENABLED=settings.ratelimit_enabled,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 2, "socket_timeout": 3} if settings.redis_url else {},
+        RATELIMIT_KEY_PREFIX="dhamen-rl",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_LOGIN=settings.extra.get("RATELIMIT_LOGIN", "30 per minute"),
+        RATELIMIT_API=settings.extra.get("RATELIMIT_API", "300 per minute"),
     )
     crypto.configure(
         crypto.Keyring(settings.data_encryption_keys, settings.data_encryption_key_id, settings.lookup_key)
     )
 
-    from dhamen.extensions import csrf, db, migrate
+    from dhamen.extensions import csrf, db, limiter, login_manager, migrate
     from dhamen.services import build_services, run_inline_jobs
 
-    # Fixed order: database → migrations → cache/queues/storage → CSRF → blueprints.
+    # Fixed order: database → migrations → cache/queues/storage → rate limits → login → CSRF → blueprints.
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     import dhamen.models  # noqa: F401  (register the tables)
@@ -65,18 +73,19 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
     _sqlite_pragmas(app, db)
     services = build_services(settings)
     app.extensions["dhamen.services"] = services
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # sessions are server-side (Redis), checked on each request
     csrf.init_app(app)
 
-    from dhamen.api import bp as api_bp
-    from dhamen.api import register_error_handlers
-    from dhamen.web import bp as web_bp
+    from dhamen.blueprints import register_blueprints
     from dhamen.web import register_template_helpers
 
     register_template_helpers(app)
-    app.register_blueprint(web_bp)
-    app.register_blueprint(api_bp)
-    csrf.exempt(api_bp)  # the JSON API authenticates with Bearer tokens, never with cookies
-    register_error_handlers(app)
+    register_blueprints(app)
+    from dhamen.security import register_security
+
+    register_security(app)
 
     @app.before_request
     def _refuse_oversized_bodies():

@@ -221,6 +221,10 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str | None 
         sms_sender=sms_sender,
         sms_api_url=env.get("SMS_API_URL") or None,
         sms_api_token=env.get("SMS_API_TOKEN") or None,
+        extra={
+            "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN") or "30 per minute",
+            "RATELIMIT_API": env.get("RATELIMIT_API") or "300 per minute",
+        },
     )
 
 

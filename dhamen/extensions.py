@@ -29,3 +29,18 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def _rate_key() -> str:
+    """Per token for the API (its subject), per IP otherwise."""
+    from flask import g, request
+
+    user = getattr(g, "api_user", None)
+    if user is not None:
+        return f"user:{user.id}"
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+from flask_limiter import Limiter  # noqa: E402
+
+limiter = Limiter(key_func=_rate_key, headers_enabled=True, strategy="fixed-window")

@@ -185,6 +185,12 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="1")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+    # Bumped on password change, deactivation, MFA reset: every session and token
+    # carrying an older version stops working at once.
+    session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    # Last TOTP time step accepted: a code is usable once.
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     provider: Mapped[Provider | None] = relationship()
     insurer: Mapped[Insurer | None] = relationship()
@@ -192,6 +198,49 @@ class User(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return self.id
+
+    @property
+    def organisation_kind(self) -> str | None:
+        if self.role in INSURER_ROLES:
+            return "insurer"
+        if self.role in PROVIDER_ROLES:
+            return "provider"
+        return None
+
+
+class RecoveryCode(db.Model):
+    """MFA recovery codes, stored hashed, each usable once."""
+
+    __tablename__ = "mfa_recovery_codes"
+    __table_args__ = (Index("idx_recovery_user", "user_id"),)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), nullable=False)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created()
+
+
+class AppSetting(db.Model):
+    """Platform settings an admin changes at run time (e.g. roles that must use MFA)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value_json: Mapped[dict | list] = mapped_column(JSONType, nullable=False)
+    updated_at: Mapped[datetime] = _updated()
 
 
 class Contract(db.Model):

@@ -65,9 +65,12 @@ def url_for_safe(endpoint: str, **values) -> str | None:
 
 
 def register_template_helpers(app) -> None:
+    from dhamen.auth.roles import role_label
     from dhamen.domain.money import format_tnd
 
     app.add_template_global(url_for_safe, "url_for_safe")
+    app.add_template_global(role_label, "role_label")
+    app.add_template_global(lambda: app.extensions.get("dhamen.provider_nav", lambda: [])(), "provider_nav")
     app.add_template_filter(format_tnd, "tnd")
 
     @app.template_filter("date_fr")

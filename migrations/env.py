@@ -51,7 +51,6 @@ def render_item(type_, obj, autogen_context):
 
     if type_ == "type" and isinstance(obj, TypeDecorator):
         impl = obj.impl if not isinstance(obj.impl, type) else obj.impl()
-        autogen_context.imports.add("import sqlalchemy as sa")
         return "sa." + repr(impl).replace("DateTime(timezone=True)", "DateTime(timezone=True)")
     if type_ == "type" and obj.__class__.__name__ == "JSON" and getattr(obj, "_variant_mapping", None):
         autogen_context.imports.add("from sqlalchemy.dialects import postgresql")

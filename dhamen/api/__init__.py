@@ -102,5 +102,3 @@ def register_error_handlers(app) -> None:
 
         return render_error_page(InternalServerError())
 
-
-from dhamen.api import health  # noqa: E402,F401  (routes register on bp)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from dhamen import __version__
-from dhamen.api import bp
 from dhamen.extensions import db
 from dhamen.rbac import public
 from dhamen.services import services
@@ -73,7 +72,12 @@ def check_storage() -> dict:
     return {"status": "error", "latencyMs": latency, "error": "stockage objet injoignable"}
 
 
-@bp.get("/health")
+# Its own blueprint: load balancers poll it, and it must answer even when
+# Redis (which backs the API rate limits) is down.
+health_bp = Blueprint("health", __name__, url_prefix="/api/v1")
+
+
+@health_bp.get("/health")
 @public
 def health():
     settings = services().settings

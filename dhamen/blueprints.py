@@ -1,0 +1,23 @@
+"""Every blueprint, registered in one place."""
+
+from __future__ import annotations
+
+
+def register_blueprints(app) -> None:
+    from dhamen.admin.views import bp as admin_bp
+    from dhamen.api import bp as api_bp
+    from dhamen.api import register_error_handlers
+    from dhamen.api.health import health_bp
+    from dhamen.auth import api as _auth_api  # noqa: F401  (routes on api_bp)
+    from dhamen.auth.views import bp as auth_bp
+    from dhamen.extensions import csrf, limiter
+    from dhamen.insurer.views import bp as insurer_bp
+    from dhamen.web import bp as web_bp
+
+    for blueprint in (web_bp, auth_bp, admin_bp, insurer_bp, health_bp):
+        app.register_blueprint(blueprint)
+    # API limits per token (or per IP before login), configurable per environment.
+    limiter.limit(lambda: app.config["RATELIMIT_API"])(api_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # the JSON API authenticates with Bearer tokens, never with cookies
+    register_error_handlers(app)
