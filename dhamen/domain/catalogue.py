@@ -54,7 +54,7 @@ CARE_TYPE_LABELS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: Provider type (``providers.type``) → the care type it claims.
+#: Provider type (``providers.type``) -> the care type it claims.
 PROVIDER_CARE_TYPE: Mapping[str, str] = MappingProxyType(
     {
         "pharmacist": "pharmacy",
@@ -183,7 +183,12 @@ _LAB = (
     _analysis("B-GS", "Groupe sanguin ABO-Rhésus B50", 15_000, "hematologie"),
     _analysis("B-GLY", "Glycémie à jeun B15", 4_000, "biochimie"),
     _analysis("B-HBA1C", "Hémoglobine glyquée (HbA1c) B60", 18_000, "biochimie"),
-    _analysis("B-EAL", "Bilan lipidique (cholestérol total, HDL, LDL, triglycérides) B80", 25_000, "biochimie"),
+    _analysis(
+        "B-EAL",
+        "Bilan lipidique (cholestérol total, HDL, LDL, triglycérides) B80",
+        25_000,
+        "biochimie",
+    ),
     _analysis("B-CREA", "Créatininémie B15", 5_000, "biochimie"),
     _analysis("B-UREE", "Urée sanguine B12", 4_000, "biochimie"),
     _analysis("B-AU", "Acide urique B15", 5_000, "biochimie"),
@@ -285,9 +290,7 @@ def search(care_type: str, query: str, limit: int = 10) -> list[CatalogueItem]:
     )
     prefixed = set(by_prefix)
     by_words = [
-        item
-        for item in items
-        if item not in prefixed and all(word in _FOLDED[item][1] for word in words)
+        item for item in items if item not in prefixed and all(word in _FOLDED[item][1] for word in words)
     ]
     return (by_prefix + by_words)[:limit]
 
@@ -300,10 +303,6 @@ def reference_bareme(*, exclude_categories: tuple[str, ...] = ("cosmetique",)) -
     items of ``exclude_categories``.
     """
     return {
-        care_type: {
-            item.code: item.unit_price
-            for item in items
-            if item.category not in exclude_categories
-        }
+        care_type: {item.code: item.unit_price for item in items if item.category not in exclude_categories}
         for care_type, items in _BY_CARE_TYPE.items()
     }

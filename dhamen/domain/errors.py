@@ -27,7 +27,7 @@ class ConfigError(DomainError):
     configuration) that does not follow its documented format."""
 
 
-class InvalidClaim(DomainError):
+class InvalidClaimError(DomainError):
     """Claim lines that fail :func:`dhamen.domain.coverage.validate_items`."""
 
     def __init__(self, errors: Sequence[ItemError]) -> None:

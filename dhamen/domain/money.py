@@ -41,9 +41,7 @@ MAX_PARSED_AMOUNT = 10**12
 THOUSANDS_SEPARATOR = "\u202f"
 _GROUP_SEPARATORS = " \u00a0\u202f"
 
-_AMOUNT_RE = re.compile(
-    r"^(?P<int>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<dec>\d{1,3}))?$"
-)
+_AMOUNT_RE = re.compile(r"^(?P<int>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<dec>\d{1,3}))?$")
 _TOO_MANY_DECIMALS_RE = re.compile(r"[.,]\d{4,}$")
 _UNIT_SUFFIX_RE = re.compile(r"\s*(?:TND|DT)$", re.IGNORECASE)
 _HUNDREDTHS_RE = re.compile(r"^(?P<int>\d+)(?:[.,](?P<dec>\d{1,2}))?$")
@@ -98,12 +96,8 @@ def parse_tnd(text: str) -> int:
     match = _AMOUNT_RE.match(cleaned)
     if match is None:
         if _TOO_MANY_DECIMALS_RE.search(cleaned):
-            raise MoneyError(
-                f"Montant « {text.strip()} » : 3 décimales au maximum (le millime)."
-            )
-        raise MoneyError(
-            f"Montant invalide : « {text.strip()} ». Exemple de saisie : 12,345."
-        )
+            raise MoneyError(f"Montant « {text.strip()} » : 3 décimales au maximum (le millime).")
+        raise MoneyError(f"Montant invalide : « {text.strip()} ». Exemple de saisie : 12,345.")
     dinars = int(re.sub(f"[{_GROUP_SEPARATORS}]", "", match["int"]))
     decimals = (match["dec"] or "").ljust(3, "0")
     millimes = dinars * MILLIMES_PER_TND + int(decimals)
@@ -113,7 +107,7 @@ def parse_tnd(text: str) -> int:
 
 
 def parse_hundredths(value: int | str | Decimal | float, what: str = "La valeur") -> int:
-    """Return ``value × 100`` as an exact ``int`` (at most 2 decimals).
+    """Return ``value * 100`` as an exact ``int`` (at most 2 decimals).
 
     Accepts an ``int``, a ``Decimal``, a string (``"72.5"``, ``"72,5"``,
     optional trailing ``%``) or a ``float`` whose shortest decimal
@@ -178,7 +172,7 @@ def rate_from_percent(value: int | str | Decimal | float) -> int:
 
 
 def apply_rate(amount: int, rate_bp: int) -> int:
-    """``floor(amount × rate_bp / 10000)``, computed exactly with integers.
+    """``floor(amount * rate_bp / 10000)``, computed exactly with integers.
 
     >>> apply_rate(12345, 8000)
     9876

@@ -1,0 +1,674 @@
+"""Per-line coverage: tariff caps, rates, exclusions, and the annual limit.
+
+Tariff sources
+--------------
+
+Insurer ``config_json["bareme"]`` (with ``config_json["bareme_version"]``)::
+
+    {"pharmacy": {"PH0001": 5600, ...}, "consultation": {"C1": 45000}, ...}
+
+maps care type -> code -> maximum unit price in millimes.
+
+Convention ``bareme_json`` (between the insurer and *this* provider), every
+key optional::
+
+    {"version": "CONV-STAR-PH-2026",
+     "tariffs": {"PH0001": 5200},        # unit price caps, millimes
+     "rates": {"pharmacy": 85},          # percent, overrides the contract rate
+     "generic_rate": 95}                 # percent, overrides the contract's
+                                         # generic rate
+
+Codes are compared in upper case, without surrounding spaces.
+
+Pricing of a line (:func:`price_claim`)
+---------------------------------------
+
+1. ``line_total = quantity * unit_price``.
+2. Tariff of reference: the convention's tariff for the code if any, else the
+   insurer's barème for the care type and code, else none (``NO_TARIFF``:
+   the price charged is kept, see :mod:`.reasons`).
+   ``capped_unit_price = min(unit_price, tariff)``; for a room day (category
+   ``"chambre"``) it is further capped by the contract's ``room_day_cap``.
+   ``capped_total = quantity * capped_unit_price``.
+3. Rate: the convention's rate for the care type if set, else the contract's;
+   for a line marked generic, the generic rate (the convention's if set, else
+   the contract's) replaces it when one is set.
+4. An excluded code or category (see :mod:`.eligibility`) covers nothing.
+5. ``covered = floor(capped_total * rate_bp / 10000)``,
+   ``copay = line_total - covered``.
+
+Annual limit
+------------
+
+When the sum of the lines' coverage exceeds ``remaining`` (what the annual
+limit still allows), the claim's coverage becomes exactly ``remaining``,
+shared **in proportion** to each line's coverage, with the largest-remainder
+method: every line gets ``floor(covered * remaining / total)``, then the
+millimes left go one by one to the lines with the largest remainders, ties
+broken by the canonical line key ``(code, unit_price, quantity, is_generic,
+label, category)``. The result depends on the lines' contents only, never on
+their order. A line reduced to 0 is marked ``LIMIT_REACHED``, a line reduced
+otherwise ``LIMIT_PARTIAL``.
+
+``bareme_version`` of a claim
+-----------------------------
+
+The versions of the tariff sources that decided a non-excluded line, joined
+by ``/``, convention first: ``"CONV-STAR-PH-2026/STAR-2026.1"`` when both a
+convention (tariff or rate) and the insurer's barème (tariff) were used,
+``"CONV-STAR-PH-2026"`` or ``"STAR-2026.1"`` when only one was. When no
+tariff nor convention rate was used, the insurer's version is recorded (it is
+the barème that was consulted). Sources without a version are left out;
+``None`` when nothing is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import reasons
+from .catalogue import CARE_TYPE_LABELS, CARE_TYPES, ROOM_DAY_CATEGORY, find
+from .eligibility import Benefit, matching_exclusion
+from .errors import ConfigError, MoneyError
+from .money import apply_rate, format_tnd, percent_label, rate_from_percent
+from .text import fold, normalize_code
+
+__all__ = [
+    "MAX_CODE_LENGTH",
+    "MAX_LABEL_LENGTH",
+    "MAX_LINES",
+    "MAX_QUANTITY",
+    "MAX_UNIT_PRICE",
+    "Convention",
+    "ItemError",
+    "ItemInput",
+    "LineResult",
+    "PricedClaim",
+    "Tariffs",
+    "allocate_limit",
+    "line_key",
+    "parse_bareme",
+    "parse_convention",
+    "price_claim",
+    "unpriced_lines",
+    "validate_items",
+]
+
+MAX_LINES = 50
+MAX_QUANTITY = 999
+MAX_UNIT_PRICE = 10_000_000
+MAX_CODE_LENGTH = 32
+MAX_LABEL_LENGTH = 200
+MAX_CATEGORY_LENGTH = 64
+
+_CONVENTION_KEYS = frozenset({"version", "tariffs", "rates", "generic_rate"})
+
+
+@dataclass(frozen=True, slots=True)
+class ItemInput:
+    """A claim line as entered at the counter (amounts in millimes)."""
+
+    code: str
+    label: str
+    quantity: int
+    unit_price: int
+    is_generic: bool = False
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """One problem in the claim lines. ``line`` is 1-based (``None`` for the
+    claim as a whole); ``field`` names the input field."""
+
+    line: int | None
+    field: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Convention:
+    """A checked convention ``bareme_json`` (rates in basis points)."""
+
+    version: str | None = None
+    tariffs: Mapping[str, int] = field(default_factory=dict)
+    rates_bp: Mapping[str, int] = field(default_factory=dict)
+    generic_rate_bp: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tariffs:
+    """The tariffs a claim is priced with.
+
+    ``insurer_bareme`` is the insurer's ``config_json["bareme"]``,
+    ``insurer_version`` its ``config_json["bareme_version"]``, ``convention``
+    the ``bareme_json`` of the active convention between the insurer and the
+    provider (``None`` without convention).
+    """
+
+    insurer_bareme: Mapping[str, Any] = field(default_factory=dict)
+    insurer_version: str | None = None
+    convention: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_configs(
+        cls, insurer_config: Mapping[str, Any], convention: Mapping[str, Any] | None = None
+    ) -> Tariffs:
+        """Build from the insurer ``config_json`` and a convention ``bareme_json``."""
+        return cls(
+            insurer_bareme=insurer_config.get("bareme") or {},
+            insurer_version=insurer_config.get("bareme_version"),
+            convention=convention,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """A priced claim line.
+
+    Amounts in millimes, ``rate_bp`` in basis points. ``reason_codes`` are
+    stable codes (:mod:`.reasons`), the first one being the main reason;
+    ``rule_applied`` is the French sentence stored with the line;
+    ``adjudication`` lists FHIR-like steps ``{"category", "amount",
+    "value_bp"}`` with categories ``submitted``, ``eligible``, ``rate``,
+    ``benefit`` and ``copay``.
+    """
+
+    code: str
+    label: str
+    quantity: int
+    unit_price: int
+    line_total: int
+    capped_unit_price: int
+    capped_total: int
+    rate_bp: int
+    covered: int
+    copay: int
+    is_generic: bool
+    category: str | None
+    reason_codes: tuple[str, ...]
+    rule_applied: str
+    adjudication: tuple[dict[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "code": self.code,
+            "label": self.label,
+            "quantity": self.quantity,
+            "unit_price": self.unit_price,
+            "line_total": self.line_total,
+            "capped_unit_price": self.capped_unit_price,
+            "capped_total": self.capped_total,
+            "rate_bp": self.rate_bp,
+            "covered": self.covered,
+            "copay": self.copay,
+            "is_generic": self.is_generic,
+            "category": self.category,
+            "reason_codes": list(self.reason_codes),
+            "rule_applied": self.rule_applied,
+            "adjudication": [dict(step) for step in self.adjudication],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PricedClaim:
+    """Lines priced by :func:`price_claim`, with the claim's tariff version
+    and how much the annual limit took off."""
+
+    lines: tuple[LineResult, ...]
+    bareme_version: str | None
+    limit_reduction: int
+
+
+# -- input validation ---------------------------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_items(care_type: str, items: Sequence[ItemInput]) -> list[ItemError]:
+    """Check claim lines before pricing; an empty list means valid.
+
+    Rules: a known care type; 1 to :data:`MAX_LINES` lines; per line a code
+    (1 to :data:`MAX_CODE_LENGTH` characters once trimmed), a label of at
+    most :data:`MAX_LABEL_LENGTH` characters (may be empty: the counter can
+    rely on the code), a whole quantity from 1 to :data:`MAX_QUANTITY`, a
+    unit price from 1 to :data:`MAX_UNIT_PRICE` millimes (10 000 TND), a
+    boolean generic flag and an optional category. Messages are French and
+    name the line and the field.
+    """
+    errors: list[ItemError] = []
+    if care_type not in CARE_TYPES:
+        errors.append(ItemError(None, "care_type", f"Type de soin inconnu : « {care_type} »."))
+    if not items:
+        errors.append(ItemError(None, None, "Ajoutez au moins une ligne à la demande."))
+        return errors
+    if len(items) > MAX_LINES:
+        errors.append(
+            ItemError(None, None, f"{MAX_LINES} lignes au maximum par demande (reçu {len(items)}).")
+        )
+    for number, item in enumerate(items, start=1):
+        prefix = f"Ligne {number}"
+        code = item.code
+        if not isinstance(code, str) or not code.strip():
+            errors.append(ItemError(number, "code", f"{prefix} : le code est obligatoire."))
+        elif len(code.strip()) > MAX_CODE_LENGTH:
+            errors.append(
+                ItemError(number, "code", f"{prefix} : le code dépasse {MAX_CODE_LENGTH} caractères.")
+            )
+        if not isinstance(item.label, str):
+            errors.append(ItemError(number, "label", f"{prefix} : le libellé doit être un texte."))
+        elif len(item.label.strip()) > MAX_LABEL_LENGTH:
+            errors.append(
+                ItemError(number, "label", f"{prefix} : le libellé dépasse {MAX_LABEL_LENGTH} caractères.")
+            )
+        if not _is_int(item.quantity) or not 1 <= item.quantity <= MAX_QUANTITY:
+            errors.append(
+                ItemError(
+                    number,
+                    "quantity",
+                    f"{prefix} : la quantité doit être un nombre entier de 1 à {MAX_QUANTITY}.",
+                )
+            )
+        if not _is_int(item.unit_price) or not 1 <= item.unit_price <= MAX_UNIT_PRICE:
+            errors.append(
+                ItemError(
+                    number,
+                    "unit_price",
+                    f"{prefix} : le prix unitaire doit être compris entre {format_tnd(1)}"
+                    f" et {format_tnd(MAX_UNIT_PRICE)}.",
+                )
+            )
+        if not isinstance(item.is_generic, bool):
+            errors.append(
+                ItemError(
+                    number,
+                    "is_generic",
+                    f"{prefix} : l'indication « générique » doit être oui ou non.",
+                )
+            )
+        category = item.category
+        if category is not None and (not isinstance(category, str) or len(category) > MAX_CATEGORY_LENGTH):
+            errors.append(
+                ItemError(
+                    number,
+                    "category",
+                    f"{prefix} : la catégorie doit être un texte de {MAX_CATEGORY_LENGTH}"
+                    " caractères au plus.",
+                )
+            )
+    return errors
+
+
+# -- tariff sources -----------------------------------------------------------
+
+
+def _price_table(where: str, table: object) -> dict[str, int]:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f'{where} : un objet {{"CODE": prix en millimes}} est attendu.')
+    prices: dict[str, int] = {}
+    for code, price in table.items():
+        if not isinstance(code, str) or not code.strip():
+            raise ConfigError(f"{where} : code vide.")
+        if not _is_int(price) or price <= 0:
+            raise ConfigError(
+                f"{where}, code « {code} » : le prix doit être un entier de millimes strictement positif."
+            )
+        prices[normalize_code(code)] = price
+    return prices
+
+
+def parse_bareme(bareme: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """Check an insurer barème and return it with normalised codes.
+
+    Raises :class:`ConfigError` for an unknown care type, a non-object table
+    or a price that is not a positive integer of millimes.
+    """
+    if not isinstance(bareme, Mapping):
+        raise ConfigError("Barème : un objet par type de soin est attendu.")
+    parsed: dict[str, dict[str, int]] = {}
+    for care_type, table in bareme.items():
+        if care_type not in CARE_TYPES:
+            raise ConfigError(
+                f"Barème : type de soin inconnu « {care_type} » (attendus : {', '.join(CARE_TYPES)})."
+            )
+        parsed[care_type] = _price_table(f"Barème {CARE_TYPE_LABELS[care_type]}", table)
+    return parsed
+
+
+def _percent(where: str, value: object) -> int:
+    if not isinstance(value, int | float | str):
+        raise ConfigError(f"{where} : un pourcentage est attendu.")
+    try:
+        return rate_from_percent(value)
+    except MoneyError as exc:
+        raise ConfigError(f"{where} : {exc}") from None
+
+
+def parse_convention(bareme_json: Mapping[str, Any] | None) -> Convention | None:
+    """Check a convention ``bareme_json``; ``None`` stays ``None``.
+
+    Raises :class:`ConfigError` for unknown keys, a non-string version,
+    malformed tariffs or rates.
+    """
+    if bareme_json is None:
+        return None
+    if not isinstance(bareme_json, Mapping):
+        raise ConfigError("Convention : un objet JSON est attendu.")
+    unknown = sorted(set(bareme_json) - _CONVENTION_KEYS)
+    if unknown:
+        raise ConfigError(
+            "Convention : clé inconnue "
+            + ", ".join(f"« {key} »" for key in unknown)
+            + " (attendues : version, tariffs, rates, generic_rate)."
+        )
+    version = bareme_json.get("version")
+    if version is not None and (not isinstance(version, str) or not version.strip()):
+        raise ConfigError("Convention : « version » doit être un texte non vide.")
+    tariffs = _price_table("Convention, tarifs", bareme_json.get("tariffs") or {})
+    rates = bareme_json.get("rates") or {}
+    if not isinstance(rates, Mapping):
+        raise ConfigError("Convention : « rates » doit être un objet {type de soin: taux}.")
+    rates_bp: dict[str, int] = {}
+    for care_type, value in rates.items():
+        if care_type not in CARE_TYPES:
+            raise ConfigError(f"Convention : type de soin inconnu « {care_type} » dans « rates ».")
+        rates_bp[care_type] = _percent(f"Convention, taux {CARE_TYPE_LABELS[care_type]}", value)
+    generic = bareme_json.get("generic_rate")
+    generic_bp = None if generic is None else _percent("Convention, taux générique", generic)
+    return Convention(version.strip() if version else None, tariffs, rates_bp, generic_bp)
+
+
+# -- pricing ------------------------------------------------------------------
+
+
+def line_key(item: ItemInput) -> tuple[str, int, int, bool, str, str]:
+    """Canonical sort key of a line, used to break ties independently of order."""
+    return (
+        normalize_code(item.code),
+        item.unit_price,
+        item.quantity,
+        item.is_generic,
+        item.label.strip(),
+        item.category or "",
+    )
+
+
+def allocate_limit(amounts: Sequence[int], keys: Sequence[Any], cap: int) -> list[int]:
+    """Reduce ``amounts`` so that they sum to at most ``cap``.
+
+    Unchanged when ``sum(amounts) <= cap``. Otherwise shares ``cap`` in
+    proportion to the amounts (largest-remainder method, ties broken by
+    ``keys`` then by position among equal keys), so every result is between
+    0 and its amount and the results sum to ``cap`` exactly.
+    """
+    if len(amounts) != len(keys):
+        raise ValueError("amounts et keys doivent avoir la même longueur")
+    if cap < 0 or any(amount < 0 for amount in amounts):
+        raise ValueError("montants et plafond doivent être positifs ou nuls")
+    total = sum(amounts)
+    if total <= cap:
+        return list(amounts)
+    shares = [amount * cap // total for amount in amounts]
+    left = cap - sum(shares)
+    by_remainder = sorted(
+        range(len(amounts)), key=lambda index: (-(amounts[index] * cap % total), keys[index], index)
+    )
+    for index in by_remainder[:left]:
+        shares[index] += 1
+    return shares
+
+
+def _steps(line_total: int, capped_total: int, rate_bp: int, covered: int) -> tuple[dict[str, Any], ...]:
+    return (
+        {"category": "submitted", "amount": line_total, "value_bp": None},
+        {"category": "eligible", "amount": capped_total, "value_bp": None},
+        {"category": "rate", "amount": None, "value_bp": rate_bp},
+        {"category": "benefit", "amount": covered, "value_bp": None},
+        {"category": "copay", "amount": line_total - covered, "value_bp": None},
+    )
+
+
+def _categories(care_type: str, item: ItemInput) -> tuple[str | None, str | None]:
+    """The catalogue's category for the line's code, and the category shown
+    on the line (the one entered, else the catalogue's)."""
+    reference = find(care_type, item.code)
+    reference_category = reference.category if reference else None
+    entered = item.category.strip() if item.category else ""
+    return reference_category, entered or reference_category
+
+
+@dataclass(frozen=True, slots=True)
+class _Priced:
+    line: LineResult
+    used_convention: bool
+    used_bareme: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Cap:
+    """Capped unit price of a line, with its reason codes and wording."""
+
+    unit_price: int
+    reason_codes: tuple[str, ...]
+    text: str
+    source: str | None  # "convention", "bareme" or None
+
+
+@dataclass(frozen=True, slots=True)
+class _Rate:
+    rate_bp: int
+    reason_code: str
+    text: str
+    from_convention: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Pricer:
+    """Prices the lines of one claim (care type, contract and tariffs fixed)."""
+
+    care_type: str
+    benefit: Benefit
+    exclusions: Sequence[str]
+    bareme: Mapping[str, int]
+    bareme_name: str
+    convention: Convention | None
+
+    def cap(self, code: str, unit_price: int, is_room_day: bool) -> _Cap:
+        convention = self.convention
+        if convention is not None and code in convention.tariffs:
+            tariff, source, source_code = (
+                convention.tariffs[code],
+                "convention",
+                reasons.CONVENTION_TARIFF,
+            )
+            name = "tarif conventionnel"
+        elif code in self.bareme:
+            tariff, source, source_code = self.bareme[code], "bareme", reasons.BAREME_TARIFF
+            name = f"tarif du {self.bareme_name}"
+        else:
+            tariff, source, source_code, name = None, None, reasons.NO_TARIFF, ""
+        codes: list[str] = []
+        if tariff is None:
+            capped, text = unit_price, "Code hors barème : prix facturé retenu"
+        elif unit_price > tariff:
+            capped, text = tariff, f"{name[:1].upper()}{name[1:]} {format_tnd(tariff)} appliqué"
+            codes.append(reasons.PRICE_CAPPED)
+        else:
+            capped, text = unit_price, f"Prix conforme au {name} ({format_tnd(tariff)})"
+        room_cap = self.benefit.room_day_cap
+        if is_room_day and room_cap is not None and capped > room_cap:
+            capped = room_cap
+            codes.append(reasons.ROOM_DAY_CAP)
+            text += f", plafond chambre/jour du contrat {format_tnd(room_cap)} appliqué"
+        return _Cap(capped, (*codes, source_code), text, source)
+
+    def rate(self, is_generic: bool) -> _Rate:
+        convention, benefit = self.convention, self.benefit
+        assert benefit.rate_bp is not None
+        if is_generic and convention is not None and convention.generic_rate_bp is not None:
+            rate_bp = convention.generic_rate_bp
+            return _Rate(
+                rate_bp,
+                reasons.GENERIC_RATE,
+                f"taux générique conventionnel {percent_label(rate_bp)}",
+                True,
+            )
+        if is_generic and benefit.generic_rate_bp is not None:
+            rate_bp = benefit.generic_rate_bp
+            return _Rate(rate_bp, reasons.GENERIC_RATE, f"taux générique {percent_label(rate_bp)}", False)
+        if convention is not None and self.care_type in convention.rates_bp:
+            rate_bp = convention.rates_bp[self.care_type]
+            return _Rate(
+                rate_bp,
+                reasons.CONVENTION_RATE,
+                f"taux conventionnel {percent_label(rate_bp)}",
+                True,
+            )
+        rate_bp = benefit.rate_bp
+        return _Rate(rate_bp, reasons.CONTRACT_RATE, f"taux du contrat {percent_label(rate_bp)}", False)
+
+    def line(self, item: ItemInput) -> _Priced:
+        code = normalize_code(item.code)
+        reference_category, category = _categories(self.care_type, item)
+        categories = (item.category, reference_category)
+        is_room_day = any(fold(c.strip()) == ROOM_DAY_CATEGORY for c in categories if c)
+        cap = self.cap(code, item.unit_price, is_room_day)
+        line_total = item.quantity * item.unit_price
+        capped_total = item.quantity * cap.unit_price
+        exclusion = matching_exclusion(self.exclusions, code, categories)
+        if exclusion is None:
+            rate = self.rate(item.is_generic)
+            rate_bp = rate.rate_bp
+            reason_codes = (*cap.reason_codes, rate.reason_code)
+            rule = f"{cap.text}, {rate.text}"
+            used_convention = rate.from_convention or cap.source == "convention"
+            used_bareme = cap.source == "bareme"
+        else:
+            rate_bp = 0
+            reason_codes = (reasons.EXCLUDED,)
+            rule = f"Exclu par le contrat (« {exclusion.strip()} ») : non pris en charge"
+            used_convention = used_bareme = False
+        covered = apply_rate(capped_total, rate_bp)
+        line = LineResult(
+            code=code,
+            label=item.label.strip(),
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            line_total=line_total,
+            capped_unit_price=cap.unit_price,
+            capped_total=capped_total,
+            rate_bp=rate_bp,
+            covered=covered,
+            copay=line_total - covered,
+            is_generic=item.is_generic,
+            category=category,
+            reason_codes=reason_codes,
+            rule_applied=rule,
+            adjudication=_steps(line_total, capped_total, rate_bp, covered),
+        )
+        return _Priced(line, used_convention, used_bareme)
+
+
+def _limited(line: LineResult, covered: int) -> LineResult:
+    """``line`` with its coverage lowered to ``covered`` by the annual limit."""
+    if covered == line.covered:
+        return line
+    if covered == 0:
+        code, text = reasons.LIMIT_REACHED, "plafond annuel atteint : aucune prise en charge"
+    else:
+        code = reasons.LIMIT_PARTIAL
+        text = f"plafond annuel : prise en charge réduite de {format_tnd(line.covered - covered)}"
+    return replace(
+        line,
+        covered=covered,
+        copay=line.line_total - covered,
+        reason_codes=(code, *line.reason_codes),
+        rule_applied=f"{line.rule_applied} ; {text}",
+        adjudication=_steps(line.line_total, line.capped_total, line.rate_bp, covered),
+    )
+
+
+def price_claim(
+    care_type: str,
+    items: Sequence[ItemInput],
+    benefit: Benefit,
+    exclusions: Sequence[str],
+    tariffs: Tariffs,
+    remaining: int | None,
+) -> PricedClaim:
+    """Price the lines of an eligible claim (see the module docstring).
+
+    ``benefit`` is the contract's coverage of ``care_type`` (it must be
+    covered), ``exclusions`` the checked exclusion entries, ``remaining``
+    what the annual limit still allows (``None`` = no limit). Lines are
+    returned in the order of ``items``. The items must have passed
+    :func:`validate_items`; the tariffs are checked here
+    (:class:`ConfigError`).
+    """
+    if not benefit.covered or benefit.rate_bp is None:
+        raise ValueError(f"Type de soin non couvert : {care_type}")
+    bareme = parse_bareme(tariffs.insurer_bareme).get(care_type, {})
+    convention = parse_convention(tariffs.convention)
+    version = tariffs.insurer_version.strip() if tariffs.insurer_version else None
+    pricer = _Pricer(
+        care_type=care_type,
+        benefit=benefit,
+        exclusions=exclusions,
+        bareme=bareme,
+        bareme_name=f"barème {version}" if version else "barème de l'assureur",
+        convention=convention,
+    )
+    priced = [pricer.line(item) for item in items]
+    lines = [entry.line for entry in priced]
+    reduction = 0
+    if remaining is not None:
+        covered = allocate_limit(
+            [line.covered for line in lines], [line_key(item) for item in items], remaining
+        )
+        reduction = sum(line.covered for line in lines) - sum(covered)
+        lines = [_limited(line, amount) for line, amount in zip(lines, covered, strict=True)]
+
+    used_convention = any(entry.used_convention for entry in priced)
+    used_bareme = any(entry.used_bareme for entry in priced)
+    versions: list[str] = []
+    if used_convention and convention is not None and convention.version:
+        versions.append(convention.version)
+    if version and (used_bareme or not used_convention):
+        versions.append(version)
+    return PricedClaim(tuple(lines), "/".join(versions) or None, reduction)
+
+
+def unpriced_lines(
+    care_type: str, items: Sequence[ItemInput], reason_code: str, message: str
+) -> tuple[LineResult, ...]:
+    """Lines of a claim that is not eligible: nothing covered, no tariff
+    looked up (``capped_*`` = charged amounts), ``reason_codes`` =
+    ``(reason_code,)`` and ``rule_applied`` = ``"Non pris en charge : <message>"``."""
+    lines = []
+    for item in items:
+        total = item.quantity * item.unit_price
+        lines.append(
+            LineResult(
+                code=normalize_code(item.code),
+                label=item.label.strip(),
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                line_total=total,
+                capped_unit_price=item.unit_price,
+                capped_total=total,
+                rate_bp=0,
+                covered=0,
+                copay=total,
+                is_generic=item.is_generic,
+                category=_categories(care_type, item)[1],
+                reason_codes=(reason_code,),
+                rule_applied=f"Non pris en charge : {message}",
+                adjudication=_steps(total, total, 0, 0),
+            )
+        )
+    return tuple(lines)

@@ -1,0 +1,138 @@
+"""Stable reason codes and their French labels.
+
+A reason code is a short upper-case identifier stored with a claim
+(``Adjudication.reason_code``), with each line (``LineResult.reason_codes``,
+first = main reason) or inside a fraud flag (``flag["code"]``). Codes never
+change meaning; labels may be reworded. Texts shown to users come with the
+result itself (``message``, ``reason``, ``rule_applied``), built from these
+labels plus the figures of the case.
+
+Eligibility (claim level, see :mod:`.eligibility`):
+
+``ELIGIBLE``
+    Contract in force for this care type and date.
+``CONTRACT_INACTIVE``
+    Status is not ``active`` (``suspended``, ``cancelled``, ``expired``).
+``CONTRACT_NOT_STARTED`` / ``CONTRACT_ENDED``
+    Care date before ``start_date`` / after ``end_date``.
+``CARENCE``
+    Care date inside the waiting period (``carence_days`` after the start).
+``NOT_COVERED``
+    Care type absent from the contract's ``coverage_json``.
+``LIMIT_REACHED``
+    Annual limit already used up before this claim (claim rejected); on a
+    line: the annual limit left nothing for this line.
+
+Line pricing (see :mod:`.coverage`):
+
+``EXCLUDED``
+    Code or category listed in the contract's exclusions: covered 0.
+``LIMIT_PARTIAL``
+    Coverage reduced by the annual limit.
+``PRICE_CAPPED``
+    Unit price above the applicable tariff: the tariff was used.
+``ROOM_DAY_CAP``
+    Room-day price above the contract's ``room_day_cap``: the cap was used.
+``CONVENTION_TARIFF`` / ``BAREME_TARIFF``
+    The tariff of reference came from the provider's convention / from the
+    insurer's barème (whether or not it lowered the price).
+``NO_TARIFF``
+    The code is in no tariff (neither the convention nor the insurer's
+    barème, whether or not that barème lists the care type): the line is
+    covered at the applicable rate on the price charged, without cap. This
+    is deliberate: barèmes list the common codes, and refusing every other
+    act at the counter would deny care that the contract covers; the fraud
+    rules (unusual amount, quantity) watch these lines instead.
+``CONVENTION_RATE`` / ``GENERIC_RATE`` / ``CONTRACT_RATE``
+    Which rate applied: the convention's rate for the care type, the generic
+    rate (convention's, else contract's), or the contract's rate.
+
+Claim outcome (see :mod:`.adjudication`):
+
+``APPROVED``
+    Approved in full.
+``NOTHING_PAYABLE``
+    Eligible, but no line leaves anything for the insurer to pay (rate 0,
+    amounts too small): rejected.
+``FRAUD_REVIEW`` / ``FRAUD_BLOCKED``
+    Fraud score at or above the review / block threshold.
+``PRIOR_APPROVAL``
+    Hospitalization waiting for the insurer's agreement (*prise en charge*).
+
+Fraud flags (see :mod:`.fraud`):
+
+``DUPLICATE``, ``HIGH_FREQUENCY``, ``UNUSUAL_AMOUNT``, ``HIGH_QUANTITY``,
+``FAR_PROVIDER``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+__all__ = ["REASONS", "label"]
+
+ELIGIBLE = "ELIGIBLE"
+CONTRACT_INACTIVE = "CONTRACT_INACTIVE"
+CONTRACT_NOT_STARTED = "CONTRACT_NOT_STARTED"
+CONTRACT_ENDED = "CONTRACT_ENDED"
+CARENCE = "CARENCE"
+NOT_COVERED = "NOT_COVERED"
+LIMIT_REACHED = "LIMIT_REACHED"
+EXCLUDED = "EXCLUDED"
+LIMIT_PARTIAL = "LIMIT_PARTIAL"
+PRICE_CAPPED = "PRICE_CAPPED"
+ROOM_DAY_CAP = "ROOM_DAY_CAP"
+CONVENTION_TARIFF = "CONVENTION_TARIFF"
+BAREME_TARIFF = "BAREME_TARIFF"
+NO_TARIFF = "NO_TARIFF"
+CONVENTION_RATE = "CONVENTION_RATE"
+GENERIC_RATE = "GENERIC_RATE"
+CONTRACT_RATE = "CONTRACT_RATE"
+APPROVED = "APPROVED"
+NOTHING_PAYABLE = "NOTHING_PAYABLE"
+FRAUD_REVIEW = "FRAUD_REVIEW"
+FRAUD_BLOCKED = "FRAUD_BLOCKED"
+PRIOR_APPROVAL = "PRIOR_APPROVAL"
+DUPLICATE = "DUPLICATE"
+HIGH_FREQUENCY = "HIGH_FREQUENCY"
+UNUSUAL_AMOUNT = "UNUSUAL_AMOUNT"
+HIGH_QUANTITY = "HIGH_QUANTITY"
+FAR_PROVIDER = "FAR_PROVIDER"
+
+REASONS: Mapping[str, str] = MappingProxyType(
+    {
+        ELIGIBLE: "Contrat en vigueur",
+        CONTRACT_INACTIVE: "Contrat inactif (suspendu, résilié ou expiré)",
+        CONTRACT_NOT_STARTED: "Contrat pas encore en vigueur",
+        CONTRACT_ENDED: "Contrat arrivé à échéance",
+        CARENCE: "Période de carence en cours",
+        NOT_COVERED: "Type de soin non couvert par le contrat",
+        LIMIT_REACHED: "Plafond annuel atteint",
+        EXCLUDED: "Acte ou produit exclu par le contrat",
+        LIMIT_PARTIAL: "Prise en charge réduite par le plafond annuel",
+        PRICE_CAPPED: "Prix plafonné au tarif de référence",
+        ROOM_DAY_CAP: "Prix de la chambre plafonné par le contrat",
+        CONVENTION_TARIFF: "Tarif conventionnel",
+        BAREME_TARIFF: "Tarif du barème de l'assureur",
+        NO_TARIFF: "Code hors barème : taux appliqué au prix facturé",
+        CONVENTION_RATE: "Taux conventionnel",
+        GENERIC_RATE: "Taux générique",
+        CONTRACT_RATE: "Taux du contrat",
+        APPROVED: "Prise en charge accordée",
+        NOTHING_PAYABLE: "Aucun montant à la charge de l'assureur",
+        FRAUD_REVIEW: "Contrôle de l'assureur requis (score de risque)",
+        FRAUD_BLOCKED: "Demande bloquée (score de risque)",
+        PRIOR_APPROVAL: "Accord préalable de l'assureur requis",
+        DUPLICATE: "Doublon probable",
+        HIGH_FREQUENCY: "Fréquence de soins inhabituelle",
+        UNUSUAL_AMOUNT: "Montant inhabituel",
+        HIGH_QUANTITY: "Quantité anormalement élevée",
+        FAR_PROVIDER: "Prestataire éloigné du domicile",
+    }
+)
+
+
+def label(code: str) -> str:
+    """French label of a reason code; the code itself if unknown."""
+    return REASONS.get(code, code)
