@@ -309,6 +309,8 @@ class Claim(db.Model):
         Index("idx_claims_status", "status"),
         Index("idx_claims_date", "created_at"),
         Index("idx_claims_reconciliation", "reconciliation_id"),
+        Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
+        Index("idx_claims_provider_created", "provider_id", "created_at"),
     )
 
     id: Mapped[str] = _id()
@@ -330,6 +332,12 @@ class Claim(db.Model):
     created_at: Mapped[datetime] = _created()
     validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = _updated()
+    # Beyond the spec: why the engine decided (stable code + French sentence), and
+    # care details of the claim type (hospitalization: admission/discharge dates, room).
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    details_json: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict, server_default="{}")
+    created_by: Mapped[str | None] = mapped_column(String(26))
 
     contract: Mapped[Contract] = relationship()
     provider: Mapped[Provider] = relationship()
@@ -361,8 +369,36 @@ class ClaimItem(db.Model):
     is_generic: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="0")
     rule_applied: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
+    # Beyond the spec: the explanation of the line (see dhamen.domain.reasons / adjudication).
+    category: Mapped[str | None] = mapped_column(String(64))
+    capped_unit_price: Mapped[int | None] = mapped_column(BigInteger)
+    reason_codes_json: Mapped[list] = mapped_column(JSONType, nullable=False, default=list, server_default="[]")
+    adjudication_json: Mapped[list] = mapped_column(JSONType, nullable=False, default=list, server_default="[]")
 
     claim: Mapped[Claim] = relationship(back_populates="items")
+
+
+class IdempotencyKey(db.Model):
+    """Stripe-style idempotency: the first response to a key is replayed to retries.
+
+    Written in the same transaction as the claim; the same key with another
+    body is refused; keys expire after 24 hours.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        Index("idx_idempotency_created", "created_at"),
+    )
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), nullable=False)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status_code: Mapped[int] = mapped_column(Integer, nullable=False)
+    response_json: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    claim_id: Mapped[str | None] = mapped_column(ForeignKey("claims.id"))
+    created_at: Mapped[datetime] = _created()
 
 
 class AuditLog(db.Model):

@@ -32,7 +32,7 @@ INSURER_PROFILE = {
     # retention %, review threshold, block threshold, cycle
     "STAR": (1.5, 40, 75, "monthly"),
     "GAT": (2.0, 35, 70, "monthly"),
-    "COMAR": (1.0, 45, 80, "biweekly"),
+    "COMAR": (1.0, 45, 80, "quarterly"),
 }
 
 CITIES = {

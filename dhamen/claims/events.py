@@ -1,0 +1,73 @@
+"""Claim events, consumed from the ``events`` queue after the commit.
+
+Each event adds an audit-trail row (``event.<type>``) and updates the
+per-insurer counters in Redis that the dashboards and the fraud rule
+"amount far above the usual" read:
+
+- ``stats:insurer:<id>`` hash: ``claims``, ``status:<status>`` counts,
+  ``covered`` and ``total`` sums (millimes);
+- ``stats:insurer:<id>:<care_type>`` hash: ``n`` and ``sum`` of claim totals,
+  whose mean is the usual amount for that care type.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from dhamen.jobs import with_app
+
+log = logging.getLogger("dhamen.events")
+USUAL_MIN_SAMPLE = 20
+
+
+@with_app
+def claim_event(event: dict) -> None:
+    from dhamen import audit
+    from dhamen.extensions import db
+    from dhamen.services import services
+
+    r = services().redis
+    key = f"stats:insurer:{event['insurerId']}"
+    pipe = r.pipeline()
+    if event["type"] == "claim.created":
+        pipe.hincrby(key, "claims", 1)
+        pipe.hincrby(key, f"status:{event['status']}", 1)
+        pipe.hincrby(key, "total", int(event["totalAmount"]))
+        pipe.hincrby(key, "covered", int(event["coveredAmount"]))
+        pipe.hincrby(f"{key}:{event['careType']}", "n", 1)
+        pipe.hincrby(f"{key}:{event['careType']}", "sum", int(event["totalAmount"]))
+    elif event.get("previousStatus"):
+        pipe.hincrby(key, f"status:{event['previousStatus']}", -1)
+        pipe.hincrby(key, f"status:{event['status']}", 1)
+    pipe.execute()
+    audit.record(f"event.{event['type']}", "claim", event["claimId"],
+                 {"status": event["status"], "previousStatus": event.get("previousStatus")},
+                 user=None, insurer_id=event["insurerId"], provider_id=event.get("providerId"))
+    db.session.commit()
+
+
+def insurer_counters(insurer_id: str) -> dict[str, int]:
+    from dhamen.services import services
+
+    try:
+        raw = services().redis.hgetall(f"stats:insurer:{insurer_id}")
+    except redis.exceptions.RedisError:
+        return {}
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def usual_amount(insurer_id: str, care_type: str) -> int | None:
+    """Mean claim total for this insurer and care type, once the sample is large enough."""
+    from dhamen.services import services
+
+    try:
+        raw = services().redis.hmget(f"stats:insurer:{insurer_id}:{care_type}", "n", "sum")
+    except redis.exceptions.RedisError:
+        log.warning("compteurs indisponibles: règle du montant inhabituel ignorée")
+        return None
+    n, total = (int(v) if v is not None else 0 for v in raw)
+    if n < USUAL_MIN_SAMPLE:
+        return None
+    return total // n

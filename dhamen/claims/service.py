@@ -1,0 +1,548 @@
+"""Claim services shared by the four provider portals and the JSON API.
+
+Load → check → adjudicate with the domain engine → persist.  Services flush;
+the caller commits once.  Every mutation adds an audit row, and the
+``events`` job is queued to run after the commit.
+
+Rules the issue left to us, decided here:
+- tiers payant needs an active convention between the contract's insurer
+  and the provider on the care date: without one the claim is refused
+  (``NO_CONVENTION``) and nothing is stored;
+- the care date may not be in the future nor older than 365 days;
+- the annual limit sums covered amounts of the contract's claims in the
+  contract year that are not ``rejected`` nor ``blocked`` (pending review
+  counts: the money may still be paid);
+- a rejected claim (not eligible) is stored with status ``rejected`` and its
+  readable reason, as DESIGN.md requires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from dhamen import audit, crypto
+from dhamen.domain import eligibility as elig
+from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
+from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
+from dhamen.domain.coverage import ItemError, ItemInput, Tariffs, validate_items
+from dhamen.domain.errors import ConfigError, InvalidClaimError
+from dhamen.domain.fraud import FraudContext, RecentClaim
+from dhamen.domain.money import format_tnd
+from dhamen.extensions import db
+from dhamen.models import (
+    Adherent,
+    Claim,
+    ClaimItem,
+    Contract,
+    Convention,
+    IdempotencyKey,
+    Insurer,
+    Provider,
+)
+from dhamen.services import after_commit
+from dhamen.sqltypes import utcnow
+from dhamen.tenancy import scoped
+
+CARE_TYPE_LABELS = {
+    "pharmacy": "Pharmacie",
+    "consultation": "Consultation",
+    "lab": "Analyses de laboratoire",
+    "hospitalization": "Hospitalisation",
+}
+STATUS_LABELS = {
+    "pending": "En cours",
+    "eligible": "Éligible",
+    "approved": "Approuvée",
+    "pending_review": "En attente de validation",
+    "blocked": "Bloquée",
+    "rejected": "Refusée",
+    "paid": "Payée",
+}
+CONTRACT_STATUS_LABELS = {"active": "Actif", "suspended": "Suspendu", "expired": "Expiré", "cancelled": "Résilié"}
+NOT_PAYABLE = ("rejected", "blocked")
+MAX_CARE_AGE_DAYS = 365
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+class ClaimError(Exception):
+    """Bad input or a refused claim: a French message, a stable code, the field at fault."""
+
+    def __init__(self, code: str, message: str, field: str | None = None, status: int = 422,
+                 errors: list[dict] | None = None):
+        super().__init__(message)
+        self.code, self.message, self.field, self.status, self.errors = code, message, field, status, errors or []
+
+    def as_details(self) -> dict:
+        details: dict[str, Any] = {}
+        if self.field:
+            details["field"] = self.field
+        if self.errors:
+            details["errors"] = self.errors
+        return details
+
+
+# --- members ----------------------------------------------------------------------------
+
+@dataclass
+class MemberMatch:
+    adherent: Adherent
+    contracts: list[Contract]
+    matched_by: str  # national_id | contract_number | name
+
+
+_CIN = re.compile(r"^[0-9]{8}$")
+
+
+def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
+    """By national ID (through the keyed hash), contract number, or name."""
+    query = (query or "").strip()
+    if len(query) < 2 or len(query) > 100:
+        return []
+    results: dict[str, MemberMatch] = {}
+    normalised = crypto.normalise_national_id(query)
+    if _CIN.match(normalised):
+        member = db.session.scalar(scoped(select(Adherent).where(
+            Adherent.national_id_hash == crypto.national_id_hash(normalised), Adherent.deleted_at.is_(None)), Adherent))
+        if member is not None:
+            results[member.id] = MemberMatch(member, [], "national_id")
+    contract_rows = db.session.scalars(scoped(select(Contract).where(
+        func.upper(Contract.contract_number) == query.upper()), Contract)).all()
+    for contract in contract_rows:
+        if contract.adherent.deleted_at is None:
+            results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], "contract_number"))
+    if not results and not normalised.isdigit():
+        terms = [t for t in re.split(r"\s+", query.lower()) if t][:4]
+        stmt = select(Adherent).where(Adherent.deleted_at.is_(None))
+        for term in terms:
+            like = f"%{term.replace('%', '').replace('_', '')}%"
+            stmt = stmt.where(or_(func.lower(Adherent.first_name).like(like), func.lower(Adherent.last_name).like(like)))
+        for member in db.session.scalars(scoped(stmt.order_by(Adherent.last_name, Adherent.first_name)
+                                                .limit(limit), Adherent)):
+            results.setdefault(member.id, MemberMatch(member, [], "name"))
+    matches = list(results.values())[:limit]
+    if matches:
+        contracts = db.session.scalars(scoped(select(Contract).where(
+            Contract.adherent_id.in_([m.adherent.id for m in matches])).options(selectinload(Contract.insurer))
+            .order_by(Contract.start_date.desc()), Contract)).all()
+        by_member: dict[str, list[Contract]] = {}
+        for c in contracts:
+            by_member.setdefault(c.adherent_id, []).append(c)
+        for m in matches:
+            m.contracts = by_member.get(m.adherent.id, [])
+    return matches
+
+
+def get_member(adherent_id: str) -> Adherent:
+    from dhamen.tenancy import get_or_404
+
+    member = get_or_404(Adherent, adherent_id)
+    if member.deleted_at is not None:
+        raise ClaimError("UNKNOWN_MEMBER", "Adhérent inconnu.", "memberId", 404)
+    return member
+
+
+# --- contract terms, usage, rights -----------------------------------------------------------
+
+def terms_of(contract: Contract) -> elig.ContractTerms:
+    return elig.ContractTerms(
+        id=contract.id, status=contract.status, start_date=contract.start_date, end_date=contract.end_date,
+        carence_days=contract.carence_days or 0, annual_limit=contract.annual_limit,
+        coverage=contract.coverage_json or {}, exclusions=tuple(contract.exclusions_json or ()))
+
+
+def used_in_contract_year(contract: Contract, on: date, exclude_claim_id: str | None = None) -> int:
+    start, end = elig.contract_year(terms_of(contract), on)
+    stmt = select(func.coalesce(func.sum(Claim.covered_amount), 0)).where(
+        Claim.contract_id == contract.id, Claim.care_date >= start, Claim.care_date <= end,
+        Claim.status.not_in(NOT_PAYABLE))
+    if exclude_claim_id:
+        stmt = stmt.where(Claim.id != exclude_claim_id)
+    return int(db.session.scalar(stmt) or 0)
+
+
+@dataclass
+class ContractRights:
+    contract: Contract
+    insurer: Insurer
+    eligibility: elig.Eligibility
+    has_convention: bool
+    excluded: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        e = self.eligibility
+        return {
+            "contractId": self.contract.id,
+            "contractNumber": self.contract.contract_number,
+            "insurer": {"id": self.insurer.id, "code": self.insurer.code, "name": self.insurer.name},
+            "planType": self.contract.plan_type,
+            "status": self.contract.status,
+            "inforce": e.inforce,
+            "reasonCode": e.reason_code,
+            "message": e.message,
+            "carenceUntil": e.carence_until.isoformat() if e.carence_until else None,
+            "benefitPeriod": {"start": e.benefit_period[0].isoformat(), "end": e.benefit_period[1].isoformat()}
+            if e.benefit_period else None,
+            "annualLimit": e.annual_limit,
+            "used": e.used,
+            "remaining": e.remaining,
+            "benefits": [{"careType": b.care_type, "label": b.label, "covered": b.covered, "rateBp": b.rate_bp,
+                          "genericRateBp": b.generic_rate_bp, "roomDayCap": b.room_day_cap} for b in e.benefits],
+            "exclusions": list(self.excluded),
+            "conventionWithProvider": self.has_convention,
+        }
+
+
+def active_convention(insurer_id: str, provider_id: str, on: date) -> Convention | None:
+    return db.session.scalar(select(Convention).where(
+        Convention.insurer_id == insurer_id, Convention.provider_id == provider_id, Convention.is_active.is_(True),
+        Convention.start_date <= on, or_(Convention.end_date.is_(None), Convention.end_date >= on)))
+
+
+def rights(member: Adherent, care_type: str | None, on: date, provider: Provider | None = None) -> list[ContractRights]:
+    """The counter's rights panel: every contract of the member, in force or not and why."""
+    contracts = db.session.scalars(scoped(select(Contract).where(Contract.adherent_id == member.id)
+                                          .options(selectinload(Contract.insurer))
+                                          .order_by(Contract.end_date.desc()), Contract)).all()
+    out = []
+    for contract in contracts:
+        try:
+            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used_in_contract_year(contract, on)) \
+                if _in_period(contract, on) else elig.check(terms_of(contract), care_type or "pharmacy", on, 0)
+        except ConfigError as exc:
+            raise ClaimError("CONTRACT_MISCONFIGURED", f"Contrat {contract.contract_number} mal paramétré : {exc}",
+                             status=409) from exc
+        has_conv = provider is not None and active_convention(contract.insurer_id, provider.id, on) is not None
+        out.append(ContractRights(contract, contract.insurer, e, has_conv, list(contract.exclusions_json or [])))
+    out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.contract_number))
+    return out
+
+
+def _in_period(contract: Contract, on: date) -> bool:
+    return contract.start_date <= on <= contract.end_date
+
+
+# --- adjudication -----------------------------------------------------------------------------
+
+def parse_care_date(raw: Any, today: date | None = None, field_name: str = "careDate") -> date:
+    today = today or date.today()
+    if raw in (None, ""):
+        return today
+    if isinstance(raw, date):
+        value = raw
+    else:
+        try:
+            value = date.fromisoformat(str(raw))
+        except ValueError:
+            raise ClaimError("INVALID_DATE", "Date de soins invalide (format attendu : AAAA-MM-JJ).", field_name) from None
+    if value > today:
+        raise ClaimError("INVALID_DATE", "La date de soins ne peut pas être dans le futur.", field_name)
+    if value < today - timedelta(days=MAX_CARE_AGE_DAYS):
+        raise ClaimError("INVALID_DATE", "La date de soins a plus d'un an : la demande doit passer par l'assureur.",
+                         field_name)
+    return value
+
+
+def item_errors_json(errors: list[ItemError]) -> list[dict]:
+    return [{"line": e.line, "field": e.field, "message": e.message} for e in errors]
+
+
+@dataclass
+class ClaimRequest:
+    provider: Provider
+    contract: Contract
+    care_type: str
+    care_date: date
+    items: list[ItemInput]
+    details: dict = field(default_factory=dict)
+    notes: str | None = None
+
+
+def prepare(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
+            details: dict | None = None, notes: str | None = None) -> ClaimRequest:
+    """Every check that refuses a claim outright (nothing stored)."""
+    provider = db.session.get(Provider, user.provider_id) if user.provider_id else None
+    if provider is None or provider.deleted_at is not None:
+        raise ClaimError("UNKNOWN_PROVIDER", "Votre compte n'est rattaché à aucun prestataire.", status=403)
+    if not provider.is_active:
+        raise ClaimError("PROVIDER_INACTIVE", "Votre établissement est désactivé : aucune demande ne peut être saisie.",
+                         status=403)
+    expected = PROVIDER_CARE_TYPE.get(provider.type)
+    if care_type != expected:
+        label = CARE_TYPE_LABELS.get(care_type, care_type)
+        raise ClaimError("WRONG_CLAIM_TYPE",
+                         f"Un établissement de type « {provider.type} » ne peut pas saisir de demande « {label} ».",
+                         "type", 403)
+    contract = None
+    if isinstance(contract_id, str) and 0 < len(contract_id) <= 64:
+        contract = db.session.scalar(scoped(select(Contract).where(Contract.id == contract_id), Contract))
+    if contract is None or contract.adherent.deleted_at is not None:
+        raise ClaimError("UNKNOWN_CONTRACT", "Contrat inconnu : recherchez l'adhérent puis choisissez son contrat.",
+                         "contractId", 404)
+    if active_convention(contract.insurer_id, provider.id, care_date) is None:
+        raise ClaimError("NO_CONVENTION",
+                         f"Pas de convention de tiers payant en vigueur entre votre établissement et "
+                         f"{contract.insurer.name} : le contrat {contract.contract_number} ne peut pas être pris en charge ici.",
+                         "contractId", 422)
+    errors = validate_items(care_type, items)
+    if errors:
+        raise ClaimError("INVALID_ITEMS", errors[0].message, "items", 422, item_errors_json(errors))
+    if notes is not None and len(notes) > 2000:
+        raise ClaimError("VALIDATION_ERROR", "La note ne peut pas dépasser 2000 caractères.", "notes")
+    return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None)
+
+
+def fraud_context(req: ClaimRequest) -> FraudContext:
+    member = req.contract.adherent
+    since = req.care_date - timedelta(days=30)
+    rows = db.session.execute(
+        select(Claim.id, Claim.care_date, Claim.provider_id, Claim.type, Claim.total_amount)
+        .where(Claim.adherent_id == member.id, Claim.care_date >= since, Claim.care_date <= req.care_date,
+               Claim.status != "rejected")
+        .order_by(Claim.care_date.desc()).limit(200)).all()
+    codes: dict[str, list[str]] = {}
+    if rows:
+        for claim_id, code in db.session.execute(
+                select(ClaimItem.claim_id, ClaimItem.code).where(ClaimItem.claim_id.in_([r.id for r in rows]))):
+            codes.setdefault(claim_id, []).append(code)
+    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(codes.get(r.id, ())), r.total_amount) for r in rows]
+    from dhamen.claims.events import usual_amount
+
+    return FraudContext(member_lat=member.lat, member_lng=member.lng, member_city=member.city,
+                        provider_lat=req.provider.lat, provider_lng=req.provider.lng, provider_city=req.provider.city,
+                        recent_claims=recent, usual_amount=usual_amount(req.contract.insurer_id, req.care_type),
+                        provider_id=req.provider.id)
+
+
+def evaluate(req: ClaimRequest) -> Adjudication:
+    insurer = req.contract.insurer
+    convention = active_convention(insurer.id, req.provider.id, req.care_date)
+    try:
+        ctx = ClaimContext(
+            care_type=req.care_type, care_date=req.care_date, terms=terms_of(req.contract),
+            tariffs=Tariffs.from_configs(insurer.config_json or {}, convention.bareme_json if convention else None),
+            used_this_year=used_in_contract_year(req.contract, req.care_date) if _in_period(req.contract, req.care_date) else 0,
+            fraud=fraud_context(req), insurer_config=insurer.config_json or {})
+        return adjudicate(ctx, req.items)
+    except InvalidClaimError as exc:
+        raise ClaimError("INVALID_ITEMS", exc.errors[0].message, "items", 422, item_errors_json(list(exc.errors))) from exc
+    except ConfigError as exc:
+        raise ClaimError("CONFIGURATION_ERROR", f"Paramétrage de l'assureur ou du contrat invalide : {exc}",
+                         status=409) from exc
+
+
+def preview(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
+            details: dict | None = None) -> tuple[ClaimRequest, Adjudication]:
+    req = prepare(user, contract_id, care_type, care_date, items, details)
+    return req, evaluate(req)
+
+
+def create_claim(user, req: ClaimRequest, result: Adjudication) -> Claim:
+    claim = Claim(
+        type=req.care_type, contract_id=req.contract.id, provider_id=req.provider.id,
+        adherent_id=req.contract.adherent_id, insurer_id=req.contract.insurer_id, care_date=req.care_date,
+        total_amount=result.total_amount, covered_amount=result.covered_amount, copay_amount=result.copay_amount,
+        fraud_score=result.fraud_score, fraud_flags_json=[dict(f) for f in result.fraud_flags],
+        status=result.status, bareme_version=result.bareme_version, notes=req.notes,
+        reason_code=result.reason_code, status_reason=result.reason, details_json=req.details,
+        created_by=user.id, validated_at=utcnow() if result.status == "approved" else None)
+    db.session.add(claim)
+    db.session.flush()
+    from decimal import Decimal
+
+    for position, line in enumerate(result.lines):
+        db.session.add(ClaimItem(
+            claim_id=claim.id, position=position, code=line.code, label=line.label or line.code,
+            quantity=line.quantity, unit_price=line.unit_price, line_total=line.line_total,
+            covered_amount=line.covered, copay_amount=line.copay,
+            reimbursement_rate=Decimal(line.rate_bp) / Decimal(10000), is_generic=line.is_generic,
+            rule_applied=line.rule_applied, category=line.category, capped_unit_price=line.capped_unit_price,
+            reason_codes_json=list(line.reason_codes), adjudication_json=[dict(s) for s in line.adjudication]))
+    transitions = ["pending", "eligible" if result.status != "rejected" or result.eligibility.inforce else "rejected"]
+    if result.status != transitions[-1]:
+        transitions.append(result.status)
+    audit.record("claim.create", "claim", claim.id, {
+        "type": claim.type, "status": transitions, "reason_code": result.reason_code,
+        "total_amount": claim.total_amount, "covered_amount": claim.covered_amount,
+        "fraud_score": claim.fraud_score, "lines": len(result.lines)}, user=user)
+    from dhamen.claims.events import claim_event
+
+    after_commit("events", claim_event, claim_event_payload(claim, "claim.created"))
+    return claim
+
+
+def claim_event_payload(claim: Claim, kind: str, previous: str | None = None) -> dict:
+    return {"type": kind, "claimId": claim.id, "insurerId": claim.insurer_id, "providerId": claim.provider_id,
+            "careType": claim.type, "status": claim.status, "previousStatus": previous,
+            "totalAmount": claim.total_amount, "coveredAmount": claim.covered_amount}
+
+
+# --- idempotent submission -------------------------------------------------------------------
+
+def request_fingerprint(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
+
+
+def find_idempotent(user, key: str | None, fingerprint: str) -> IdempotencyKey | None:
+    """The stored first response for this key, or None.  Same key, other body → ClaimError 422."""
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise ClaimError("INVALID_IDEMPOTENCY_KEY", "En-tête Idempotency-Key invalide (1 à 255 caractères).",
+                         "Idempotency-Key", 400)
+    row = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key))
+    if row is None:
+        return None
+    if row.created_at < utcnow() - IDEMPOTENCY_TTL:
+        db.session.delete(row)
+        db.session.flush()
+        return None
+    if row.request_hash != fingerprint:
+        raise ClaimError("IDEMPOTENCY_KEY_REUSED",
+                         "Cette clé d'idempotence a déjà servi pour une autre demande.", "Idempotency-Key", 422)
+    return row
+
+
+def submit(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput], *,
+           details: dict | None = None, notes: str | None = None, idempotency_key: str | None = None,
+           fingerprint: str | None = None, render=None) -> tuple[Claim, dict, bool]:
+    """Create a claim once.  Returns (claim, response body, replayed).
+
+    ``render(claim)`` makes the response body stored with the idempotency key
+    (the API's JSON); a retry with the same key and body gets it back.
+    """
+    render = render or claim_json
+    fingerprint = fingerprint or request_fingerprint({"contract": contract_id, "type": care_type,
+                                                      "date": str(care_date), "items": [repr(i) for i in items],
+                                                      "details": details, "notes": notes})
+    existing = find_idempotent(user, idempotency_key, fingerprint)
+    if existing is not None:
+        return db.session.get(Claim, existing.claim_id), existing.response_json, True
+    req = prepare(user, contract_id, care_type, care_date, items, details, notes)
+    result = evaluate(req)
+    claim = create_claim(user, req, result)
+    body = render(claim)
+    if idempotency_key is not None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(IdempotencyKey(user_id=user.id, key=idempotency_key, request_hash=fingerprint,
+                                              status_code=201, response_json=body, claim_id=claim.id))
+        except IntegrityError:
+            # A concurrent request with the same key won: give its answer, store nothing of ours.
+            db.session.rollback()
+            existing = find_idempotent(user, idempotency_key, fingerprint)
+            if existing is None:
+                raise
+            return db.session.get(Claim, existing.claim_id), existing.response_json, True
+    return claim, body, False
+
+
+# --- reading claims ------------------------------------------------------------------------
+
+def claim_json(claim: Claim) -> dict:
+    return {
+        "id": claim.id, "type": claim.type, "status": claim.status, "statusLabel": STATUS_LABELS[claim.status],
+        "reasonCode": claim.reason_code, "reason": claim.status_reason,
+        "careDate": claim.care_date.isoformat(), "createdAt": claim.created_at.isoformat(),
+        "contractId": claim.contract_id, "adherentId": claim.adherent_id, "providerId": claim.provider_id,
+        "insurerId": claim.insurer_id, "totalAmount": claim.total_amount, "coveredAmount": claim.covered_amount,
+        "copayAmount": claim.copay_amount, "fraudScore": claim.fraud_score, "fraudFlags": claim.fraud_flags_json,
+        "baremeVersion": claim.bareme_version, "details": claim.details_json or {},
+        "items": [{
+            "code": i.code, "label": i.label, "quantity": i.quantity, "unitPrice": i.unit_price,
+            "cappedUnitPrice": i.capped_unit_price, "lineTotal": i.line_total, "coveredAmount": i.covered_amount,
+            "copayAmount": i.copay_amount, "rateBp": int(round((i.reimbursement_rate or 0) * 10000)),
+            "isGeneric": i.is_generic, "category": i.category, "reasonCodes": i.reason_codes_json,
+            "ruleApplied": i.rule_applied, "adjudication": i.adjudication_json} for i in claim.items],
+    }
+
+
+def recent_member_claims(adherent_id: str, provider_id: str | None, limit: int = 10) -> list[dict]:
+    """The member's latest claims at any provider: amounts only, no other provider's details."""
+    rows = db.session.execute(
+        select(Claim.id, Claim.care_date, Claim.type, Claim.status, Claim.total_amount, Claim.covered_amount,
+               Claim.provider_id)
+        .where(Claim.adherent_id == adherent_id).order_by(Claim.care_date.desc(), Claim.created_at.desc())
+        .limit(limit)).all()
+    return [{"careDate": r.care_date, "type": r.type, "status": r.status, "totalAmount": r.total_amount,
+             "coveredAmount": r.covered_amount, "atThisProvider": r.provider_id == provider_id,
+             "claimId": r.id if r.provider_id == provider_id else None} for r in rows]
+
+
+@dataclass
+class HistoryFilters:
+    date_from: date | None = None
+    date_to: date | None = None
+    status: str | None = None
+    member: str | None = None
+    care_type: str | None = None
+
+
+def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
+    errors = []
+    filters = HistoryFilters()
+    for name, attr in (("du", "date_from"), ("au", "date_to")):
+        raw = (args.get(name) or "").strip()
+        if raw:
+            try:
+                setattr(filters, attr, date.fromisoformat(raw))
+            except ValueError:
+                errors.append(f"Date « {raw} » invalide (format AAAA-MM-JJ).")
+    status = (args.get("statut") or "").strip()
+    if status:
+        if status in STATUS_LABELS:
+            filters.status = status
+        else:
+            errors.append("Statut inconnu.")
+    member = (args.get("adherent") or "").strip()[:100]
+    filters.member = member or None
+    return filters, errors
+
+
+def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
+    stmt = scoped(select(Claim), Claim, user)
+    if filters.date_from:
+        stmt = stmt.where(Claim.care_date >= filters.date_from)
+    if filters.date_to:
+        stmt = stmt.where(Claim.care_date <= filters.date_to)
+    if filters.status:
+        stmt = stmt.where(Claim.status == filters.status)
+    if filters.care_type:
+        stmt = stmt.where(Claim.type == filters.care_type)
+    if filters.member:
+        normalised = crypto.normalise_national_id(filters.member)
+        if _CIN.match(normalised):
+            stmt = stmt.join(Adherent, Adherent.id == Claim.adherent_id).where(
+                Adherent.national_id_hash == crypto.national_id_hash(normalised))
+        else:
+            like = f"%{filters.member.lower().replace('%', '').replace('_', '')}%"
+            stmt = stmt.join(Adherent, Adherent.id == Claim.adherent_id).where(
+                or_(func.lower(Adherent.last_name).like(like), func.lower(Adherent.first_name).like(like),
+                    func.lower(func.concat(Adherent.first_name, " ", Adherent.last_name)).like(like)))
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    page = max(1, page)
+    rows = db.session.scalars(stmt.options(selectinload(Claim.adherent), selectinload(Claim.contract))
+                              .order_by(Claim.created_at.desc(), Claim.id.desc())
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    return rows, total, page, max(1, -(-total // per_page))
+
+
+def get_claim(claim_id: str, user=None) -> Claim:
+    from dhamen.tenancy import get_or_404
+
+    return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))
+
+
+def money(amount: int) -> str:
+    return format_tnd(amount)
+
+
+__all__ = ["ClaimError", "and_"]

@@ -1,0 +1,35 @@
+"""Running jobs inside an application context, inline or in an ``rq worker``.
+
+An RQ worker imports the job function by name and calls it without Flask:
+``with_app`` builds the app once per worker process (from the same
+environment as the web) and runs the job inside its context.  Inline (the
+embedded default) the job already runs inside the request's app.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import has_app_context
+
+_app = None
+
+
+def _worker_app():
+    global _app
+    if _app is None:
+        from dhamen import create_app
+
+        _app = create_app()
+    return _app
+
+
+def with_app(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if has_app_context():
+            return fn(*args, **kwargs)
+        with _worker_app().app_context():
+            return fn(*args, **kwargs)
+
+    return wrapper
