@@ -73,6 +73,12 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
     _sqlite_pragmas(app, db)
     services = build_services(settings)
     app.extensions["dhamen.services"] = services
+    # Visible configuration in the health answer (never a secret).
+    app.extensions["dhamen.health_extra"] = lambda: {"config": {
+        "smsSender": settings.sms_sender,
+        "jobs": "inline" if services.inline_jobs else "rq",
+        "storage": settings.storage.kind,
+    }}
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # sessions are server-side (Redis), checked on each request
