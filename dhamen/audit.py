@@ -34,22 +34,29 @@ def client_ip() -> str | None:
     return request.remote_addr
 
 
+_UNSET = object()
+
+
 def record(
     action: str,
     entity_type: str,
     entity_id: str,
     changes: dict | None = None,
     *,
-    user=None,
+    user=_UNSET,
     insurer_id: str | None = None,
     provider_id: str | None = None,
 ) -> AuditLog:
-    if user is None and has_request_context():
-        user = getattr(g, "audit_user", None)
-        if user is None:
-            from flask_login import current_user
+    # ``user=None`` means "no user" (failed login, system job); only an omitted
+    # ``user`` falls back to the request's authenticated user.
+    if user is _UNSET:
+        user = None
+        if has_request_context():
+            user = getattr(g, "audit_user", None)
+            if user is None:
+                from flask_login import current_user
 
-            user = current_user if getattr(current_user, "is_authenticated", False) else None
+                user = current_user if getattr(current_user, "is_authenticated", False) else None
     row = AuditLog(
         user_id=getattr(user, "id", None),
         insurer_id=insurer_id or getattr(user, "insurer_id", None),

@@ -7,12 +7,13 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from dhamen import audit
 from dhamen.auth import mfa, service
 from dhamen.auth.passwords import hash_password, policy_errors
 from dhamen.auth.roles import ROLE_LABELS
+from dhamen.auth.views import email_validator
 from dhamen.extensions import db
 from dhamen.models import INSURER_ROLES, PROVIDER_ROLES, ROLE_PROVIDER_TYPE, ROLES, Insurer, Provider, User
 from dhamen.rbac import require_role
@@ -23,7 +24,7 @@ PER_PAGE = 50
 
 class UserForm(FlaskForm):
     email = EmailField("Adresse e-mail", validators=[DataRequired("Adresse e-mail obligatoire."),
-                                                     Email("Adresse e-mail invalide."), Length(max=254)])
+                                                     email_validator(), Length(max=254)])
     first_name = StringField("Prénom", validators=[DataRequired("Prénom obligatoire."), Length(max=100)])
     last_name = StringField("Nom", validators=[DataRequired("Nom obligatoire."), Length(max=100)])
     role = SelectField("Rôle", choices=[(r, ROLE_LABELS[r]) for r in ROLES])

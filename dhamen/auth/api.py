@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import g, request
 
 from dhamen import audit
 from dhamen.api import ApiError, bp, json_body, ok
 from dhamen.auth import service, sessions, tokens
+from dhamen.auth.views import EMAIL_SHAPE
 from dhamen.extensions import db, limiter
 from dhamen.rbac import public, require_role
 
@@ -21,6 +24,7 @@ def _string(data: dict, name: str, max_len: int = 256) -> str:
 
 
 def _throttled(seconds: int, message: str = "Trop de tentatives : réessayez plus tard."):
+    g.retry_after = seconds  # the exact wait, kept in the Retry-After header (dhamen.security)
     return ApiError(429, "RATE_LIMITED", message, {"retryAfter": seconds}, headers={"Retry-After": str(seconds)})
 
 
@@ -30,6 +34,9 @@ def _throttled(seconds: int, message: str = "Trop de tentatives : réessayez plu
 def login():
     data = json_body()
     email = _string(data, "email", 254)
+    if not re.match(EMAIL_SHAPE, email.strip()):
+        # Also keeps a password typed into the email field out of the audit log.
+        raise ApiError(422, "VALIDATION_ERROR", "Adresse e-mail invalide.", {"field": "email"})
     password = _string(data, "password", 1024)
     result = service.authenticate(email, password, request.remote_addr)
     if result.status == "throttled":
@@ -104,7 +111,7 @@ def logout():
     sessions.end(g.api_sid)
     data = request.get_json(silent=True) if request.is_json else None
     if isinstance(data, dict) and isinstance(data.get("refreshToken"), str):
-        tokens.revoke_refresh(data["refreshToken"])
+        tokens.revoke_refresh(data["refreshToken"], g.api_user.id)
     audit.record("auth.logout", "user", g.api_user.id, {"channel": "api"})
     db.session.commit()
     return ok({"loggedOut": True})

@@ -21,7 +21,7 @@ import urllib.request
 
 import pyotp
 import segno
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dhamen.extensions import db
 from dhamen.models import AppSetting, RecoveryCode
@@ -90,13 +90,14 @@ def use_recovery_code(user, code: str) -> bool:
     normal = _normalise_recovery(code)
     if len(normal) != 12:
         return False
-    row = db.session.scalar(select(RecoveryCode).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_recovery(normal),
-        RecoveryCode.used_at.is_(None)))
-    if row is None:
-        return False
-    row.used_at = utcnow()
-    return True
+    # One conditional UPDATE: of two concurrent uses of the same code, only one changes the row.
+    result = db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_recovery(normal),
+               RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
 
 
 def remaining_recovery_codes(user) -> int:

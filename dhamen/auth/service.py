@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 
 from flask import current_app
@@ -63,7 +64,7 @@ def authenticate(email: str, password: str, ip: str | None) -> LoginResult:
         return LoginResult("invalid")
     throttle.reset(acct)
     if mfa.must_use_mfa(user):
-        token = start_mfa(user)
+        token = start_mfa(user, "mfa" if user.mfa_enabled else "enrol")
         if not user.mfa_enabled:
             audit.record("auth.mfa_enrolment_required", "user", user.id, user=user)
             return LoginResult("enrol", user=user, mfa_token=token)
@@ -74,22 +75,35 @@ def authenticate(email: str, password: str, ip: str | None) -> LoginResult:
 
 # --- the MFA challenge between password and session ----------------------------------------
 
-def start_mfa(user: User) -> str:
+def start_mfa(user: User, purpose: str = "mfa") -> str:
+    """A short-lived (5 min), single-use token standing for "password checked, second factor pending".
+
+    ``purpose`` is ``mfa`` (answer the challenge of an enrolled user) or ``enrol`` (a
+    user whose role requires MFA sets it up).  An ``enrol`` token never passes the
+    challenge, and an ``mfa`` token never opens the enrolment page: otherwise the
+    password alone would let anyone enrol a new authenticator and sign in.
+    """
     token = secrets.token_urlsafe(32)
-    services().redis.set(f"mfa:{token}", json.dumps({"uid": user.id, "sv": user.session_version, "n": 0}),
-                         ex=MFA_TOKEN_TTL)
+    record = {"uid": user.id, "sv": user.session_version, "n": 0, "exp": int(time.time()) + MFA_TOKEN_TTL,
+              "purpose": purpose}
+    services().redis.set(f"mfa:{token}", json.dumps(record), ex=MFA_TOKEN_TTL)
     return token
 
 
-def pending_user(token: str | None) -> User | None:
+def pending_user(token: str | None, purpose: str = "mfa") -> User | None:
+    """The user a pending token of this ``purpose`` stands for, or None."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
     raw = services().redis.get(f"mfa:{token}")
     if raw is None:
         return None
     data = json.loads(raw)
+    if time.time() >= data.get("exp", float("inf")) or data.get("purpose") != purpose:
+        return None
     user = load_user(data["uid"])
     if user is None or not user.is_active or user.session_version != data["sv"]:
+        return None
+    if purpose == "mfa" and not user.mfa_enabled or purpose == "enrol" and user.mfa_enabled:
         return None
     return user
 
@@ -132,7 +146,15 @@ def verify_mfa(token: str, code: str, ip: str | None) -> MfaResult:
             r.set(f"mfa:{token}", json.dumps(data), keepttl=True)
         audit.record("auth.mfa_failed", "user", user.id, {"attempt": data["n"]}, user=user)
         return MfaResult(False, user, INVALID_CODE)
-    r.delete(f"mfa:{token}", f"mfa:sms:{token}")
+    # Single use, even against a concurrent request with the same token: only the one
+    # that deletes the token wins; a TOTP step is claimed in Redis for the same reason
+    # (two requests could both read the user before either commits ``mfa_last_step``).
+    if not r.delete(f"mfa:{token}") or (
+        method == "totp" and not r.set(f"mfa:step:{user.id}:{user.mfa_last_step}", 1, nx=True, ex=4 * mfa.STEP)
+    ):
+        db.session.rollback()
+        return MfaResult(False, None, "Session de vérification expirée : reconnectez-vous.")
+    r.delete(f"mfa:sms:{token}")
     throttle.reset(key)
     audit.record("auth.mfa_verified", "user", user.id, {"method": method}, user=user)
     return MfaResult(True, user, method=method)
@@ -149,8 +171,16 @@ def send_sms_code(token: str) -> tuple[bool, str]:
         return False, "Un code vient d'être envoyé : patientez une minute avant d'en demander un autre."
     code = mfa.new_sms_code()
     r.set(f"mfa:sms:{token}", mfa.sms_code_hash(code, token), ex=MFA_TOKEN_TTL)
-    mfa.sms_sender(current_app.config["DHAMEN"]).send(user.phone, f"Dhamen : votre code de connexion est {code}")
-    audit.record("auth.mfa_sms_sent", "user", user.id, user=user)
+    sender = mfa.sms_sender(current_app.config["DHAMEN"])
+    try:
+        sender.send(user.phone, f"Dhamen : votre code de connexion est {code}")
+    except Exception as exc:  # noqa: BLE001 - a gateway failure is an answer, not a 500
+        r.delete(f"mfa:sms:{token}", f"mfa:sms-sent:{token}")
+        current_app.logger.warning("passerelle SMS (%s) en échec: %s", sender.name, exc.__class__.__name__)
+        audit.record("auth.mfa_sms_failed", "user", user.id, {"sender": sender.name}, user=user)
+        return False, ("L'envoi du SMS a échoué. Réessayez dans un instant ou utilisez votre application "
+                       "d'authentification ou un code de secours.")
+    audit.record("auth.mfa_sms_sent", "user", user.id, {"sender": sender.name}, user=user)
     return True, "Code envoyé par SMS."
 
 

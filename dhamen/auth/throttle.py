@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 
 from dhamen.services import services
 
@@ -30,19 +31,34 @@ def ip_key(kind: str, ip: str | None) -> str:
 
 
 def retry_after(*keys: str) -> int:
-    """Seconds to wait before trying again (0 = allowed)."""
+    """Seconds to wait before trying again (0 = allowed).
+
+    The lock holds its end time (checked here) and expires in Redis at that time.
+    """
     r = services().redis
-    ttls = [r.ttl(f"{k}:lock") for k in keys]
-    return max([t for t in ttls if t and t > 0] or [0])
+    now = time.time()
+    waits = []
+    for raw in r.mget([f"{k}:lock" for k in keys]):
+        if raw is None:
+            continue
+        try:
+            until = float(raw)
+        except ValueError:
+            continue
+        waits.append(int(math.ceil(until - now)))
+    return max([w for w in waits if w > 0] or [0])
 
 
 def fail(key: str, free: int = FREE_FAILURES) -> int:
+    """Count a failure; from the ``free``-th one on, lock the key 30 s, 60 s, 120 s… (15 min at most)."""
     r = services().redis
-    count = r.incr(f"{key}:n")
-    r.expire(f"{key}:n", WINDOW)
+    pipe = r.pipeline()
+    pipe.incr(f"{key}:n")
+    pipe.expire(f"{key}:n", WINDOW)
+    count = pipe.execute()[0]
     if count >= free:
-        lock = min(BASE_LOCK * 2 ** (count - free), MAX_LOCK)
-        r.set(f"{key}:lock", 1, ex=int(math.ceil(lock)))
+        lock = int(min(BASE_LOCK * 2 ** min(count - free, 10), MAX_LOCK))
+        r.set(f"{key}:lock", int(time.time()) + lock, ex=lock)
         return lock
     return 0
 

@@ -6,7 +6,9 @@ Access token: HS256 JWT (algorithm pinned) with the spec's payload
 in: logout ends it at once) and ``sv`` (the user's session version).
 
 Refresh token: 256 random bits, stored only as a SHA-256 hash in Redis with
-a TTL of ``REFRESH_EXPIRES_IN``, rotated at every use.  Each use first claims
+a TTL of ``REFRESH_EXPIRES_IN`` (the expiry time is also stored with it and
+checked here, so a key Redis has not evicted yet is still refused on time),
+rotated at every use.  Each use first claims
 ``rt:used:<hash>`` with ``SET NX``: a second presentation of the same token
 finds it claimed, which is reuse — the whole family (the session) is
 revoked and the event audited.
@@ -74,8 +76,16 @@ def decode_access(token: str) -> dict | None:
 
 def _store_refresh(user_id: str, sid: str) -> str:
     token = secrets.token_urlsafe(32)
-    services().redis.set(f"rt:{_hash(token)}", f"{user_id}:{sid}", ex=_settings().refresh_expires_in)
+    ttl = _settings().refresh_expires_in
+    services().redis.set(f"rt:{_hash(token)}", f"{user_id}:{sid}:{int(time.time()) + ttl}", ex=ttl)
     return token
+
+
+def _parse_refresh(stored: bytes) -> tuple[str, str, int | None]:
+    """``user_id:sid:expiry`` (older records have no expiry: Redis' TTL alone then)."""
+    parts = stored.decode().split(":")
+    expiry = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+    return parts[0], parts[1], expiry
 
 
 def issue(user) -> TokenPair:
@@ -102,7 +112,9 @@ def rotate(refresh_token: str, load_user) -> tuple[TokenPair, object]:
         stored = r.get(f"rt:{h}")
         if stored is None:
             raise RefreshError("INVALID_REFRESH_TOKEN", "Jeton de rafraîchissement invalide ou expiré.")
-        user_id, sid = stored.decode().split(":", 1)
+        user_id, sid, expiry = _parse_refresh(stored)
+        if expiry is not None and time.time() >= expiry:
+            raise RefreshError("INVALID_REFRESH_TOKEN", "Jeton de rafraîchissement invalide ou expiré.")
         if not r.set(f"rt:used:{h}", 1, nx=True, ex=s.refresh_expires_in):
             # Already used once: someone replays it. Revoke the family.
             sessions.end(sid)
@@ -110,7 +122,7 @@ def rotate(refresh_token: str, load_user) -> tuple[TokenPair, object]:
                                "Jeton de rafraîchissement déjà utilisé : la session a été révoquée.", user_id)
         session = sessions.load(sid)
         user = load_user(user_id)
-        if not sessions.valid_for(session, user):
+        if not sessions.valid_for(session, user) or session["kind"] != "api":
             sessions.end(sid)
             raise RefreshError("INVALID_REFRESH_TOKEN", "Session expirée ou révoquée.")
         sessions.touch(sid, s.refresh_expires_in)
@@ -120,8 +132,11 @@ def rotate(refresh_token: str, load_user) -> tuple[TokenPair, object]:
         raise sessions.SessionStoreDown("magasin de sessions injoignable") from exc
 
 
-def revoke_refresh(refresh_token: str) -> str | None:
-    """End the session a refresh token belongs to; returns its sid."""
+def revoke_refresh(refresh_token: str, user_id: str) -> str | None:
+    """End the session a refresh token of ``user_id`` belongs to; returns its sid.
+
+    Someone else's refresh token is ignored: logging out never ends another user's session.
+    """
     if not isinstance(refresh_token, str) or len(refresh_token) > 100:
         return None
     try:
@@ -130,7 +145,9 @@ def revoke_refresh(refresh_token: str) -> str | None:
         raise sessions.SessionStoreDown("magasin de sessions injoignable") from exc
     if stored is None:
         return None
-    sid = stored.decode().split(":", 1)[1]
+    owner, sid, _expiry = _parse_refresh(stored)
+    if owner != user_id:
+        return None
     sessions.end(sid)
     return sid
 
@@ -159,6 +176,8 @@ def authenticate_bearer():
     session = sessions.load(payload["sid"])
     user = load_user(payload["sub"])
     if not sessions.valid_for(session, user) or payload.get("sv") != user.session_version:
+        return None
+    if session["kind"] != "api":  # a browser session's id never opens the API
         return None
     g.api_user = user
     g.api_sid = payload["sid"]

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Length, Regexp
 
 from dhamen import audit
 from dhamen.auth import mfa, service, sessions
@@ -19,9 +32,19 @@ from dhamen.rbac import public, require_role
 bp = Blueprint("auth", __name__)
 
 
+# WTForms' ``Email()`` needs the optional ``email_validator`` package (not a dependency:
+# without it every login POST was a 500).  A plain shape check is enough here: the
+# address is only ever compared with the stored ones.
+EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z"
+
+
+def email_validator(message: str = "Adresse e-mail invalide.") -> Regexp:
+    return Regexp(EMAIL_SHAPE, message=message)
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Adresse e-mail", validators=[DataRequired("Saisissez votre adresse e-mail."),
-                                                     Email("Adresse e-mail invalide."), Length(max=254)])
+                                                     email_validator(), Length(max=254)])
     password = PasswordField("Mot de passe", validators=[DataRequired("Saisissez votre mot de passe."),
                                                          Length(max=1024)])
 
@@ -41,12 +64,59 @@ def _settings():
 
 
 def _safe_next(target: str | None) -> str | None:
-    if not target:
+    """A local path to go back to after login, or None (never another site).
+
+    Browsers read ``/\\evil.example`` as ``//evil.example``: backslashes and control
+    characters are refused along with schemes, hosts and ``//``.
+    """
+    if not target or len(target) > 2000:
+        return None
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+# Secrets shown during enrolment (the TOTP secret until it is confirmed, the recovery
+# codes until they are displayed) stay in Redis: the session cookie is signed, not
+# encrypted, and only carries a random reference to them.
+_ENROL_TTL = 600
+_CODES_TTL = 300
+
+
+def _stash(kind: str, user_id: str, value, ttl: int) -> None:
+    from dhamen.services import services
+
+    ref = secrets.token_urlsafe(24)
+    old = session.pop(f"{kind}_ref", None)
+    r = services().redis
+    if old:
+        r.delete(f"stash:{kind}:{old}")
+    r.set(f"stash:{kind}:{ref}", json.dumps({"uid": user_id, "value": value}), ex=ttl)
+    session[f"{kind}_ref"] = ref
+
+
+def _peek(kind: str, user_id: str, *, pop: bool = False):
+    from dhamen.services import services
+
+    ref = session.pop(f"{kind}_ref", None) if pop else session.get(f"{kind}_ref")
+    if not isinstance(ref, str) or len(ref) > 64:
+        return None
+    r = services().redis
+    key = f"stash:{kind}:{ref}"
+    if pop:
+        pipe = r.pipeline()
+        pipe.get(key)
+        pipe.delete(key)
+        raw = pipe.execute()[0]
+    else:
+        raw = r.get(key)
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return data["value"] if data.get("uid") == user_id else None
 
 
 def _start_session(user, method: str | None = None):
@@ -68,6 +138,8 @@ def _load_user(user_id: str):
     sid = session.get("sid")
     data = sessions.load(sid)
     user = service.load_user(user_id)
+    if data is not None and data["kind"] != "web":  # an API session id never opens the portal
+        data = None
     if not sessions.valid_for(data, user, idle=s.session_idle_minutes * 60, absolute=s.session_absolute_hours * 3600):
         sessions.end(sid)
         session.clear()
@@ -110,7 +182,10 @@ def login():
     elif request.method == "POST":
         status = 422
     response = render_template("auth/login.html", form=form, error=error)
-    headers = {"Retry-After": str(result.retry_after)} if status == 429 else {}
+    headers = {}
+    if status == 429:
+        g.retry_after = result.retry_after  # the exact wait, kept in the Retry-After header (dhamen.security)
+        headers = {"Retry-After": str(result.retry_after)}
     return response, status, headers
 
 
@@ -119,13 +194,13 @@ def login():
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
 def mfa_challenge():
     token = session.get("mfa_token")
-    user = service.pending_user(token)
+    user = service.pending_user(token, "mfa")
     if user is None:
+        if service.pending_user(token, "enrol") is not None:
+            return redirect(url_for("auth.mfa_enrol"))
         session.pop("mfa_token", None)
         flash("Votre session de vérification a expiré : reconnectez-vous.", "warning")
         return redirect(url_for("auth.login"))
-    if not user.mfa_enabled:
-        return redirect(url_for("auth.mfa_enrol"))
     form = CodeForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -134,7 +209,9 @@ def mfa_challenge():
             return _start_session(result.user, result.method)
         db.session.commit()
         error, status = result.message, (429 if result.retry_after else 401)
-        if service.pending_user(token) is None:
+        if result.retry_after:
+            g.retry_after = result.retry_after
+        if service.pending_user(token, "mfa") is None:
             session.pop("mfa_token", None)
             flash("Trop de codes incorrects : reconnectez-vous.", "error")
             return redirect(url_for("auth.login"))
@@ -159,15 +236,23 @@ def mfa_enrol():
     pending = None
     if current_user.is_authenticated:
         user = current_user
+        if user.mfa_enabled:
+            # Replacing the authenticator needs more than a session: an admin resets it.
+            flash("La double authentification est déjà activée. Pour changer d'appareil, demandez à un "
+                  "administrateur de la réinitialiser.", "warning")
+            return redirect(url_for("auth.account"))
     else:
+        # Only a user whose role requires MFA and who has none yet enrols between password and
+        # session; an enrolled user answers the challenge (the password alone never enrols).
         pending = session.get("mfa_token")
-        user = service.pending_user(pending)
+        user = service.pending_user(pending, "enrol")
         if user is None:
-            return redirect(url_for("auth.login"))
-    secret = session.get("mfa_enrol_secret")
-    if not secret or request.method == "GET":
+            return redirect(url_for("auth.mfa_challenge") if service.pending_user(pending, "mfa")
+                            else url_for("auth.login"))
+    secret = _peek("mfa_enrol", user.id) if request.method == "POST" else None
+    if not secret:
         secret = mfa.new_secret()
-        session["mfa_enrol_secret"] = secret
+        _stash("mfa_enrol", user.id, secret, _ENROL_TTL)
     form = CodeForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -176,19 +261,23 @@ def mfa_enrol():
             user.mfa_enabled = True
             codes = mfa.new_recovery_codes(user)
             audit.record("auth.mfa_enabled", "user", user.id, user=user)
-            session.pop("mfa_enrol_secret", None)
+            _peek("mfa_enrol", user.id, pop=True)
             if pending:
                 from dhamen.services import services
 
-                services().redis.delete(f"mfa:{pending}")  # the pending token is single-use
+                if not services().redis.delete(f"mfa:{pending}"):  # the pending token is single-use
+                    db.session.rollback()
+                    session.pop("mfa_token", None)
+                    return redirect(url_for("auth.login"))
                 _start_session(user, "totp_enrolment")
             else:
                 db.session.commit()
-            session["recovery_codes_once"] = codes
+            _stash("recovery_codes", user.id, codes, _CODES_TTL)
             return redirect(url_for("auth.recovery_codes"))
         db.session.rollback()
+        audit.record("auth.mfa_enrolment_failed", "user", user.id, user=user)
+        db.session.commit()
         error, status = "Code incorrect : vérifiez l'heure de votre téléphone et saisissez le code affiché.", 422
-        session["mfa_enrol_secret"] = secret
     elif request.method == "POST":
         status = 422
     uri = mfa.provisioning_uri(secret, user.email)
@@ -199,7 +288,7 @@ def mfa_enrol():
 @bp.get("/compte/codes-de-secours")
 @require_role()
 def recovery_codes():
-    codes = session.pop("recovery_codes_once", None)
+    codes = _peek("recovery_codes", current_user.id, pop=True)
     if not codes:
         flash("Les codes de secours ne s'affichent qu'une fois. Générez-en de nouveaux si besoin.", "warning")
         return redirect(url_for("auth.account"))
@@ -214,7 +303,7 @@ def regenerate_recovery_codes():
     codes = mfa.new_recovery_codes(current_user)
     audit.record("auth.recovery_codes_regenerated", "user", current_user.id)
     db.session.commit()
-    session["recovery_codes_once"] = codes
+    _stash("recovery_codes", current_user.id, codes, _CODES_TTL)
     return redirect(url_for("auth.recovery_codes"))
 
 
