@@ -10,12 +10,15 @@ def register_blueprints(app) -> None:
     from dhamen.api.health import health_bp
     from dhamen.auth import api as _auth_api  # noqa: F401  (routes on api_bp)
     from dhamen.auth.views import bp as auth_bp
+    from dhamen.claims import api as _claims_api  # noqa: F401
     from dhamen.extensions import csrf, limiter
     from dhamen.insurer.views import bp as insurer_bp
     from dhamen.web import bp as web_bp
 
     for blueprint in (web_bp, auth_bp, admin_bp, insurer_bp, health_bp):
         app.register_blueprint(blueprint)
+    from dhamen.claims.portals import register as register_portals
+    register_portals(app)
     # API limits per token (or per IP before login), configurable per environment.
     limiter.limit(lambda: app.config["RATELIMIT_API"])(api_bp)
     app.register_blueprint(api_bp)

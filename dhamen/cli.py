@@ -11,7 +11,8 @@ dhamen_cli = AppGroup("dhamen", help="Commandes Dhamen (données de démonstrati
 
 @dhamen_cli.command("seed")
 @click.option("--claims", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Nombre de demandes de remboursement à générer en masse (benchmarks).")
+              help="Nombre total de demandes générées en masse (benchmarks) : complète jusqu'à N, "
+                   "relancer la commande n'en ajoute pas d'autres.")
 @click.option("--members", type=click.IntRange(min=1, max=1_000_000), default=300, show_default=True,
               help="Nombre d'adhérents de démonstration.")
 @click.option("--batch-size", type=click.IntRange(min=100, max=100_000), default=5000, show_default=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from dhamen import audit, crypto
 from dhamen.domain import eligibility as elig
@@ -49,7 +49,7 @@ from dhamen.models import (
     Provider,
 )
 from dhamen.services import after_commit
-from dhamen.sqltypes import utcnow
+from dhamen.sqltypes import new_id, utcnow
 from dhamen.tenancy import scoped
 
 CARE_TYPE_LABELS = {
@@ -161,9 +161,10 @@ def terms_of(contract: Contract) -> elig.ContractTerms:
 
 def used_in_contract_year(contract: Contract, on: date, exclude_claim_id: str | None = None) -> int:
     start, end = elig.contract_year(terms_of(contract), on)
+    # adherent_id is implied by the contract: it lets the (adherent_id, care_date) index serve the sum.
     stmt = select(func.coalesce(func.sum(Claim.covered_amount), 0)).where(
-        Claim.contract_id == contract.id, Claim.care_date >= start, Claim.care_date <= end,
-        Claim.status.not_in(NOT_PAYABLE))
+        Claim.adherent_id == contract.adherent_id, Claim.contract_id == contract.id, Claim.care_date >= start,
+        Claim.care_date <= end, Claim.status.not_in(NOT_PAYABLE))
     if exclude_claim_id:
         stmt = stmt.where(Claim.id != exclude_claim_id)
     return int(db.session.scalar(stmt) or 0)
@@ -195,7 +196,7 @@ class ContractRights:
             "used": e.used,
             "remaining": e.remaining,
             "benefits": [{"careType": b.care_type, "label": b.label, "covered": b.covered, "rateBp": b.rate_bp,
-                          "genericRateBp": b.generic_rate_bp, "roomDayCap": b.room_day_cap} for b in e.benefits],
+                          "genericRateBp": b.generic_rate_bp, "roomDayCap": b.room_day_cap} for b in e.benefits.values()],
             "exclusions": list(self.excluded),
             "conventionWithProvider": self.has_convention,
         }
@@ -264,6 +265,7 @@ class ClaimRequest:
     items: list[ItemInput]
     details: dict = field(default_factory=dict)
     notes: str | None = None
+    convention: Convention | None = None  # found by prepare(), reused by evaluate()
 
 
 def prepare(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
@@ -283,11 +285,13 @@ def prepare(user, contract_id: str, care_type: str, care_date: date, items: list
                          "type", 403)
     contract = None
     if isinstance(contract_id, str) and 0 < len(contract_id) <= 64:
-        contract = db.session.scalar(scoped(select(Contract).where(Contract.id == contract_id), Contract))
+        contract = db.session.scalar(scoped(select(Contract).where(Contract.id == contract_id), Contract)
+                                     .options(joinedload(Contract.adherent), joinedload(Contract.insurer)))
     if contract is None or contract.adherent.deleted_at is not None:
         raise ClaimError("UNKNOWN_CONTRACT", "Contrat inconnu : recherchez l'adhérent puis choisissez son contrat.",
                          "contractId", 404)
-    if active_convention(contract.insurer_id, provider.id, care_date) is None:
+    convention = active_convention(contract.insurer_id, provider.id, care_date)
+    if convention is None:
         raise ClaimError("NO_CONVENTION",
                          f"Pas de convention de tiers payant en vigueur entre votre établissement et "
                          f"{contract.insurer.name} : le contrat {contract.contract_number} ne peut pas être pris en charge ici.",
@@ -297,23 +301,25 @@ def prepare(user, contract_id: str, care_type: str, care_date: date, items: list
         raise ClaimError("INVALID_ITEMS", errors[0].message, "items", 422, item_errors_json(errors))
     if notes is not None and len(notes) > 2000:
         raise ClaimError("VALIDATION_ERROR", "La note ne peut pas dépasser 2000 caractères.", "notes")
-    return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None)
+    return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None, convention)
 
 
 def fraud_context(req: ClaimRequest) -> FraudContext:
     member = req.contract.adherent
     since = req.care_date - timedelta(days=30)
-    rows = db.session.execute(
-        select(Claim.id, Claim.care_date, Claim.provider_id, Claim.type, Claim.total_amount)
-        .where(Claim.adherent_id == member.id, Claim.care_date >= since, Claim.care_date <= req.care_date,
-               Claim.status != "rejected")
-        .order_by(Claim.care_date.desc()).limit(200)).all()
+    latest = (select(Claim.id, Claim.care_date, Claim.provider_id, Claim.type, Claim.total_amount)
+              .where(Claim.adherent_id == member.id, Claim.care_date >= since, Claim.care_date <= req.care_date,
+                     Claim.status != "rejected")
+              .order_by(Claim.care_date.desc()).limit(200).subquery())
+    # The claims and their codes in one round trip.
+    rows: dict[str, Any] = {}
     codes: dict[str, list[str]] = {}
-    if rows:
-        for claim_id, code in db.session.execute(
-                select(ClaimItem.claim_id, ClaimItem.code).where(ClaimItem.claim_id.in_([r.id for r in rows]))):
-            codes.setdefault(claim_id, []).append(code)
-    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(codes.get(r.id, ())), r.total_amount) for r in rows]
+    for r in db.session.execute(select(latest, ClaimItem.code).outerjoin(ClaimItem, ClaimItem.claim_id == latest.c.id)):
+        rows.setdefault(r.id, r)
+        if r.code is not None:
+            codes.setdefault(r.id, []).append(r.code)
+    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(codes.get(r.id, ())), r.total_amount)
+              for r in rows.values()]
     from dhamen.claims.events import usual_amount
 
     return FraudContext(member_lat=member.lat, member_lng=member.lng, member_city=member.city,
@@ -324,13 +330,18 @@ def fraud_context(req: ClaimRequest) -> FraudContext:
 
 def evaluate(req: ClaimRequest) -> Adjudication:
     insurer = req.contract.insurer
-    convention = active_convention(insurer.id, req.provider.id, req.care_date)
+    convention = req.convention or active_convention(insurer.id, req.provider.id, req.care_date)
+    config = insurer.config_json or {}
+    # The engine parses the tariffs it is given on every claim: give it this care type's barème only.
+    bareme = config.get("bareme") or {}
+    if isinstance(bareme, dict):
+        bareme = {k: v for k, v in bareme.items() if k == req.care_type}
     try:
         ctx = ClaimContext(
             care_type=req.care_type, care_date=req.care_date, terms=terms_of(req.contract),
-            tariffs=Tariffs.from_configs(insurer.config_json or {}, convention.bareme_json if convention else None),
+            tariffs=Tariffs.from_configs({**config, "bareme": bareme}, convention.bareme_json if convention else None),
             used_this_year=used_in_contract_year(req.contract, req.care_date) if _in_period(req.contract, req.care_date) else 0,
-            fraud=fraud_context(req), insurer_config=insurer.config_json or {})
+            fraud=fraud_context(req), insurer_config={k: v for k, v in config.items() if k != "bareme"})
         return adjudicate(ctx, req.items)
     except InvalidClaimError as exc:
         raise ClaimError("INVALID_ITEMS", exc.errors[0].message, "items", 422, item_errors_json(list(exc.errors))) from exc
@@ -354,18 +365,19 @@ def create_claim(user, req: ClaimRequest, result: Adjudication) -> Claim:
         status=result.status, bareme_version=result.bareme_version, notes=req.notes,
         reason_code=result.reason_code, status_reason=result.reason, details_json=req.details,
         created_by=user.id, validated_at=utcnow() if result.status == "approved" else None)
-    db.session.add(claim)
-    db.session.flush()
     from decimal import Decimal
 
-    for position, line in enumerate(result.lines):
-        db.session.add(ClaimItem(
-            claim_id=claim.id, position=position, code=line.code, label=line.label or line.code,
-            quantity=line.quantity, unit_price=line.unit_price, line_total=line.line_total,
-            covered_amount=line.covered, copay_amount=line.copay,
-            reimbursement_rate=Decimal(line.rate_bp) / Decimal(10000), is_generic=line.is_generic,
-            rule_applied=line.rule_applied, category=line.category, capped_unit_price=line.capped_unit_price,
-            reason_codes_json=list(line.reason_codes), adjudication_json=[dict(s) for s in line.adjudication]))
+    # The lines are set on the new claim: one flush writes both, and claim.items needs no query later.
+    claim.items = [ClaimItem(
+        position=position, code=line.code, label=line.label or line.code,
+        quantity=line.quantity, unit_price=line.unit_price, line_total=line.line_total,
+        covered_amount=line.covered, copay_amount=line.copay,
+        reimbursement_rate=Decimal(line.rate_bp) / Decimal(10000), is_generic=line.is_generic,
+        rule_applied=line.rule_applied, category=line.category, capped_unit_price=line.capped_unit_price,
+        reason_codes_json=list(line.reason_codes), adjudication_json=[dict(s) for s in line.adjudication])
+        for position, line in enumerate(result.lines)]
+    db.session.add(claim)
+    db.session.flush()
     transitions = ["pending", "eligible" if result.status != "rejected" or result.eligibility.inforce else "rejected"]
     if result.status != transitions[-1]:
         transitions.append(result.status)
@@ -430,19 +442,41 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
     result = evaluate(req)
     claim = create_claim(user, req, result)
     body = render(claim)
-    if idempotency_key is not None:
+    if idempotency_key is not None and not _store_idempotency_key(user, idempotency_key, fingerprint, body, claim.id):
+        # A concurrent request with the same key won: give its answer, store nothing of ours.
+        db.session.rollback()
+        existing = find_idempotent(user, idempotency_key, fingerprint)
+        if existing is None:
+            raise ClaimError("IDEMPOTENCY_CONFLICT", "Requête concurrente avec la même clé d'idempotence : "
+                             "réessayez.", "Idempotency-Key", 409)
+        return db.session.get(Claim, existing.claim_id), existing.response_json, True
+    return claim, body, False
+
+
+def _store_idempotency_key(user, key: str, fingerprint: str, body: dict, claim_id: str) -> bool:
+    """Store the key with the first response; False when the key is already taken.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` (no savepoint round trips): on PostgreSQL an
+    insert racing a concurrent one with the same key waits for that transaction, then
+    does nothing if it committed.
+    """
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
         try:
             with db.session.begin_nested():
-                db.session.add(IdempotencyKey(user_id=user.id, key=idempotency_key, request_hash=fingerprint,
-                                              status_code=201, response_json=body, claim_id=claim.id))
+                db.session.add(IdempotencyKey(user_id=user.id, key=key, request_hash=fingerprint, status_code=201,
+                                              response_json=body, claim_id=claim_id))
+            return True
         except IntegrityError:
-            # A concurrent request with the same key won: give its answer, store nothing of ours.
-            db.session.rollback()
-            existing = find_idempotent(user, idempotency_key, fingerprint)
-            if existing is None:
-                raise
-            return db.session.get(Claim, existing.claim_id), existing.response_json, True
-    return claim, body, False
+            return False
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(IdempotencyKey.__table__).values(
+        id=new_id(), user_id=user.id, key=key, request_hash=fingerprint, status_code=201, response_json=body,
+        claim_id=claim_id, created_at=utcnow()).on_conflict_do_nothing(index_elements=["user_id", "key"])
+    return db.session.execute(stmt.returning(IdempotencyKey.__table__.c.id)).scalar() is not None
 
 
 # --- reading claims ------------------------------------------------------------------------
@@ -526,7 +560,7 @@ def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
             like = f"%{filters.member.lower().replace('%', '').replace('_', '')}%"
             stmt = stmt.join(Adherent, Adherent.id == Claim.adherent_id).where(
                 or_(func.lower(Adherent.last_name).like(like), func.lower(Adherent.first_name).like(like),
-                    func.lower(func.concat(Adherent.first_name, " ", Adherent.last_name)).like(like)))
+                    func.lower(Adherent.first_name + " " + Adherent.last_name).like(like)))
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     page = max(1, page)
     rows = db.session.scalars(stmt.options(selectinload(Claim.adherent), selectinload(Claim.contract))

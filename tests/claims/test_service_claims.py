@@ -1,0 +1,155 @@
+"""dhamen.claims.service: member search, rights panel, usage, preview/submit."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, timedelta
+
+import pytest
+from claims_helpers import delta, shop_fixture  # noqa: F401
+from flask import g
+from sqlalchemy import text
+
+from dhamen.claims import service
+from dhamen.domain.coverage import ItemInput
+from dhamen.extensions import db
+from dhamen.models import Claim
+
+
+@contextlib.contextmanager
+def acting_as(app, user):
+    """A request context in which ``current_actor()`` (and so ``scoped()``) is ``user``."""
+    with app.test_request_context("/api/v1/_service_test"):
+        g.api_user = user
+        yield user
+
+
+@pytest.fixture
+def as_pharmacist(app, shop):
+    with acting_as(app, shop.users["pharmacist"]) as user:
+        yield user
+
+
+def found(query, **kw):
+    return [(m.adherent.last_name, m.matched_by) for m in service.find_members(query, **kw)]
+
+
+def test_find_by_national_id_goes_through_the_keyed_hash(shop, as_pharmacist):
+    cin = shop.national_ids["active"]
+    assert found(cin) == [("NomActive", "national_id")]
+    assert found(f"{cin[:2]} {cin[2:5]}.{cin[5:]}") == [("NomActive", "national_id")]
+    stored = db.session.execute(text("SELECT national_id_encrypted FROM adherents WHERE id = :id"),
+                                {"id": shop.members["active"].id}).scalar()
+    assert cin not in stored  # ciphertext at rest, so only the hash column can find it
+    assert found("99999999") == []
+
+
+def test_find_by_contract_number_ignores_case(shop, as_pharmacist):
+    [match] = service.find_members("ct-limited-001")
+    assert match.matched_by == "contract_number" and match.adherent.last_name == "NomLimited"
+    assert [c.contract_number for c in match.contracts] == ["CT-LIMITED-001"]
+
+
+def test_find_by_name_parts(shop, as_pharmacist):
+    assert found("nomcarence") == [("NomCarence", "name")]
+    assert found("PrénomExpired NomExp") == [("NomExpired", "name")]
+    assert found("Nom", limit=3) == [("NomActive", "name"), ("NomCarence", "name"), ("NomEnded", "name")]
+    assert found("x") == [] and found("") == []
+
+
+def test_insurers_only_find_their_members(app, shop):
+    with acting_as(app, shop.users["agentB"]):
+        assert found(shop.national_ids["active"]) == []
+        assert found("NomForeign") == [("NomForeign", "name")]
+        assert found("CT-ACTIVE-001") == []
+
+
+def panel(shop, label, care_type="pharmacy", on=None, provider="pharmacist"):
+    [rights] = service.rights(shop.members[label], care_type, on or date.today(), shop.providers.get(provider))
+    return rights
+
+
+def test_rights_of_a_contract_in_force(shop, as_pharmacist):
+    r = panel(shop, "active")
+    e = r.eligibility
+    assert e.inforce and e.reason_code == "ELIGIBLE" and r.has_convention
+    assert (e.annual_limit, e.used, e.remaining) == (1_000_000, 0, 1_000_000)
+    assert e.benefits["pharmacy"].rate_bp == 8000 and e.benefits["hospitalization"].room_day_cap == 120_000
+    assert r.excluded == ["cat:cosmetique", "PH0099"]
+
+
+@pytest.mark.parametrize(("label", "code", "words"), [
+    ("suspended", "CONTRACT_INACTIVE", "suspendu"),
+    ("expired", "CONTRACT_INACTIVE", "expiré"),
+    ("ended", "CONTRACT_ENDED", "échéance"),
+    ("carence", "CARENCE", "carence"),
+])
+def test_rights_say_why_not(shop, as_pharmacist, label, code, words):
+    e = panel(shop, label).eligibility
+    assert not e.inforce and e.reason_code == code and words in e.message.lower()
+
+
+def test_carence_until_date(shop, as_pharmacist):
+    e = panel(shop, "carence").eligibility
+    until = shop.contracts["carence"].start_date + timedelta(days=59)
+    assert e.carence_until == until and until.strftime("%d/%m/%Y") in e.message
+    assert panel(shop, "carence", on=until + timedelta(days=1)).eligibility.inforce
+
+
+def test_limit_left_counts_payable_claims_of_the_contract_year(shop, as_pharmacist):
+    e = panel(shop, "limited").eligibility
+    assert (e.used, e.remaining) == (100_000, 50_000)
+    contract = shop.contracts["limited"]
+    for status in ("rejected", "blocked", "pending_review"):
+        db.session.add(Claim(type="pharmacy", contract_id=contract.id, provider_id=shop.providers["pharmacist"].id,
+                             adherent_id=contract.adherent_id, insurer_id=contract.insurer_id,
+                             care_date=date.today(), total_amount=10_000, covered_amount=10_000, copay_amount=0,
+                             status=status))
+    db.session.flush()
+    # rejected and blocked claims are not payable: only the pending review counts
+    assert service.used_in_contract_year(contract, date.today()) == 110_000
+    assert panel(shop, "limited").eligibility.remaining == 40_000
+    # a claim before the contract year does not count
+    assert service.used_in_contract_year(contract, contract.start_date) == 110_000
+
+
+def test_no_convention_is_visible_in_the_panel(shop, as_pharmacist):
+    r = panel(shop, "foreign")
+    assert r.eligibility.inforce and not r.has_convention
+    assert not panel(shop, "active", provider=None).has_convention
+
+
+def test_preview_stores_nothing_and_submit_stores_once(shop, as_pharmacist):
+    items = [ItemInput("PH0009", "Doliprane", 2, 2_100)]
+    req, result = service.preview(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(), items)
+    assert result.status == "approved" and result.covered_amount == 3_360
+    db.session.commit()
+    assert delta(shop)["claims"] == 0
+    claim, body, replayed = service.submit(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(),
+                                           items)
+    db.session.commit()
+    assert not replayed and body["id"] == claim.id and body["coveredAmount"] == 3_360
+    assert delta(shop) == {"claims": 1, "items": 1, "keys": 0, "audit_create": 1}
+
+
+@pytest.mark.parametrize(("raw", "ok"), [
+    (None, True), ("", True), ("2026-02-30", False), ("hier", False),
+])
+def test_parse_care_date(raw, ok):
+    if ok:
+        assert service.parse_care_date(raw) == date.today()
+    else:
+        with pytest.raises(service.ClaimError) as exc:
+            service.parse_care_date(raw)
+        assert exc.value.code == "INVALID_DATE" and exc.value.field == "careDate"
+
+
+def test_prepare_refusals_carry_codes(shop, as_pharmacist):
+    items = [ItemInput("PH0009", "", 1, 2_100)]
+    with pytest.raises(service.ClaimError) as exc:
+        service.prepare(as_pharmacist, shop.contracts["active"].id, "lab", date.today(), items)
+    assert (exc.value.code, exc.value.status) == ("WRONG_CLAIM_TYPE", 403)
+    with pytest.raises(service.ClaimError) as exc:
+        service.prepare(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(),
+                        [ItemInput("PH0009", "", 0, 2_100)])
+    assert exc.value.code == "INVALID_ITEMS" and exc.value.errors[0]["field"] == "quantity"
