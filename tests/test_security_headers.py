@@ -154,10 +154,11 @@ def test_every_page_state_change_needs_csrf(app, ctx, role):
 
 def test_csrf_failure_is_a_french_page_and_api_ignores_csrf(ctx, client):
     r = client.post("/connexion", data={"email": "a@b.tn", "password": "x"})
-    assert r.status_code == 400
+    assert r.status_code == 400, (r.status_code, r.get_data(as_text=True)[:500])
     assert "Le formulaire a expiré" in r.get_data(as_text=True)
     # Bearer API: no CSRF token needed (no cookie authentication there).
-    assert client.post("/api/v1/auth/login", json={"email": "a@b.tn", "password": "x" * 12}).status_code == 401
+    r = client.post("/api/v1/auth/login", json={"email": "a@b.tn", "password": "x" * 12})
+    assert r.status_code == 401, (r.status_code, r.get_data(as_text=True)[:500], dict(r.headers))
 
 
 # --- outside development: HSTS, Secure __Host- cookie ------------------------------------------------
