@@ -62,7 +62,7 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         crypto.Keyring(settings.data_encryption_keys, settings.data_encryption_key_id, settings.lookup_key)
     )
 
-    from dhamen.extensions import csrf, db, limiter, login_manager, migrate
+    from dhamen.extensions import csrf, db, init_limiter, login_manager, migrate
     from dhamen.services import build_services, run_inline_jobs
 
     # Fixed order: database → migrations → cache/queues/storage → rate limits → login → CSRF → blueprints.
@@ -79,7 +79,7 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         "jobs": "inline" if services.inline_jobs else "rq",
         "storage": settings.storage.kind,
     }}
-    limiter.init_app(app)
+    init_limiter(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # sessions are server-side (Redis), checked on each request
     csrf.init_app(app)

@@ -11,7 +11,7 @@ def register_blueprints(app) -> None:
     from dhamen.auth import api as _auth_api  # noqa: F401  (routes on api_bp)
     from dhamen.auth.views import bp as auth_bp
     from dhamen.claims import api as _claims_api  # noqa: F401
-    from dhamen.extensions import csrf, limiter
+    from dhamen.extensions import csrf
     from dhamen.insurer.views import bp as insurer_bp
     from dhamen.web import bp as web_bp
 
@@ -19,8 +19,6 @@ def register_blueprints(app) -> None:
         app.register_blueprint(blueprint)
     from dhamen.claims.portals import register as register_portals
     register_portals(app)
-    # API limits per token (or per IP before login), configurable per environment.
-    limiter.limit(lambda: app.config["RATELIMIT_API"])(api_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # the JSON API authenticates with Bearer tokens, never with cookies
     register_error_handlers(app)

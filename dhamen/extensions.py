@@ -44,3 +44,25 @@ def _rate_key() -> str:
 from flask_limiter import Limiter  # noqa: E402
 
 limiter = Limiter(key_func=_rate_key, headers_enabled=True, strategy="fixed-window")
+
+# Flask-Limiter keeps its storage and settings on the Limiter object itself, so
+# a second app in the same process (tests, a worker next to a web app) would
+# take over the first one's limits.  Each app keeps its own state and puts it
+# back on the shared limiter at the start of each of its requests.
+_LIMITER_STATE = (
+    "enabled", "initialized", "_storage", "_limiter", "_key_prefix", "_strategy", "_headers_enabled",
+    "_header_mapping", "_retry_after", "_swallow_errors", "_fail_on_first_breach", "_on_breach",
+    "_on_meta_breach", "_meta_limits", "_request_identifier",
+)
+
+
+def init_limiter(app) -> None:
+    @app.before_request
+    def _use_this_apps_limiter():
+        for name, value in app.extensions.get("dhamen.limiter_state", {}).items():
+            setattr(limiter, name, value)
+
+    limiter.init_app(app)
+    app.extensions["dhamen.limiter_state"] = {
+        name: getattr(limiter, name) for name in _LIMITER_STATE if hasattr(limiter, name)
+    }

@@ -7,10 +7,15 @@ Every answer is ``{"success": true, "data": ...}`` or
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from dhamen.extensions import limiter
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# API limits per token (or per IP before login), configurable per environment.
+# Registered once, here: the limiter is shared by every app the process creates.
+limiter.limit(lambda: current_app.config["RATELIMIT_API"])(bp)
 
 HTTP_CODES = {
     400: ("BAD_REQUEST", "Requête invalide."),
