@@ -1,8 +1,9 @@
 """Claim events, consumed from the ``events`` queue after the commit.
 
 Each event adds an audit-trail row (``event.<type>``) and updates the
-per-insurer counters in Redis that the dashboards and the fraud rule
-"amount far above the usual" read:
+per-insurer counters in Redis.  The fraud rule "amount far above the usual"
+reads them (``usual_amount``); the insurer dashboard still counts claims by
+status in SQL, which stays exact when the embedded Redis is reset:
 
 - ``stats:insurer:<id>`` hash: ``claims``, ``status:<status>`` counts,
   ``covered`` and ``total`` sums (millimes);

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -36,7 +36,6 @@ from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemError, ItemInput, Tariffs, validate_items
 from dhamen.domain.errors import ConfigError, InvalidClaimError
 from dhamen.domain.fraud import FraudContext, RecentClaim
-from dhamen.domain.money import format_tnd
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -110,8 +109,7 @@ def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
     results: dict[str, MemberMatch] = {}
     normalised = crypto.normalise_national_id(query)
     if _CIN.match(normalised):
-        member = db.session.scalar(scoped(select(Adherent).where(
-            Adherent.national_id_hash == crypto.national_id_hash(normalised), Adherent.deleted_at.is_(None)), Adherent))
+        member = member_by_national_id(normalised)
         if member is not None:
             results[member.id] = MemberMatch(member, [], "national_id")
     contract_rows = db.session.scalars(scoped(select(Contract).where(
@@ -139,6 +137,12 @@ def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
         for m in matches:
             m.contracts = by_member.get(m.adherent.id, [])
     return matches
+
+
+def member_by_national_id(national_id: str) -> Adherent | None:
+    """The (not deleted) member with this national ID, through the keyed hash, scoped to the caller."""
+    return db.session.scalar(scoped(select(Adherent).where(
+        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.deleted_at.is_(None)), Adherent))
 
 
 def get_member(adherent_id: str) -> Adherent:
@@ -574,9 +578,3 @@ def get_claim(claim_id: str, user=None) -> Claim:
 
     return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))
 
-
-def money(amount: int) -> str:
-    return format_tnd(amount)
-
-
-__all__ = ["ClaimError", "and_"]
