@@ -137,7 +137,7 @@ class Server:
     def __init__(self, name: str, target: str, port: int, env: dict, args, chdir: Path | None = None):
         self.name, self.port = name, port
         log = Path(args.workdir) / f"{name}.log"
-        cmd = [PYTHON, "-m", "gunicorn", "-k", "gthread", "-w", str(args.workers), "--threads", str(args.threads),
+        cmd = [PYTHON, "-m", "gunicorn", "-k", args.worker_class, "-w", str(args.workers), "--threads", str(args.threads),
                "-b", f"{HOST}:{port}", "--keep-alive", "30", "--graceful-timeout", "5", "--log-level", "warning"]
         if chdir:
             cmd += ["--chdir", str(chdir)]
@@ -259,6 +259,7 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=10)
+    p.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
     p.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--database", default="bench")
     p.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/8"))

@@ -1,7 +1,8 @@
 """Audit rows, written in the same transaction as the change they describe.
 
-``record()`` only adds the row to the session: the request's single commit
-writes both, and a rollback leaves neither.  Secrets never reach a row:
+``record()`` inserts the row at once (one Core ``INSERT``, no unit of work) in the
+session's transaction: the request's single commit writes it with the change,
+and a rollback leaves neither.  Secrets never reach a row:
 any key that looks like a password, token, OTP, national ID or phone is
 replaced by ``"[masqué]"`` recursively.
 """
@@ -12,9 +13,11 @@ import re
 from typing import Any
 
 from flask import g, has_request_context, request
+from sqlalchemy import insert
 
 from dhamen.extensions import db
 from dhamen.models import AuditLog
+from dhamen.sqltypes import new_id, utcnow
 
 _SENSITIVE = re.compile(r"pass|secret|token|otp|recovery|national_id|phone|(^|_)cin($|_)", re.IGNORECASE)
 REDACTED = "[masqué]"
@@ -46,7 +49,7 @@ def record(
     user=_UNSET,
     insurer_id: str | None = None,
     provider_id: str | None = None,
-) -> AuditLog:
+) -> str:
     # ``user=None`` means "no user" (failed login, system job); only an omitted
     # ``user`` falls back to the request's authenticated user.
     if user is _UNSET:
@@ -57,7 +60,8 @@ def record(
                 from flask_login import current_user
 
                 user = current_user if getattr(current_user, "is_authenticated", False) else None
-    row = AuditLog(
+    row = dict(
+        id=new_id(),
         user_id=getattr(user, "id", None),
         insurer_id=insurer_id or getattr(user, "insurer_id", None),
         provider_id=provider_id or getattr(user, "provider_id", None),
@@ -67,6 +71,7 @@ def record(
         changes_json=redact(changes) if changes is not None else None,
         ip_address=client_ip(),
         user_agent=(request.headers.get("User-Agent", "")[:300] or None) if has_request_context() else None,
+        created_at=utcnow(),
     )
-    db.session.add(row)
-    return row
+    db.session.execute(insert(AuditLog.__table__), row)
+    return row["id"]

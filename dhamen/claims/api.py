@@ -176,7 +176,7 @@ def submit_claim(care_type: str, schema: type[ClaimBody]):
         # The fingerprint is the validated body as sent (plus the claim type): a retry on the
         # next day without careDate is still the same request.
         fingerprint = service.request_fingerprint({"type": care_type, "body": body.model_dump(mode="json")})
-        claim, data, replayed = service.submit(
+        _claim_id, data, replayed = service.submit(
             user, body.contractId, care_type, care_date, items, details=details, notes=body.notes,
             idempotency_key=key, fingerprint=fingerprint)
     except ClaimError as exc:

@@ -333,7 +333,7 @@ def submit(contract_id: str):
     key = f"portal:{form.token}"
     try:
         form.care_date = service.parse_care_date(form.care_date_raw)
-        claim, _body, replayed = service.submit(current_user, contract.id, config.care_type, form.care_date,
+        claim_id, _body, replayed = service.submit(current_user, contract.id, config.care_type, form.care_date,
                                                 form.items, details=form.details, idempotency_key=key)
     except ClaimError as exc:
         db.session.rollback()
@@ -349,7 +349,7 @@ def submit(contract_id: str):
     db.session.commit()
     if replayed:
         flash("Cette demande était déjà enregistrée : le second envoi n'a pas créé de nouvelle demande.", "warning")
-    return redirect(url_for(".claim", claim_id=claim.id), 303)
+    return redirect(url_for(".claim", claim_id=claim_id), 303)
 
 
 def catalogue_options():

@@ -21,13 +21,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from dhamen import audit, crypto
 from dhamen.domain import eligibility as elig
@@ -49,7 +51,7 @@ from dhamen.models import (
 )
 from dhamen.services import after_commit
 from dhamen.sqltypes import new_id, utcnow
-from dhamen.tenancy import scoped
+from dhamen.tenancy import scoped, scoped_static
 
 CARE_TYPE_LABELS = {
     "pharmacy": "Pharmacie",
@@ -163,15 +165,12 @@ def terms_of(contract: Contract) -> elig.ContractTerms:
         coverage=contract.coverage_json or {}, exclusions=tuple(contract.exclusions_json or ()))
 
 
-def used_in_contract_year(contract: Contract, on: date, exclude_claim_id: str | None = None) -> int:
+def used_in_contract_year(contract: Contract | ContractFacts, on: date, exclude_claim_id: str | None = None) -> int:
     start, end = elig.contract_year(terms_of(contract), on)
-    # adherent_id is implied by the contract: it lets the (adherent_id, care_date) index serve the sum.
-    stmt = select(func.coalesce(func.sum(Claim.covered_amount), 0)).where(
-        Claim.adherent_id == contract.adherent_id, Claim.contract_id == contract.id, Claim.care_date >= start,
-        Claim.care_date <= end, Claim.status.not_in(NOT_PAYABLE))
+    params = {"adherent_id": contract.adherent_id, "contract_id": contract.id, "start": start, "end": end}
     if exclude_claim_id:
-        stmt = stmt.where(Claim.id != exclude_claim_id)
-    return int(db.session.scalar(stmt) or 0)
+        return int(db.session.scalar(_USED_EXCEPT, {**params, "claim_id": exclude_claim_id}) or 0)
+    return int(db.session.scalar(_USED, params) or 0)
 
 
 @dataclass
@@ -235,6 +234,141 @@ def _in_period(contract: Contract, on: date) -> bool:
     return contract.start_date <= on <= contract.end_date
 
 
+# --- what a claim reads: plain rows, not ORM objects ------------------------------------------
+# Claim submission is the counter's hot path: it reads the columns it needs through Core
+# (no identity map, no decryption of the member's encrypted fields) into these records.
+
+@dataclass(frozen=True, slots=True)
+class ProviderFacts:
+    id: str
+    type: str
+    name: str
+    is_active: bool
+    deleted_at: Any
+    city: str | None
+    lat: float | None
+    lng: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    id: str
+    deleted_at: Any
+    city: str | None
+    lat: float | None
+    lng: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class InsurerFacts:
+    id: str
+    code: str
+    name: str
+    config_json: dict
+
+
+@dataclass(frozen=True, slots=True)
+class ContractFacts:
+    """The contract with its member and insurer, read in one query; ``terms_of`` accepts it."""
+
+    id: str
+    contract_number: str
+    adherent_id: str
+    insurer_id: str
+    status: str
+    start_date: date
+    end_date: date
+    carence_days: int
+    annual_limit: int | None
+    coverage_json: dict
+    exclusions_json: list
+    adherent: MemberFacts
+    insurer: InsurerFacts
+
+
+@dataclass(frozen=True, slots=True)
+class ConventionFacts:
+    id: str
+    bareme_json: dict | None
+
+
+_P, _A, _I, _C = Provider.__table__.c, Adherent.__table__.c, Insurer.__table__.c, Contract.__table__.c
+_V, _CL, _IT, _K = Convention.__table__.c, Claim.__table__.c, ClaimItem.__table__.c, IdempotencyKey.__table__.c
+
+# The hot path's statements are built once, with bind parameters: building a statement
+# and its cache key on each call costs several times what running it does.
+_CONTRACT = (select(_C.id, _C.contract_number, _C.adherent_id, _C.insurer_id, _C.status, _C.start_date,
+                    _C.end_date, _C.carence_days, _C.annual_limit, _C.coverage_json, _C.exclusions_json,
+                    _A.deleted_at.label("member_deleted_at"), _A.city.label("member_city"),
+                    _A.lat.label("member_lat"), _A.lng.label("member_lng"), _I.code.label("insurer_code"),
+                    _I.name.label("insurer_name"), _I.config_json.label("insurer_config"))
+             .join_from(Contract.__table__, Adherent.__table__, _A.id == _C.adherent_id)
+             .join(Insurer.__table__, _I.id == _C.insurer_id)
+             .where(_C.id == bindparam("contract_id")))
+_USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
+    # adherent_id is implied by the contract: it lets the (adherent_id, care_date) index serve the sum.
+    _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
+    _CL.care_date >= bindparam("start"), _CL.care_date <= bindparam("end"), _CL.status.not_in(NOT_PAYABLE))
+_USED_EXCEPT = _USED.where(_CL.id != bindparam("claim_id"))
+_latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount)
+           .where(_CL.adherent_id == bindparam("adherent_id"), _CL.care_date >= bindparam("since"),
+                  _CL.care_date <= bindparam("until"), _CL.status != "rejected")
+           .order_by(_CL.care_date.desc()).limit(200).subquery())
+_used = _USED.subquery("u")
+# What the contract year has used, and the member's claims of the last 30 days with their
+# codes (fraud rules), in one round trip: the one-row sum, outer-joined to the recent lines.
+_HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code)
+            .select_from(_used.outerjoin(_latest, true()).outerjoin(ClaimItem.__table__,
+                                                                    _IT.claim_id == _latest.c.id)))
+_STORED = select(_K.id, _K.created_at, _K.request_hash, _K.claim_id, _K.response_json) \
+    .where(_K.user_id == bindparam("user_id"), _K.key == bindparam("key"))
+_INSERT_CLAIM = insert(Claim.__table__)
+_INSERT_ITEMS = insert(ClaimItem.__table__)
+
+
+_CONTEXTS: dict[int, tuple[Any, Any]] = {}
+
+
+def _context_statement(user):
+    """Provider, contract (with member and insurer) and convention in one statement.
+
+    The provider's row always comes back; the contract's columns are NULL when it is
+    unknown or outside the user's organisation (``tenancy`` scopes the inner select),
+    the convention's when none is in force on the care date.
+    """
+    inner = scoped_static(_CONTRACT, Contract, user)
+    found = _CONTEXTS.get(id(inner))
+    if found is None or found[0] is not inner:
+        c = inner.subquery("c")
+        stmt = (select(_P.id, _P.type, _P.name, _P.is_active, _P.deleted_at, _P.city, _P.lat, _P.lng,
+                       *c.c, _V.id.label("convention_id"), _V.bareme_json)
+                .select_from(Provider.__table__.outerjoin(c, true()).outerjoin(Convention.__table__, and_(
+                    _V.insurer_id == c.c.insurer_id, _V.provider_id == _P.id, _V.is_active.is_(True),
+                    _V.start_date <= bindparam("on"), or_(_V.end_date.is_(None), _V.end_date >= bindparam("on")))))
+                .where(_P.id == bindparam("provider_id")))
+        found = _CONTEXTS[id(inner)] = (inner, stmt)
+    return found[1]
+
+
+def _claim_context(user, contract_id: str | None, on: date
+                   ) -> tuple[ProviderFacts | None, ContractFacts | None, ConventionFacts | None]:
+    if not user.provider_id:
+        return None, None, None
+    row = db.session.execute(_context_statement(user), {"provider_id": user.provider_id,
+                                                        "contract_id": contract_id, "on": on}).first()
+    if row is None:
+        return None, None, None
+    provider = ProviderFacts(*row[:8])
+    contract = None
+    if row.contract_number is not None:
+        contract = ContractFacts(
+            *row[8:19], adherent=MemberFacts(row.adherent_id, row.member_deleted_at, row.member_city,
+                                             row.member_lat, row.member_lng),
+            insurer=InsurerFacts(row.insurer_id, row.insurer_code, row.insurer_name, row.insurer_config or {}))
+    convention = ConventionFacts(row.convention_id, row.bareme_json) if row.convention_id else None
+    return provider, contract, convention
+
+
 # --- adjudication -----------------------------------------------------------------------------
 
 def parse_care_date(raw: Any, today: date | None = None, field_name: str = "careDate") -> date:
@@ -262,20 +396,22 @@ def item_errors_json(errors: list[ItemError]) -> list[dict]:
 
 @dataclass
 class ClaimRequest:
-    provider: Provider
-    contract: Contract
+    provider: ProviderFacts
+    contract: ContractFacts
     care_type: str
     care_date: date
     items: list[ItemInput]
     details: dict = field(default_factory=dict)
     notes: str | None = None
-    convention: Convention | None = None  # found by prepare(), reused by evaluate()
+    convention: ConventionFacts | None = None  # found by prepare(), reused by evaluate()
 
 
 def prepare(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
             details: dict | None = None, notes: str | None = None) -> ClaimRequest:
     """Every check that refuses a claim outright (nothing stored)."""
-    provider = db.session.get(Provider, user.provider_id) if user.provider_id else None
+    if not (isinstance(contract_id, str) and 0 < len(contract_id) <= 64):
+        contract_id = None
+    provider, contract, convention = _claim_context(user, contract_id, care_date)
     if provider is None or provider.deleted_at is not None:
         raise ClaimError("UNKNOWN_PROVIDER", "Votre compte n'est rattaché à aucun prestataire.", status=403)
     if not provider.is_active:
@@ -287,14 +423,9 @@ def prepare(user, contract_id: str, care_type: str, care_date: date, items: list
         raise ClaimError("WRONG_CLAIM_TYPE",
                          f"Un établissement de type « {provider.type} » ne peut pas saisir de demande « {label} ».",
                          "type", 403)
-    contract = None
-    if isinstance(contract_id, str) and 0 < len(contract_id) <= 64:
-        contract = db.session.scalar(scoped(select(Contract).where(Contract.id == contract_id), Contract)
-                                     .options(joinedload(Contract.adherent), joinedload(Contract.insurer)))
     if contract is None or contract.adherent.deleted_at is not None:
         raise ClaimError("UNKNOWN_CONTRACT", "Contrat inconnu : recherchez l'adhérent puis choisissez son contrat.",
                          "contractId", 404)
-    convention = active_convention(contract.insurer_id, provider.id, care_date)
     if convention is None:
         raise ClaimError("NO_CONVENTION",
                          f"Pas de convention de tiers payant en vigueur entre votre établissement et "
@@ -308,17 +439,20 @@ def prepare(user, contract_id: str, care_type: str, care_date: date, items: list
     return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None, convention)
 
 
-def fraud_context(req: ClaimRequest) -> FraudContext:
-    member = req.contract.adherent
-    since = req.care_date - timedelta(days=30)
-    latest = (select(Claim.id, Claim.care_date, Claim.provider_id, Claim.type, Claim.total_amount)
-              .where(Claim.adherent_id == member.id, Claim.care_date >= since, Claim.care_date <= req.care_date,
-                     Claim.status != "rejected")
-              .order_by(Claim.care_date.desc()).limit(200).subquery())
-    # The claims and their codes in one round trip.
+def member_history(req: ClaimRequest) -> tuple[int, FraudContext]:
+    """What the contract year has already used (0 outside the contract's period) and the fraud context."""
+    member, contract = req.contract.adherent, req.contract
+    in_period = _in_period(contract, req.care_date)
+    start, end = elig.contract_year(terms_of(contract), req.care_date) if in_period else (req.care_date, req.care_date)
+    used = 0
     rows: dict[str, Any] = {}
     codes: dict[str, list[str]] = {}
-    for r in db.session.execute(select(latest, ClaimItem.code).outerjoin(ClaimItem, ClaimItem.claim_id == latest.c.id)):
+    for r in db.session.execute(_HISTORY, {
+            "adherent_id": member.id, "contract_id": contract.id, "start": start, "end": end,
+            "since": req.care_date - timedelta(days=30), "until": req.care_date}):
+        used = int(r.used or 0) if in_period else 0
+        if r.id is None:
+            continue
         rows.setdefault(r.id, r)
         if r.code is not None:
             codes.setdefault(r.id, []).append(r.code)
@@ -326,26 +460,25 @@ def fraud_context(req: ClaimRequest) -> FraudContext:
               for r in rows.values()]
     from dhamen.claims.events import usual_amount
 
-    return FraudContext(member_lat=member.lat, member_lng=member.lng, member_city=member.city,
-                        provider_lat=req.provider.lat, provider_lng=req.provider.lng, provider_city=req.provider.city,
-                        recent_claims=recent, usual_amount=usual_amount(req.contract.insurer_id, req.care_type),
-                        provider_id=req.provider.id)
+    return used, FraudContext(
+        member_lat=member.lat, member_lng=member.lng, member_city=member.city, provider_lat=req.provider.lat,
+        provider_lng=req.provider.lng, provider_city=req.provider.city, recent_claims=recent,
+        usual_amount=usual_amount(contract.insurer_id, req.care_type), provider_id=req.provider.id)
 
 
 def evaluate(req: ClaimRequest) -> Adjudication:
-    insurer = req.contract.insurer
-    convention = req.convention or active_convention(insurer.id, req.provider.id, req.care_date)
-    config = insurer.config_json or {}
+    config = req.contract.insurer.config_json or {}
+    convention = req.convention
     # The engine parses the tariffs it is given on every claim: give it this care type's barème only.
     bareme = config.get("bareme") or {}
     if isinstance(bareme, dict):
         bareme = {k: v for k, v in bareme.items() if k == req.care_type}
     try:
+        used, fraud = member_history(req)
         ctx = ClaimContext(
             care_type=req.care_type, care_date=req.care_date, terms=terms_of(req.contract),
             tariffs=Tariffs.from_configs({**config, "bareme": bareme}, convention.bareme_json if convention else None),
-            used_this_year=used_in_contract_year(req.contract, req.care_date) if _in_period(req.contract, req.care_date) else 0,
-            fraud=fraud_context(req), insurer_config={k: v for k, v in config.items() if k != "bareme"})
+            used_this_year=used, fraud=fraud, insurer_config={k: v for k, v in config.items() if k != "bareme"})
         return adjudicate(ctx, req.items)
     except InvalidClaimError as exc:
         raise ClaimError("INVALID_ITEMS", exc.errors[0].message, "items", 422, item_errors_json(list(exc.errors))) from exc
@@ -360,45 +493,78 @@ def preview(user, contract_id: str, care_type: str, care_date: date, items: list
     return req, evaluate(req)
 
 
-def create_claim(user, req: ClaimRequest, result: Adjudication) -> Claim:
-    claim = Claim(
-        type=req.care_type, contract_id=req.contract.id, provider_id=req.provider.id,
-        adherent_id=req.contract.adherent_id, insurer_id=req.contract.insurer_id, care_date=req.care_date,
-        total_amount=result.total_amount, covered_amount=result.covered_amount, copay_amount=result.copay_amount,
-        fraud_score=result.fraud_score, fraud_flags_json=[dict(f) for f in result.fraud_flags],
-        status=result.status, bareme_version=result.bareme_version, notes=req.notes,
-        reason_code=result.reason_code, status_reason=result.reason, details_json=req.details,
-        created_by=user.id, validated_at=utcnow() if result.status == "approved" else None)
-    from decimal import Decimal
+_RATES: dict[int, Decimal] = {}
+_FROM_RESULT: Any = object()
 
-    # The lines are set on the new claim: one flush writes both, and claim.items needs no query later.
-    claim.items = [ClaimItem(
-        position=position, code=line.code, label=line.label or line.code,
-        quantity=line.quantity, unit_price=line.unit_price, line_total=line.line_total,
-        covered_amount=line.covered, copay_amount=line.copay,
-        reimbursement_rate=Decimal(line.rate_bp) / Decimal(10000), is_generic=line.is_generic,
-        rule_applied=line.rule_applied, category=line.category, capped_unit_price=line.capped_unit_price,
-        reason_codes_json=list(line.reason_codes), adjudication_json=[dict(s) for s in line.adjudication])
-        for position, line in enumerate(result.lines)]
-    db.session.add(claim)
-    db.session.flush()
+
+def _rate(rate_bp: int) -> Decimal:
+    rate = _RATES.get(rate_bp)
+    if rate is None:
+        rate = _RATES[rate_bp] = Decimal(rate_bp) / Decimal(10000)
+    return rate
+
+
+def claim_rows(result: Adjudication, *, claim_id: str, care_type: str, contract_id: str, provider_id: str,
+               adherent_id: str, insurer_id: str, care_date: date, created_at: datetime, created_by: str | None,
+               status: str | None = None, reason_code: Any = _FROM_RESULT, status_reason: Any = _FROM_RESULT,
+               validated_at: datetime | None = None, details: dict | None = None, notes: str | None = None,
+               reconciliation_id: str | None = None, line_id=new_id) -> tuple[dict, list[dict]]:
+    """The ``claims`` row and its ``claim_items`` rows for an adjudication: what the counter and the
+    volume seed both insert (status and reason default to the engine's)."""
+    status = status or result.status
+    claim = {
+        "id": claim_id, "type": care_type, "contract_id": contract_id, "provider_id": provider_id,
+        "adherent_id": adherent_id, "insurer_id": insurer_id, "care_date": care_date,
+        "total_amount": result.total_amount, "covered_amount": result.covered_amount,
+        "copay_amount": result.copay_amount, "fraud_score": result.fraud_score,
+        "fraud_flags_json": [dict(f) for f in result.fraud_flags], "status": status,
+        "reconciliation_id": reconciliation_id, "bareme_version": result.bareme_version, "notes": notes,
+        "created_at": created_at, "validated_at": validated_at, "updated_at": validated_at or created_at,
+        "reason_code": result.reason_code if reason_code is _FROM_RESULT else reason_code,
+        "status_reason": result.reason if status_reason is _FROM_RESULT else status_reason,
+        "details_json": details or {}, "created_by": created_by,
+    }
+    items = [{
+        "id": line_id(), "claim_id": claim_id, "position": position, "code": line.code,
+        "label": line.label or line.code, "quantity": line.quantity, "unit_price": line.unit_price,
+        "line_total": line.line_total, "covered_amount": line.covered, "copay_amount": line.copay,
+        "reimbursement_rate": _rate(line.rate_bp), "is_generic": line.is_generic,
+        "rule_applied": line.rule_applied, "created_at": created_at, "category": line.category,
+        "capped_unit_price": line.capped_unit_price, "reason_codes_json": list(line.reason_codes),
+        "adjudication_json": [dict(step) for step in line.adjudication],
+    } for position, line in enumerate(result.lines)]
+    return claim, items
+
+
+def create_claim(user, req: ClaimRequest, result: Adjudication) -> tuple[dict, list[dict]]:
+    """Insert the claim and its lines (Core: one statement each), its audit row, and queue its event."""
+    now = utcnow()
+    claim, items = claim_rows(
+        result, claim_id=new_id(), care_type=req.care_type, contract_id=req.contract.id,
+        provider_id=req.provider.id, adherent_id=req.contract.adherent_id, insurer_id=req.contract.insurer_id,
+        care_date=req.care_date, created_at=now, created_by=user.id, details=req.details, notes=req.notes,
+        validated_at=now if result.status == "approved" else None)
+    db.session.execute(_INSERT_CLAIM, claim)
+    if items:
+        db.session.execute(_INSERT_ITEMS, items)
     transitions = ["pending", "eligible" if result.status != "rejected" or result.eligibility.inforce else "rejected"]
     if result.status != transitions[-1]:
         transitions.append(result.status)
-    audit.record("claim.create", "claim", claim.id, {
-        "type": claim.type, "status": transitions, "reason_code": result.reason_code,
-        "total_amount": claim.total_amount, "covered_amount": claim.covered_amount,
-        "fraud_score": claim.fraud_score, "lines": len(result.lines)}, user=user)
+    audit.record("claim.create", "claim", claim["id"], {
+        "type": claim["type"], "status": transitions, "reason_code": result.reason_code,
+        "total_amount": claim["total_amount"], "covered_amount": claim["covered_amount"],
+        "fraud_score": claim["fraud_score"], "lines": len(result.lines)}, user=user)
     from dhamen.claims.events import claim_event
 
     after_commit("events", claim_event, claim_event_payload(claim, "claim.created"))
-    return claim
+    return claim, items
 
 
-def claim_event_payload(claim: Claim, kind: str, previous: str | None = None) -> dict:
-    return {"type": kind, "claimId": claim.id, "insurerId": claim.insurer_id, "providerId": claim.provider_id,
-            "careType": claim.type, "status": claim.status, "previousStatus": previous,
-            "totalAmount": claim.total_amount, "coveredAmount": claim.covered_amount}
+def claim_event_payload(claim: Mapping, kind: str, previous: str | None = None) -> dict:
+    """The event of a claim (its row: a ``claim_rows`` dict or ``as_row(claim)``)."""
+    return {"type": kind, "claimId": claim["id"], "insurerId": claim["insurer_id"], "providerId": claim["provider_id"],
+            "careType": claim["type"], "status": claim["status"], "previousStatus": previous,
+            "totalAmount": claim["total_amount"], "coveredAmount": claim["covered_amount"]}
 
 
 # --- idempotent submission -------------------------------------------------------------------
@@ -407,54 +573,59 @@ def request_fingerprint(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
 
 
-def find_idempotent(user, key: str | None, fingerprint: str) -> IdempotencyKey | None:
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    claim_id: str | None
+    response_json: dict
+
+
+def find_idempotent(user, key: str | None, fingerprint: str) -> StoredResponse | None:
     """The stored first response for this key, or None.  Same key, other body → ClaimError 422."""
     if key is None:
         return None
     if not 1 <= len(key) <= 255:
         raise ClaimError("INVALID_IDEMPOTENCY_KEY", "En-tête Idempotency-Key invalide (1 à 255 caractères).",
                          "Idempotency-Key", 400)
-    row = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key))
+    row = db.session.execute(_STORED, {"user_id": user.id, "key": key}).first()
     if row is None:
         return None
     if row.created_at < utcnow() - IDEMPOTENCY_TTL:
-        db.session.delete(row)
-        db.session.flush()
+        db.session.execute(delete(IdempotencyKey.__table__).where(_K.id == row.id))
         return None
     if row.request_hash != fingerprint:
         raise ClaimError("IDEMPOTENCY_KEY_REUSED",
                          "Cette clé d'idempotence a déjà servi pour une autre demande.", "Idempotency-Key", 422)
-    return row
+    return StoredResponse(row.claim_id, row.response_json)
 
 
 def submit(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput], *,
            details: dict | None = None, notes: str | None = None, idempotency_key: str | None = None,
-           fingerprint: str | None = None, render=None) -> tuple[Claim, dict, bool]:
-    """Create a claim once.  Returns (claim, response body, replayed).
+           fingerprint: str | None = None) -> tuple[str, dict, bool]:
+    """Create a claim once.  Returns (claim id, response body, replayed).
 
-    ``render(claim)`` makes the response body stored with the idempotency key
-    (the API's JSON); a retry with the same key and body gets it back.
+    The body (``claim_json``) is stored with the idempotency key: a retry with the same
+    key and body gets it back.
     """
-    render = render or claim_json
     fingerprint = fingerprint or request_fingerprint({"contract": contract_id, "type": care_type,
                                                       "date": str(care_date), "items": [repr(i) for i in items],
                                                       "details": details, "notes": notes})
     existing = find_idempotent(user, idempotency_key, fingerprint)
     if existing is not None:
-        return db.session.get(Claim, existing.claim_id), existing.response_json, True
+        return existing.claim_id, existing.response_json, True
     req = prepare(user, contract_id, care_type, care_date, items, details, notes)
     result = evaluate(req)
-    claim = create_claim(user, req, result)
-    body = render(claim)
-    if idempotency_key is not None and not _store_idempotency_key(user, idempotency_key, fingerprint, body, claim.id):
+    claim, lines = create_claim(user, req, result)
+    body = render_claim(claim, lines)
+    if idempotency_key is not None and not _store_idempotency_key(user, idempotency_key, fingerprint, body,
+                                                                  claim["id"]):
         # A concurrent request with the same key won: give its answer, store nothing of ours.
         db.session.rollback()
         existing = find_idempotent(user, idempotency_key, fingerprint)
         if existing is None:
             raise ClaimError("IDEMPOTENCY_CONFLICT", "Requête concurrente avec la même clé d'idempotence : "
                              "réessayez.", "Idempotency-Key", 409)
-        return db.session.get(Claim, existing.claim_id), existing.response_json, True
-    return claim, body, False
+        return existing.claim_id, existing.response_json, True
+    return claim["id"], body, False
 
 
 def _store_idempotency_key(user, key: str, fingerprint: str, body: dict, claim_id: str) -> bool:
@@ -473,33 +644,52 @@ def _store_idempotency_key(user, key: str, fingerprint: str, body: dict, claim_i
             return True
         except IntegrityError:
             return False
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(IdempotencyKey.__table__).values(
-        id=new_id(), user_id=user.id, key=key, request_hash=fingerprint, status_code=201, response_json=body,
-        claim_id=claim_id, created_at=utcnow()).on_conflict_do_nothing(index_elements=["user_id", "key"])
-    return db.session.execute(stmt.returning(IdempotencyKey.__table__.c.id)).scalar() is not None
+    params = {"id": new_id(), "user_id": user.id, "key": key, "request_hash": fingerprint, "status_code": 201,
+              "response_json": body, "claim_id": claim_id, "created_at": utcnow()}
+    return db.session.execute(_STORE_KEY, params).scalar() is not None
+
+
+# Written as text: SQLAlchemy does not cache the compiled form of an ``on_conflict_do_nothing``
+# insert, and recompiling it on every claim cost more than the rest of the insert.
+_STORE_KEY = text(
+    "INSERT INTO idempotency_keys (id, user_id, key, request_hash, status_code, response_json, claim_id, created_at) "
+    "VALUES (:id, :user_id, :key, :request_hash, :status_code, :response_json, :claim_id, :created_at) "
+    "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+).bindparams(bindparam("response_json", type_=IdempotencyKey.__table__.c.response_json.type),
+             bindparam("created_at", type_=IdempotencyKey.__table__.c.created_at.type))
 
 
 # --- reading claims ------------------------------------------------------------------------
 
+_CLAIM_COLUMNS = tuple(c.key for c in Claim.__table__.c)
+_ITEM_COLUMNS = tuple(c.key for c in ClaimItem.__table__.c)
+
+
 def claim_json(claim: Claim) -> dict:
+    """The API's view of a stored claim: the same as the answer to its submission."""
+    return render_claim({k: getattr(claim, k) for k in _CLAIM_COLUMNS},
+                        [{k: getattr(i, k) for k in _ITEM_COLUMNS} for i in claim.items])
+
+
+def render_claim(claim: Mapping, items: list[Mapping]) -> dict:
+    """A claim and its lines (rows as ``claim_rows`` makes them) as the API shows them."""
     return {
-        "id": claim.id, "type": claim.type, "status": claim.status, "statusLabel": STATUS_LABELS[claim.status],
-        "reasonCode": claim.reason_code, "reason": claim.status_reason,
-        "careDate": claim.care_date.isoformat(), "createdAt": claim.created_at.isoformat(),
-        "contractId": claim.contract_id, "adherentId": claim.adherent_id, "providerId": claim.provider_id,
-        "insurerId": claim.insurer_id, "totalAmount": claim.total_amount, "coveredAmount": claim.covered_amount,
-        "copayAmount": claim.copay_amount, "fraudScore": claim.fraud_score, "fraudFlags": claim.fraud_flags_json,
-        "baremeVersion": claim.bareme_version, "details": claim.details_json or {},
+        "id": claim["id"], "type": claim["type"], "status": claim["status"],
+        "statusLabel": STATUS_LABELS[claim["status"]], "reasonCode": claim["reason_code"],
+        "reason": claim["status_reason"], "careDate": claim["care_date"].isoformat(),
+        "createdAt": claim["created_at"].isoformat(), "contractId": claim["contract_id"],
+        "adherentId": claim["adherent_id"], "providerId": claim["provider_id"], "insurerId": claim["insurer_id"],
+        "totalAmount": claim["total_amount"], "coveredAmount": claim["covered_amount"],
+        "copayAmount": claim["copay_amount"], "fraudScore": claim["fraud_score"],
+        "fraudFlags": claim["fraud_flags_json"], "baremeVersion": claim["bareme_version"],
+        "details": claim["details_json"] or {},
         "items": [{
-            "code": i.code, "label": i.label, "quantity": i.quantity, "unitPrice": i.unit_price,
-            "cappedUnitPrice": i.capped_unit_price, "lineTotal": i.line_total, "coveredAmount": i.covered_amount,
-            "copayAmount": i.copay_amount, "rateBp": int(round((i.reimbursement_rate or 0) * 10000)),
-            "isGeneric": i.is_generic, "category": i.category, "reasonCodes": i.reason_codes_json,
-            "ruleApplied": i.rule_applied, "adjudication": i.adjudication_json} for i in claim.items],
+            "code": i["code"], "label": i["label"], "quantity": i["quantity"], "unitPrice": i["unit_price"],
+            "cappedUnitPrice": i["capped_unit_price"], "lineTotal": i["line_total"],
+            "coveredAmount": i["covered_amount"], "copayAmount": i["copay_amount"],
+            "rateBp": int(round((i["reimbursement_rate"] or 0) * 10000)), "isGeneric": i["is_generic"],
+            "category": i["category"], "reasonCodes": i["reason_codes_json"], "ruleApplied": i["rule_applied"],
+            "adjudication": i["adjudication_json"]} for i in sorted(items, key=lambda i: i["position"])],
     }
 
 

@@ -125,10 +125,10 @@ def test_preview_stores_nothing_and_submit_stores_once(shop, as_pharmacist):
     assert result.status == "approved" and result.covered_amount == 3_360
     db.session.commit()
     assert delta(shop)["claims"] == 0
-    claim, body, replayed = service.submit(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(),
-                                           items)
+    claim_id, body, replayed = service.submit(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(),
+                                              items)
     db.session.commit()
-    assert not replayed and body["id"] == claim.id and body["coveredAmount"] == 3_360
+    assert not replayed and body["id"] == claim_id and body["coveredAmount"] == 3_360
     assert delta(shop) == {"claims": 1, "items": 1, "keys": 0, "audit_create": 1}
 
 
