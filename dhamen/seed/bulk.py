@@ -48,12 +48,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import bindparam, func, insert, select, update
 from ulid import ULID
 
 from dhamen import audit
+from dhamen.claims.service import NOT_PAYABLE, claim_rows
 from dhamen.domain import eligibility as elig
 from dhamen.domain import reasons
 from dhamen.domain.adjudication import ClaimContext, adjudicate
@@ -71,7 +71,6 @@ log = logging.getLogger("dhamen.seed")
 
 BULK_MARK = "bulk-seed"  # claims.created_by of generated claims (not a user id)
 SEED = 2026
-NOT_PAYABLE = ("rejected", "blocked")
 PAID_AFTER_DAYS = 45
 TUNIS_UTC_OFFSET = timedelta(hours=1)
 
@@ -303,7 +302,6 @@ class _Generator:
         self.recons: dict[tuple[str, date], str] = {}  # (insurer, month) -> reconciliation id (this run)
         self.status_counts: dict[str, int] = defaultdict(int)
         self.counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.rates: dict[int, Decimal] = {}
         catalogue = {t: items_for(t) for t in CARE_TYPE_WEIGHTS}
         self.drugs = [i for i in catalogue["pharmacy"] if i.category != "cosmetique"]
         self.cosmetics = [i for i in catalogue["pharmacy"] if i.category == "cosmetique"]
@@ -464,30 +462,15 @@ class _Generator:
             status = "paid"
             reconciliation_id = self._reconciliation(batch, contract.insurer_id, care_date)
 
-        claim_id = str(ULID.from_timestamp(created.timestamp()))
-        batch.claims.append({
-            "id": claim_id, "type": care_type, "contract_id": contract.id, "provider_id": outlet.provider_id,
-            "adherent_id": contract.adherent_id, "insurer_id": contract.insurer_id, "care_date": care_date,
-            "total_amount": result.total_amount, "covered_amount": result.covered_amount,
-            "copay_amount": result.copay_amount, "fraud_score": result.fraud_score,
-            "fraud_flags_json": [dict(f) for f in result.fraud_flags], "status": status,
-            "reconciliation_id": reconciliation_id, "bareme_version": result.bareme_version, "notes": None,
-            "created_at": created, "validated_at": validated, "updated_at": validated or created,
-            "reason_code": code, "status_reason": reason, "details_json": details, "created_by": BULK_MARK,
-        })
-        for position, line in enumerate(result.lines):
-            rate = self.rates.get(line.rate_bp)
-            if rate is None:
-                rate = self.rates[line.rate_bp] = Decimal(line.rate_bp) / Decimal(10000)
-            batch.items.append({
-                "id": str(ULID.from_timestamp(created.timestamp())), "claim_id": claim_id, "position": position,
-                "code": line.code, "label": line.label or line.code, "quantity": line.quantity,
-                "unit_price": line.unit_price, "line_total": line.line_total, "covered_amount": line.covered,
-                "copay_amount": line.copay, "reimbursement_rate": rate, "is_generic": line.is_generic,
-                "rule_applied": line.rule_applied, "created_at": created, "category": line.category,
-                "capped_unit_price": line.capped_unit_price, "reason_codes_json": list(line.reason_codes),
-                "adjudication_json": [dict(s) for s in line.adjudication],
-            })
+        stamp = created.timestamp()
+        claim, lines = claim_rows(
+            result, claim_id=str(ULID.from_timestamp(stamp)), care_type=care_type, contract_id=contract.id,
+            provider_id=outlet.provider_id, adherent_id=contract.adherent_id, insurer_id=contract.insurer_id,
+            care_date=care_date, created_at=created, created_by=BULK_MARK, status=status, reason_code=code,
+            status_reason=reason, validated_at=validated, details=details, reconciliation_id=reconciliation_id,
+            line_id=lambda: str(ULID.from_timestamp(stamp)))
+        batch.claims.append(claim)
+        batch.items.extend(lines)
         if status not in NOT_PAYABLE and contract.terms.start_date <= care_date <= contract.terms.end_date:
             key = (contract.id, elig.contract_year(contract.terms, care_date)[0])
             self.used[key] = self.used.get(key, 0) + result.covered_amount
