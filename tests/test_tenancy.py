@@ -27,7 +27,7 @@ from dhamen.models import (
     RecoveryCode,
     User,
 )
-from dhamen.tenancy import get_or_404, scoped
+from dhamen.tenancy import get_or_404, scoped, scoped_static
 
 MODELS = (Claim, ClaimItem, Contract, Adherent, Reconciliation, Convention, Provider, Insurer, User, AuditLog)
 
@@ -151,3 +151,34 @@ def test_role_change_moves_the_scope_at_once(world):
     db.session.commit()
     assert _ids(Insurer, user) == {world.insurers["B"].id}
     assert world.claims[("A", "doctor", 1)].id not in _ids(Claim, user)
+
+
+# --- scoped_static: statements built once (the claim entry hot path) ---------------------------
+
+_STATIC = {model: select(model.id) for model in MODELS}
+
+
+def _static_ids(model, user) -> set[str]:
+    return set(db.session.scalars(scoped_static(_STATIC[model], model, user)))
+
+
+@pytest.mark.parametrize("role", ["ADMIN", "INSURER_ADMIN", "INSURER_AGENT", "PHARMACIST", "DOCTOR", "LAB_MANAGER",
+                                  "CLINIC_ADMIN"])
+def test_scoped_static_sees_what_scoped_sees(world, role):
+    user = world.admin if role == "ADMIN" else world.users[role]
+    for model in MODELS:
+        assert _static_ids(model, user) == _ids(model, user), (role, model.__name__)
+    assert scoped_static(_STATIC[Claim], Claim, user) is scoped_static(_STATIC[Claim], Claim, user)
+
+
+def test_scoped_static_follows_an_organisation_change_and_refuses_orphans(world, app):
+    user = world.users["INSURER_AGENT"]
+    before = scoped_static(_STATIC[Claim], Claim, user)
+    user.insurer_id = world.insurers["B"].id
+    db.session.commit()
+    assert scoped_static(_STATIC[Claim], Claim, user) is not before
+    assert _static_ids(Claim, user) == {c.id for c in world.claims.values() if c.insurer_id == world.insurers["B"].id}
+    orphan = make_user("PHARMACIST")
+    assert all(_static_ids(model, orphan) == set() for model in MODELS)
+    with app.test_request_context("/x"):
+        assert db.session.scalars(scoped_static(_STATIC[Claim], Claim)).all() == []

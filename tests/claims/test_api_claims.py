@@ -253,3 +253,15 @@ def test_the_same_drug_twice_is_flagged_as_a_duplicate(client, shop):
     assert [f["code"] for f in again["fraudFlags"]] == ["DUPLICATE"]
     assert "PH0009" in again["fraudFlags"][0]["message"] and "autre prestataire" in again["fraudFlags"][0]["message"]
     assert again["status"] == "pending_review" and again["reasonCode"] == "FRAUD_REVIEW"
+
+
+def test_the_submission_answer_is_the_stored_claim(client, shop):
+    """The answer is rendered from the rows as inserted; reading the claim back gives the same JSON."""
+    body = claim_body(shop, items=[drug("PH0009", 2, 2_100), drug("PH0023", 1, 27_900, isGeneric=True)],
+                      notes="ordonnance du Dr Ben Salah")
+    r = post_claim(client, shop, body=body)
+    assert r.status_code == 201
+    posted = r.get_json()["data"]
+    got = client.get(f"/api/v1/claims/{posted['id']}", headers=shop.auth("pharmacist"))
+    assert got.status_code == 200 and got.get_json()["data"] == posted
+    assert [i["code"] for i in posted["items"]] == ["PH0009", "PH0023"]
