@@ -3,8 +3,10 @@
 ``scoped(select(Model), user)`` restricts a statement to what the user's
 organisation may see; ``get_or_404(Model, id)`` loads one object the same
 way, and another organisation's id is indistinguishable from a missing one
-(404).  Admins see everything.  A model without a rule here is refused to
-provider and insurer users: add its rule before exposing it.
+(404); ``scoped_static(STMT, Model)`` does what ``scoped`` does to a statement
+built once at import (the claim entry hot path).  Admins see everything.  A
+model without a rule here is refused to provider and insurer users: add its
+rule before exposing it.
 """
 
 from __future__ import annotations
