@@ -13,9 +13,10 @@ Pages (under the portal's prefix, e.g. ``/pharmacie``)::
     POST /recherche                 search by CIN / contract number / name      (search; htmx fragment)
     GET  /adherents/<id>/droits     rights of every contract of a member        (rights)
     GET  /saisie/<contract_id>      claim entry: rights, recent claims, lines   (entry)
+    GET  /saisie/<contract_id>/droits?care_date=   rights panel on that date (rights_panel; htmx)
     POST /saisie/<contract_id>/apercu   adjudication preview, nothing stored    (preview; htmx fragment)
     POST /saisie/<contract_id>/valider  submit once (idempotency token)         (submit)
-    GET  /catalogue?q=              code autocomplete (<datalist>)               (catalogue_options)
+    GET  /catalogue?q=&contrat=     code autocomplete (<datalist>)               (catalogue_options)
     GET  /demandes                  history of the provider's own claims        (history)
     GET  /demandes/<id>             result / detail                             (claim)
     GET  /demandes/<id>/recu        printable receipt                           (receipt)
@@ -235,15 +236,23 @@ def _refused(decompte: Decompte, exc: ClaimError) -> None:
         decompte.error = exc.message
 
 
+def _care_date_or_today(raw: str | None) -> date:
+    """The care date typed at the counter when it is a valid one, else today (the panel's date)."""
+    try:
+        return service.parse_care_date(raw)
+    except ClaimError:
+        return date.today()
+
+
 def _entry_page(provider: Provider, contract: Contract, form: EntryForm, decompte: Decompte | None = None,
                 status: int = 200):
     today = date.today()
-    r = _rights_for(contract, provider, today)
+    r = _rights_for(contract, provider, form.care_date or _care_date_or_today(form.care_date_raw))
     return render_template(
         "claims/entry.html", contract=contract, member=contract.adherent, r=r, refusal=refusal(r, provider),
         recent=service.recent_member_claims(contract.adherent_id, provider.id), form=form,
         decompte=decompte or Decompte(form), today=today, blank_row=LineRow(uid=0),
-        options=catalogue.search(portal().care_type, "", 12)), status
+        **_code_options("", contract.id)), status
 
 
 def _home_page(**context):
@@ -307,6 +316,14 @@ def entry(contract_id: str):
     return _entry_page(provider, _contract(contract_id), EntryForm.blank())
 
 
+def rights_panel(contract_id: str):
+    """The entry page's rights panel for the care date being typed (htmx, on the date's change)."""
+    provider = _provider()
+    contract = _contract(contract_id)
+    r = _rights_for(contract, provider, _care_date_or_today(request.args.get("care_date")))
+    return render_template("claims/_rights_panel.html", r=r, today=date.today(), panel_id="rights-panel")
+
+
 def preview(contract_id: str):
     provider = _provider()
     contract = _contract(contract_id)
@@ -352,9 +369,17 @@ def submit(contract_id: str):
     return redirect(url_for(".claim", claim_id=claim_id), 303)
 
 
+def _code_options(query: str, contract_id: str | None) -> dict:
+    """The autocomplete's entries: the shipped catalogue, plus the codes of the contract's
+    insurer barème and convention that the catalogue lacks."""
+    care_type = portal().care_type
+    extra, bareme_source = service.tariff_suggestions(current_user, contract_id, care_type, date.today())
+    return {"options": catalogue.search(care_type, query, 12, extra), "bareme_source": bareme_source}
+
+
 def catalogue_options():
-    query = (request.args.get("q") or "")[:60]
-    return render_template("claims/_catalogue.html", options=catalogue.search(portal().care_type, query, 12))
+    return render_template("claims/_catalogue.html",
+                           **_code_options((request.args.get("q") or "")[:60], request.args.get("contrat")))
 
 
 def history():
@@ -402,6 +427,7 @@ ROUTES = (
     ("/recherche", search, ("POST",)),
     ("/adherents/<adherent_id>/droits", rights, ("GET",)),
     ("/saisie/<contract_id>", entry, ("GET",)),
+    ("/saisie/<contract_id>/droits", rights_panel, ("GET",)),
     ("/saisie/<contract_id>/apercu", preview, ("POST",)),
     ("/saisie/<contract_id>/valider", submit, ("POST",)),
     ("/catalogue", catalogue_options, ("GET",)),

@@ -35,7 +35,7 @@ from dhamen import audit, crypto
 from dhamen.domain import eligibility as elig
 from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
-from dhamen.domain.coverage import ItemError, ItemInput, Tariffs, validate_items
+from dhamen.domain.coverage import ItemError, ItemInput, Tariffs, tariff_items, validate_items
 from dhamen.domain.errors import ConfigError, InvalidClaimError
 from dhamen.domain.fraud import FraudContext, RecentClaim
 from dhamen.extensions import db
@@ -367,6 +367,20 @@ def _claim_context(user, contract_id: str | None, on: date
             insurer=InsurerFacts(row.insurer_id, row.insurer_code, row.insurer_name, row.insurer_config or {}))
     convention = ConventionFacts(row.convention_id, row.bareme_json) if row.convention_id else None
     return provider, contract, convention
+
+
+def tariff_suggestions(user, contract_id: str | None, care_type: str, on: date) -> tuple[list, str | None]:
+    """Codes of the contract's insurer barème and of the convention with the user's provider, for
+    the code autocomplete, with the insurer's name.  Nothing without a convention in force: a
+    counter sees the tariffs of the insurers it works with only."""
+    if not (isinstance(contract_id, str) and 0 < len(contract_id) <= 64):
+        return [], None
+    _provider, contract, convention = _claim_context(user, contract_id, on)
+    if contract is None or convention is None:
+        return [], None
+    bareme = (contract.insurer.config_json or {}).get("bareme")
+    return (tariff_items(care_type, bareme if isinstance(bareme, dict) else None,
+                         convention.bareme_json if convention else None), contract.insurer.name)
 
 
 # --- adjudication -----------------------------------------------------------------------------

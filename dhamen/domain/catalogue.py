@@ -25,7 +25,7 @@ Codes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -268,30 +268,34 @@ def find(care_type: str, code: str) -> CatalogueItem | None:
     return _BY_CODE[care_type].get(normalize_code(code))
 
 
-def search(care_type: str, query: str, limit: int = 10) -> list[CatalogueItem]:
+def search(care_type: str, query: str, limit: int = 10, extra: Sequence[CatalogueItem] = ()) -> list[CatalogueItem]:
     """Autocomplete: items whose code or label match ``query``.
 
+    ``extra`` adds items the catalogue does not have (the codes of an insurer's
+    barème or of a convention); a code of the catalogue keeps its catalogue entry.
     Matching ignores case and accents. Items whose code starts with the query
     (spaces ignored) come first, shortest code first; then the items whose
-    code + label contain every word of the query, in catalogue order. An
-    empty query returns the first ``limit`` items.
+    code + label contain every word of the query, in catalogue order (the
+    extra items after). An empty query returns the first ``limit`` items.
     """
     items = items_for(care_type)
     if limit <= 0:
         return []
+    if extra:
+        known = _BY_CODE[care_type]
+        items = items + tuple(item for item in extra if normalize_code(item.code) not in known)
     folded = fold(query).strip()
     if not folded:
         return list(items[:limit])
     code_query = folded.replace(" ", "")
     words = folded.split()
+    keys = {item: _FOLDED.get(item) or (fold(item.code), fold(f"{item.code} {item.label}")) for item in items}
     by_prefix = sorted(
-        (item for item in items if _FOLDED[item][0].startswith(code_query)),
+        (item for item in items if keys[item][0].startswith(code_query)),
         key=lambda item: (len(item.code), item.code),
     )
     prefixed = set(by_prefix)
-    by_words = [
-        item for item in items if item not in prefixed and all(word in _FOLDED[item][1] for word in words)
-    ]
+    by_words = [item for item in items if item not in prefixed and all(word in keys[item][1] for word in words)]
     return (by_prefix + by_words)[:limit]
 
 

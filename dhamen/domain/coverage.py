@@ -69,7 +69,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import reasons
-from .catalogue import CARE_TYPE_LABELS, CARE_TYPES, ROOM_DAY_CATEGORY, find
+from .catalogue import CARE_TYPE_LABELS, CARE_TYPES, ROOM_DAY_CATEGORY, CatalogueItem, find
 from .eligibility import Benefit, matching_exclusion
 from .errors import ConfigError, MoneyError
 from .money import apply_rate, format_tnd, percent_label, rate_from_percent
@@ -381,6 +381,28 @@ def parse_convention(bareme_json: Mapping[str, Any] | None) -> Convention | None
     generic = bareme_json.get("generic_rate")
     generic_bp = None if generic is None else _percent("Convention, taux générique", generic)
     return Convention(version.strip() if version else None, tariffs, rates_bp, generic_bp)
+
+
+def tariff_items(care_type: str, insurer_bareme: Mapping[str, Any] | None,
+                 convention_bareme: Mapping[str, Any] | None) -> list[CatalogueItem]:
+    """The codes a counter may bill under these tariffs, as autocomplete entries.
+
+    The convention's tariffs first, then the insurer's barème for the care type;
+    ``unit_price`` is the tariff cap, ``label`` is empty (a barème has no labels).
+    A malformed source gives nothing: the claim itself reports the error.
+    """
+    caps: dict[str, int] = {}
+    try:
+        convention = parse_convention(convention_bareme)
+        caps.update(convention.tariffs if convention else {})
+    except ConfigError:
+        pass
+    try:
+        for code, price in parse_bareme(insurer_bareme or {}).get(care_type, {}).items():
+            caps.setdefault(code, price)
+    except ConfigError:
+        pass
+    return [CatalogueItem(code, "", care_type, price) for code, price in sorted(caps.items())]
 
 
 # -- pricing ------------------------------------------------------------------

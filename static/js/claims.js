@@ -104,7 +104,8 @@
     if (!f || !window.htmx) { return; }
     clearTimeout(catalogueTimer);
     catalogueTimer = setTimeout(function () {
-      var url = f.getAttribute("data-catalogue-url") + "?q=" + encodeURIComponent(input.value.trim());
+      var base = f.getAttribute("data-catalogue-url");
+      var url = base + (base.indexOf("?") < 0 ? "?" : "&") + "q=" + encodeURIComponent(input.value.trim());
       htmx.ajax("GET", url, { target: "#catalogue-options", swap: "outerHTML" });
     }, 150);
   }

@@ -188,3 +188,35 @@ def test_lines_are_removed_and_added_and_the_totals_follow(shop, page):
     pg.locator("[data-add-line]").click()
     assert pg.locator("tr.line").count() == 3 and focused(pg) == "lines-3-code"
     assert problems(pg) == []
+
+
+def test_care_date_moves_the_rights_panel_and_barème_codes_are_suggested(shop, page):
+    from datetime import date, timedelta
+
+    from dhamen.extensions import db
+
+    insurer = shop.insurers["A"]
+    bareme = insurer.config_json["bareme"]
+    insurer.config_json = {**insurer.config_json, "bareme": {**bareme, "pharmacy": {**bareme["pharmacy"],
+                                                                                      "PHX900": 12_000}}}
+    db.session.commit()
+    pg = page
+    log_in(pg, shop.users["pharmacist"].email, "/pharmacie/")
+    find_member(pg, shop.national_ids["limited"])  # contract started 100 days ago
+    panel = pg.locator("#rights-panel")
+    expect(panel).not_to_contain_text("Droits au")
+    before = date.today() - timedelta(days=20)
+    pg.fill("#care_date", before.isoformat())
+    pg.locator("#care_date").dispatch_event("change")
+    expect(pg.locator("#rights-panel")).to_contain_text(f"Droits au {before.strftime('%d/%m/%Y')}")
+
+    pg.locator('[name="lines-0-code"]').focus()
+    pg.keyboard.type("PHX9")
+    pg.wait_for_selector('#catalogue-options option[value="PHX900"]', state="attached")
+    pg.keyboard.type("00")
+    pg.keyboard.press("Enter")
+    wait_focus(pg, '[name="lines-0-qty"]')
+    assert pg.locator('[name="lines-0-price"]').input_value() == "12,000"
+    assert pg.locator('[name="lines-0-label"]').input_value() == ""
+    expect(pg.locator("#decompte")).to_contain_text("12,000 TND")
+    assert problems(pg) == []

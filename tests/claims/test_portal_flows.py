@@ -265,3 +265,46 @@ def test_editor_works_without_javascript(client, shop):
 def editor_rows(page: str) -> list[str]:
     body = re.search(r'<tbody id="lines">(.*?)</tbody>', page, re.S).group(1)
     return re.findall(r'<tr class="line".*?</tr>', body, re.S)
+
+
+def test_autocomplete_offers_the_insurers_barème_codes_missing_from_the_catalogue(client, shop):
+    insurer = shop.insurers["A"]
+    insurer.config_json = {**insurer.config_json, "bareme": {
+        **insurer.config_json["bareme"], "pharmacy": {**insurer.config_json["bareme"]["pharmacy"], "PHX900": 12_000}}}
+    db.session.commit()
+    login(client, shop.users["pharmacist"])
+    mine, foreign = shop.contracts["active"].id, shop.contracts["foreign"].id
+    page = text(client.get(f"/pharmacie/catalogue?q=phx&contrat={mine}", headers=HX))
+    assert 'value="PHX900"' in page and "Barème Assurances Test A · plafond 12,000" in page
+    assert 'data-label=""' in page and 'data-price="12,000"' in page
+    # the entry page's first suggestions and its autocomplete URL carry the contract
+    entry = text(client.get(f"/pharmacie/saisie/{mine}"))
+    assert f"catalogue?contrat={mine}" in entry
+    # no convention with the insurer of the contract, no contract, a bad id: the catalogue only
+    for query in (f"contrat={foreign}", "", "contrat=" + "x" * 80, "contrat=inconnu"):
+        page = text(client.get(f"/pharmacie/catalogue?q=phx&{query}", headers=HX))
+        assert "PHX900" not in page and page.lstrip().startswith('<datalist id="catalogue-options">')
+
+
+def test_the_rights_panel_follows_the_care_date(client, shop):
+    from datetime import date, timedelta
+
+    login(client, shop.users["pharmacist"])
+    ended = shop.contracts["ended"]  # in force until 30 days ago
+    url = f"/pharmacie/saisie/{ended.id}/droits"
+    today_panel = text(client.get(url, headers=HX))
+    assert today_panel.lstrip().startswith('<section id="rights-panel"') and "Hors droits" in today_panel
+    assert "Droits au" not in today_panel
+    before = date.today() - timedelta(days=40)
+    page = text(client.get(f"{url}?care_date={before.isoformat()}", headers=HX))
+    assert "En vigueur" in page and f"Droits au {before.strftime('%d/%m/%Y')}" in page
+    # a date in the future, too old, or not a date: the panel of today
+    for bad in ((date.today() + timedelta(days=2)).isoformat(), "2001-01-01", "demain", "x" * 500):
+        assert "Hors droits" in text(client.get(url, query_string={"care_date": bad}, headers=HX))
+    # the entry page's date field asks for the panel when it changes; another portal's contract route is
+    # still the pharmacist's: a doctor gets no panel from the pharmacy portal
+    entry = text(client.get(f"/pharmacie/saisie/{shop.contracts['active'].id}"))
+    assert f'hx-get="/pharmacie/saisie/{shop.contracts["active"].id}/droits"' in entry and 'id="rights-panel"' in entry
+    other = client.application.test_client()
+    login(other, shop.users["doctor"])
+    assert other.get(url, headers=HX).status_code in (403, 404)

@@ -123,3 +123,28 @@ def test_reference_bareme_leaves_out_cosmetics():
     assert "PH0057" not in bareme["pharmacy"]
     assert bareme["hospitalization"]["CH-J"] == 180_000
     assert "PH0057" in reference_bareme(exclude_categories=())["pharmacy"]
+
+
+# --- codes of an insurer barème or a convention, beside the catalogue -----------------------------
+
+def test_tariff_items_merge_convention_first_and_ignore_bad_sources():
+    from dhamen.domain.coverage import tariff_items
+
+    bareme = {"pharmacy": {"PH0001": 5_600, "phx900 ": 12_000}, "lab": {"B-NFS": 9_000}}
+    items = tariff_items("pharmacy", bareme, {"tariffs": {"PHX900": 11_000, "PHX901": 3_000}})
+    assert [(i.code, i.unit_price, i.label) for i in items] == [
+        ("PH0001", 5_600, ""), ("PHX900", 11_000, ""), ("PHX901", 3_000, "")]
+    assert [i.code for i in tariff_items("pharmacy", {"pharmacy": {"X": -1}}, {"tariffs": {"Y": 1}})] == ["Y"]
+    assert tariff_items("pharmacy", {"pharmacy": "nope"}, {"oops": 1}) == []
+    assert tariff_items("lab", None, None) == []
+
+
+def test_search_adds_extra_codes_without_shadowing_the_catalogue():
+    from dhamen.domain.coverage import tariff_items
+
+    extra = tariff_items("pharmacy", {"pharmacy": {"PH0001": 1, "PHX900": 12_000}}, None)
+    found = catalogue.search("pharmacy", "PH0001", 5, extra)
+    assert found[0].label and found[0].unit_price == catalogue.find("pharmacy", "PH0001").unit_price
+    assert [i.code for i in catalogue.search("pharmacy", "phx", 5, extra)] == ["PHX900"]
+    assert catalogue.search("pharmacy", "phx", 5) == []
+    assert len(catalogue.search("pharmacy", "", 500, extra)) == len(catalogue.items_for("pharmacy")) + 1
