@@ -62,6 +62,7 @@ class Settings:
     ratelimit_enabled: bool = True
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
+    api_session_absolute_hours: int = 168
     sms_sender: str = "log"
     sms_api_url: str | None = None
     sms_api_token: str | None = None
@@ -218,6 +219,7 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str | None 
         ratelimit_enabled=_bool(env, "RATELIMIT_ENABLED", True),
         session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30),
         session_absolute_hours=_int(env, "SESSION_ABSOLUTE_HOURS", 12),
+        api_session_absolute_hours=_int(env, "API_SESSION_ABSOLUTE_HOURS", 168),
         sms_sender=sms_sender,
         sms_api_url=env.get("SMS_API_URL") or None,
         sms_api_token=env.get("SMS_API_TOKEN") or None,

@@ -383,6 +383,34 @@ def test_rotation_gives_a_fresh_refresh_lifetime(app, ctx, client):
         assert client.post(REFRESH, json={"refreshToken": new["refreshToken"]}).status_code == 200
 
 
+def test_refreshing_cannot_keep_an_api_session_beyond_its_absolute_lifetime(app, ctx, client):
+    """Each refresh token lives REFRESH_EXPIRES_IN, but the session ends API_SESSION_ABSOLUTE_HOURS after
+    the login, however often it is refreshed: the client must log in again."""
+    _user, pair = _pair(ctx, client)
+    step = _settings(app).refresh_expires_in - 100
+    absolute = _settings(app).api_session_absolute_hours * 3600
+    start, at, token = time.time(), 0, pair["refreshToken"]
+    while at + step < absolute - 60:
+        at += step
+        with time_machine.travel(start + at, tick=False):
+            r = client.post(REFRESH, json={"refreshToken": token})
+            assert r.status_code == 200, (at, r.get_json())
+            token, access = r.get_json()["data"]["refreshToken"], r.get_json()["data"]["accessToken"]
+    with time_machine.travel(start + absolute - 30, tick=False):
+        assert _me(client, access).status_code in (200, 401)  # 401 only if the access token itself expired
+        r = client.post(REFRESH, json={"refreshToken": token})
+        assert r.status_code == 200
+        token, access = r.get_json()["data"]["refreshToken"], r.get_json()["data"]["accessToken"]
+        assert _me(client, access).status_code == 200
+    with time_machine.travel(start + absolute + 30, tick=False):
+        assert _me(client, access).status_code == 401  # a fresh access token dies with its session
+        r = client.post(REFRESH, json={"refreshToken": token})
+        assert r.status_code == 401 and _error(r)["code"] == "SESSION_EXPIRED" and "reconnectez" in _error(r)["message"]
+    # the session is gone: even back in time nothing of it works
+    assert client.post(REFRESH, json={"refreshToken": token}).status_code == 401
+    assert _me(client, access).status_code == 401
+
+
 # --- JWT verification -------------------------------------------------------------------------
 
 def _forge(app, user, sid, **changes):

@@ -27,6 +27,8 @@ def test_spec_defaults_in_development(tmp_path):
     assert (s.api_version, s.jwt_issuer, s.jwt_expires_in, s.refresh_expires_in) == ("v1", "dhamen", 900, 86400)
     assert s.database_url.startswith("sqlite:///")
     assert s.embedded_redis and s.storage.kind == "local"
+    assert s.api_session_absolute_hours == 168
+    assert load_config({"API_SESSION_ABSOLUTE_HOURS": "24"}, instance_path=str(tmp_path)).api_session_absolute_hours == 24
 
 
 @pytest.mark.parametrize(
@@ -59,6 +61,8 @@ def test_production_config_complete():
         ({"STORAGE_URL": "ftp://x"}, "STORAGE_URL"),
         ({"ENVIRONMENT": "prod"}, "ENVIRONMENT"),
         ({"SMS_SENDER": "log"}, "SMS_SENDER"),
+        ({"API_SESSION_ABSOLUTE_HOURS": "0"}, "API_SESSION_ABSOLUTE_HOURS"),
+        ({"API_SESSION_ABSOLUTE_HOURS": "une semaine"}, "API_SESSION_ABSOLUTE_HOURS"),
     ],
 )
 def test_invalid_values_are_refused(override, message):

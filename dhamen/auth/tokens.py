@@ -8,7 +8,9 @@ in: logout ends it at once) and ``sv`` (the user's session version).
 Refresh token: 256 random bits, stored only as a SHA-256 hash in Redis with
 a TTL of ``REFRESH_EXPIRES_IN`` (the expiry time is also stored with it and
 checked here, so a key Redis has not evicted yet is still refused on time),
-rotated at every use.  Each use first claims
+rotated at every use, within the session's absolute lifetime
+(``API_SESSION_ABSOLUTE_HOURS``: after it, refreshing fails and access tokens
+stop working; the client logs in again).  Each use first claims
 ``rt:used:<hash>`` with ``SET NX``: a second presentation of the same token
 finds it claimed, which is reuse — the whole family (the session) is
 revoked and the event audited.
@@ -88,6 +90,11 @@ def _parse_refresh(stored: bytes) -> tuple[str, str, int | None]:
     return parts[0], parts[1], expiry
 
 
+def api_session_lifetime() -> int:
+    """Seconds an API session may live from its login, refreshes included."""
+    return _settings().api_session_absolute_hours * 3600
+
+
 def issue(user) -> TokenPair:
     """A new API session with its first token pair (after a full login)."""
     s = _settings()
@@ -125,6 +132,9 @@ def rotate(refresh_token: str, load_user) -> tuple[TokenPair, object]:
         if not sessions.valid_for(session, user) or session["kind"] != "api":
             sessions.end(sid)
             raise RefreshError("INVALID_REFRESH_TOKEN", "Session expirée ou révoquée.")
+        if not sessions.valid_for(session, user, absolute=api_session_lifetime()):
+            sessions.end(sid)
+            raise RefreshError("SESSION_EXPIRED", "Session expirée (durée maximale atteinte) : reconnectez-vous.")
         sessions.touch(sid, s.refresh_expires_in)
         pair = TokenPair(encode_access(user, sid), _store_refresh(user.id, sid), s.jwt_expires_in)
         return pair, user
@@ -175,7 +185,8 @@ def authenticate_bearer():
 
     session = sessions.load(payload["sid"])
     user = load_user(payload["sub"])
-    if not sessions.valid_for(session, user) or payload.get("sv") != user.session_version:
+    if not sessions.valid_for(session, user, absolute=api_session_lifetime()) \
+            or payload.get("sv") != user.session_version:
         return None
     if session["kind"] != "api":  # a browser session's id never opens the API
         return None
