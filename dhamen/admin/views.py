@@ -7,6 +7,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from dhamen import audit
@@ -27,7 +28,7 @@ class UserForm(FlaskForm):
                                                      email_validator(), Length(max=254)])
     first_name = StringField("Prénom", validators=[DataRequired("Prénom obligatoire."), Length(max=100)])
     last_name = StringField("Nom", validators=[DataRequired("Nom obligatoire."), Length(max=100)])
-    role = SelectField("Rôle", choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+    role = SelectField("Rôle", choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
     organisation = SelectField("Organisation", validate_choice=False, validators=[Optional()])
     phone = StringField("Téléphone (SMS)", validators=[Optional(), Length(max=30)])
     password = PasswordField("Mot de passe initial", validators=[DataRequired("Mot de passe obligatoire.")])
@@ -36,8 +37,8 @@ class UserForm(FlaskForm):
 def _organisations():
     insurers = db.session.scalars(select(Insurer).where(Insurer.deleted_at.is_(None)).order_by(Insurer.name)).all()
     providers = db.session.scalars(select(Provider).where(Provider.deleted_at.is_(None)).order_by(Provider.name)).all()
-    return [("", "—")] + [(f"insurer:{i.id}", f"Assureur · {i.name}") for i in insurers] + [
-        (f"provider:{p.id}", f"Prestataire · {p.name} ({p.type})") for p in providers]
+    return [SelectChoice("", "—")] + [SelectChoice(f"insurer:{i.id}", f"Assureur · {i.name}") for i in insurers] + [
+        SelectChoice(f"provider:{p.id}", f"Prestataire · {p.name} ({p.type})") for p in providers]
 
 
 def _check_organisation(role: str, org: str) -> tuple[str | None, str | None, str | None]:
