@@ -123,8 +123,13 @@ def scoped_static(stmt: Select, model, user=None) -> Select:
         user = current_actor()
     if user is None:
         return stmt.where(false())
-    kind = None if user.role == "ADMIN" else user.organisation_kind
-    key = (id(stmt), user.role == "ADMIN", kind, _org_id(user, kind) if kind else None)
+    admin = user.role == "ADMIN"
+    rule, org = (None, None) if admin else _rule(model, user)
+    # A rule that lets the whole kind see everything (ALL) gives one statement for all its
+    # organisations; a user without an organisation keeps its own (it sees nothing).
+    if isinstance(rule, str) and org is not None:
+        org = ALL
+    key = (id(stmt), admin, None if admin else user.organisation_kind, org)
     found = _SCOPED.get(key)
     if found is None or found[0] is not stmt:
         found = _SCOPED[key] = (stmt, scoped(stmt, model, user))

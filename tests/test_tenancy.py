@@ -182,3 +182,13 @@ def test_scoped_static_follows_an_organisation_change_and_refuses_orphans(world,
     assert all(_static_ids(model, orphan) == set() for model in MODELS)
     with app.test_request_context("/x"):
         assert db.session.scalars(scoped_static(_STATIC[Claim], Claim)).all() == []
+
+
+def test_scoped_static_shares_all_rules_between_organisations_but_not_with_orphans(world):
+    p1, p2 = world.users["PHARMACIST"], world.foreign_users["PHARMACIST-2"]
+    contracts = _STATIC[Contract]  # providers see every contract (the counter checks any member's rights)
+    assert scoped_static(contracts, Contract, p1) is scoped_static(contracts, Contract, p2)
+    assert scoped_static(_STATIC[Claim], Claim, p1) is not scoped_static(_STATIC[Claim], Claim, p2)
+    orphan = make_user("PHARMACIST")
+    assert scoped_static(contracts, Contract, orphan) is not scoped_static(contracts, Contract, p1)
+    assert _static_ids(Contract, orphan) == set() and _static_ids(Contract, p1) == _all(Contract)

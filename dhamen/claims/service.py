@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -326,7 +327,7 @@ _INSERT_CLAIM = insert(Claim.__table__)
 _INSERT_ITEMS = insert(ClaimItem.__table__)
 
 
-_CONTEXTS: dict[int, tuple[Any, Any]] = {}
+_CONTEXTS: OrderedDict[int, tuple[Any, Any]] = OrderedDict()  # id(scoped contract select) → statement
 
 
 def _context_statement(user):
@@ -347,6 +348,8 @@ def _context_statement(user):
                     _V.start_date <= bindparam("on"), or_(_V.end_date.is_(None), _V.end_date >= bindparam("on")))))
                 .where(_P.id == bindparam("provider_id")))
         found = _CONTEXTS[id(inner)] = (inner, stmt)
+        if len(_CONTEXTS) > 256:
+            _CONTEXTS.popitem(last=False)
     return found[1]
 
 
