@@ -13,7 +13,11 @@ Rules the issue left to us, decided here:
   contract year that are not ``rejected`` nor ``blocked`` (pending review
   counts: the money may still be paid);
 - a rejected claim (not eligible) is stored with status ``rejected`` and its
-  readable reason, as DESIGN.md requires.
+  readable reason, as DESIGN.md requires;
+- claims on one contract are adjudicated one after the other: submitting locks
+  the contract's row (``FOR UPDATE``, PostgreSQL) until the commit, so two
+  counters at once never spend the annual limit twice.  SQLite (development
+  only) has no row locks.
 """
 
 from __future__ import annotations
@@ -327,37 +331,40 @@ _INSERT_CLAIM = insert(Claim.__table__)
 _INSERT_ITEMS = insert(ClaimItem.__table__)
 
 
-_CONTEXTS: OrderedDict[int, tuple[Any, Any]] = OrderedDict()  # id(scoped contract select) → statement
+_CONTEXTS: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()  # (id(scoped contract select), lock) → statement
 
 
-def _context_statement(user):
+def _context_statement(user, lock: bool):
     """Provider, contract (with member and insurer) and convention in one statement.
 
     The provider's row always comes back; the contract's columns are NULL when it is
     unknown or outside the user's organisation (``tenancy`` scopes the inner select),
-    the convention's when none is in force on the care date.
+    the convention's when none is in force on the care date.  ``lock``: the contract's
+    row is locked (``FOR UPDATE``) until the commit, so that two claims on one contract
+    are adjudicated one after the other and the annual limit is never overspent.
     """
     inner = scoped_static(_CONTRACT, Contract, user)
-    found = _CONTEXTS.get(id(inner))
+    key = (id(inner), lock)
+    found = _CONTEXTS.get(key)
     if found is None or found[0] is not inner:
-        c = inner.subquery("c")
+        c = (inner.with_for_update(of=Contract.__table__) if lock else inner).subquery("c")
         stmt = (select(_P.id, _P.type, _P.name, _P.is_active, _P.deleted_at, _P.city, _P.lat, _P.lng,
                        *c.c, _V.id.label("convention_id"), _V.bareme_json)
                 .select_from(Provider.__table__.outerjoin(c, true()).outerjoin(Convention.__table__, and_(
                     _V.insurer_id == c.c.insurer_id, _V.provider_id == _P.id, _V.is_active.is_(True),
                     _V.start_date <= bindparam("on"), or_(_V.end_date.is_(None), _V.end_date >= bindparam("on")))))
                 .where(_P.id == bindparam("provider_id")))
-        found = _CONTEXTS[id(inner)] = (inner, stmt)
+        found = _CONTEXTS[key] = (inner, stmt)
         if len(_CONTEXTS) > 256:
             _CONTEXTS.popitem(last=False)
     return found[1]
 
 
-def _claim_context(user, contract_id: str | None, on: date
+def _claim_context(user, contract_id: str | None, on: date, lock: bool = False
                    ) -> tuple[ProviderFacts | None, ContractFacts | None, ConventionFacts | None]:
     if not user.provider_id:
         return None, None, None
-    row = db.session.execute(_context_statement(user), {"provider_id": user.provider_id,
+    row = db.session.execute(_context_statement(user, lock), {"provider_id": user.provider_id,
                                                         "contract_id": contract_id, "on": on}).first()
     if row is None:
         return None, None, None
@@ -424,11 +431,12 @@ class ClaimRequest:
 
 
 def prepare(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
-            details: dict | None = None, notes: str | None = None) -> ClaimRequest:
-    """Every check that refuses a claim outright (nothing stored)."""
+            details: dict | None = None, notes: str | None = None, *, lock: bool = False) -> ClaimRequest:
+    """Every check that refuses a claim outright (nothing stored).  ``lock`` (to store the
+    claim): the contract's row stays locked until the commit (see ``_context_statement``)."""
     if not (isinstance(contract_id, str) and 0 < len(contract_id) <= 64):
         contract_id = None
-    provider, contract, convention = _claim_context(user, contract_id, care_date)
+    provider, contract, convention = _claim_context(user, contract_id, care_date, lock)
     if provider is None or provider.deleted_at is not None:
         raise ClaimError("UNKNOWN_PROVIDER", "Votre compte n'est rattaché à aucun prestataire.", status=403)
     if not provider.is_active:
@@ -629,7 +637,7 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
     existing = find_idempotent(user, idempotency_key, fingerprint)
     if existing is not None:
         return existing.claim_id, existing.response_json, True
-    req = prepare(user, contract_id, care_type, care_date, items, details, notes)
+    req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True)
     result = evaluate(req)
     claim, lines = create_claim(user, req, result)
     body = render_claim(claim, lines)

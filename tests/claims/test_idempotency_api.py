@@ -144,3 +144,40 @@ def test_two_concurrent_submissions_with_one_key_make_one_claim(app, client, sho
     assert delta(shop) == {"claims": 1, "items": 1, "keys": 1, "audit_create": 1}
     assert db.session.scalar(select(Claim.id).where(Claim.created_by == shop.users["pharmacist"].id)) \
         == results[0].get_json()["data"]["id"]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="needs PostgreSQL (DATABASE_URL)")
+def test_two_concurrent_claims_on_one_contract_never_overspend_the_annual_limit(app, shop, monkeypatch):
+    """Both claims enter ``prepare`` together (a barrier); each alone would be covered 40 000, and the
+    contract year has 50 000 left (150 000 limit, 100 000 used).  The contract's row lock makes the
+    second wait for the first's commit and see it: it gets the 10 000 left (LIMIT_PARTIAL; it is also
+    the same drug the same day, so it goes to review), never a second full coverage."""
+    barrier = threading.Barrier(2, timeout=10)
+    real_prepare = service.prepare
+
+    def prepare(*args, **kwargs):
+        barrier.wait()
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(service, "prepare", prepare)
+    contract = shop.contracts["limited"]
+    body = {"contractId": contract.id, "items": [drug("PH0023", 2, 25_000)]}  # 80 %: 40 000
+    headers = shop.auth("pharmacist")
+    results = [None, None]
+
+    def submit(n):
+        with app.test_client() as c:
+            results[n] = c.post("/api/v1/claims/pharmacy", json=body, headers={**headers, **key(f"limit-{n}")})
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert [r.status_code for r in results] == [201, 201], [r.get_json() for r in results]
+    first, second = sorted((r.get_json()["data"] for r in results), key=lambda d: -d["coveredAmount"])
+    assert (first["coveredAmount"], second["coveredAmount"]) == (40_000, 10_000), (first, second)
+    assert first["status"] == "approved" and "LIMIT_PARTIAL" in second["items"][0]["reasonCodes"]
+    db.session.expire_all()
+    assert service.used_in_contract_year(contract, datetime.now(UTC).date()) == 150_000
