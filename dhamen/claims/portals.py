@@ -29,7 +29,7 @@ history's member filter takes a name only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -41,7 +41,7 @@ from dhamen.claims import service
 from dhamen.claims.portal_forms import EntryForm, LineRow, new_token, read_entry_form
 from dhamen.claims.receipt import LineView, claim_lines, preview_lines, render_pdf
 from dhamen.claims.service import CARE_TYPE_LABELS, STATUS_LABELS, ClaimError, ContractRights
-from dhamen.domain import catalogue
+from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
 from dhamen.domain.money import format_tnd, percent_label
 from dhamen.extensions import db
@@ -152,15 +152,26 @@ def glance(r: ContractRights) -> tuple[str, str]:
     return "ok", f"En vigueur · {rate} · {left}"
 
 
+def ended_notice(contract: Contract, today: date | None = None) -> str | None:
+    """A contract whose period ended less than a year ago still covers the care received before
+    its end (a clinic bills a stay after discharge): the entry page stays open, with this notice."""
+    today = today or date.today()
+    if contract.status != "active" or not today - timedelta(days=service.MAX_CARE_AGE_DAYS) <= contract.end_date < today:
+        return None
+    return (f"Le contrat a pris fin le {contract.end_date.strftime('%d/%m/%Y')} : seuls les soins reçus jusqu'à "
+            "cette date peuvent être pris en charge. Indiquez la date des soins.")
+
+
 def refusal(r: ContractRights, provider: Provider) -> str | None:
-    """Why no claim can be entered here for this contract today, or None."""
+    """Why no claim can be entered here for this contract, or None."""
     if not provider.is_active:
         return "Votre établissement est désactivé : aucune demande ne peut être saisie."
     if not r.has_convention:
         return (f"Pas de convention de tiers payant en vigueur entre votre établissement et {r.insurer.name} : "
                 f"le contrat {r.contract.contract_number} ne peut pas être pris en charge ici. "
                 "L'adhérent règle la totalité et se fait rembourser par son assureur.")
-    if not r.eligibility.inforce:
+    if not r.eligibility.inforce and not (r.eligibility.reason_code == reasons.CONTRACT_ENDED
+                                          and ended_notice(r.contract)):
         return f"Prise en charge impossible : {r.eligibility.message}."
     return None
 
@@ -247,9 +258,14 @@ def _care_date_or_today(raw: str | None) -> date:
 def _entry_page(provider: Provider, contract: Contract, form: EntryForm, decompte: Decompte | None = None,
                 status: int = 200):
     today = date.today()
-    r = _rights_for(contract, provider, form.care_date or _care_date_or_today(form.care_date_raw))
+    notice = ended_notice(contract, today)
+    # A blank form of an ended contract proposes its last day, the panel shows the rights on that date.
+    default_date = contract.end_date if notice else today
+    on = form.care_date or (_care_date_or_today(form.care_date_raw) if form.care_date_raw else default_date)
+    r = _rights_for(contract, provider, on)
     return render_template(
         "claims/entry.html", contract=contract, member=contract.adherent, r=r, refusal=refusal(r, provider),
+        ended_notice=notice, default_care_date=default_date,
         recent=service.recent_member_claims(contract.adherent_id, provider.id), form=form,
         decompte=decompte or Decompte(form), today=today, blank_row=LineRow(uid=0),
         **_code_options("", contract.id)), status

@@ -10,11 +10,12 @@ from datetime import date, timedelta
 import pytest
 from auth_helpers import fast_web_session, make_user
 from claims_helpers import delta, shop_fixture  # noqa: F401
-from test_portal_support import PORTALS, add_claim, claim_data, entry_url, login, open_entry, text
+from test_portal_support import PORTALS, add_claim, claim_data, claims_of, entry_url, login, open_entry, text
 
 from dhamen.extensions import db
 
 PHARMACY = PORTALS["PHARMACIST"]
+HX = {"HX-Request": "true"}
 NOTHING = {"claims": 0, "items": 0, "keys": 0, "audit_create": 0}
 
 
@@ -132,7 +133,7 @@ def test_no_convention_with_the_insurer(counter, shop):
 @pytest.mark.parametrize(("situation", "message"), [
     ("carence", "Période de carence jusqu'au"),
     ("suspended", "Contrat suspendu"),
-    ("ended", "Contrat arrivé à échéance"),
+    ("expired", "xpiré"),
 ])
 def test_member_without_an_active_contract_gets_a_clear_refusal(counter, shop, situation, message):
     client, _hidden, _url = counter
@@ -145,6 +146,29 @@ def test_member_without_an_active_contract_gets_a_clear_refusal(counter, shop, s
     assert page.status_code == 200
     assert "Prise en charge impossible" in text(page) and message in text(page)
     assert 'id="claim-form"' not in text(page)
+
+
+def test_an_ended_contract_still_takes_claims_for_care_before_its_end(counter, shop):
+    """A contract whose period ended 30 days ago: not usable today (search), but its entry page stays
+    open with a notice and proposes its last day; care before the end is covered, care after is not."""
+    client, hidden, _url = counter
+    ended = shop.contracts["ended"]
+    found = text(client.post("/pharmacie/recherche", data={"q": shop.national_ids["ended"],
+                                                           "csrf_token": hidden["csrf_token"]}, headers=HX))
+    assert "Contrat arrivé à échéance" in found and "data-primary-action" not in found
+    page, fields = open_entry(client, PHARMACY, ended)
+    last_day = ended.end_date.strftime("%d/%m/%Y")
+    assert f"Le contrat a pris fin le {last_day}" in page and 'id="claim-form"' in page
+    assert f'value="{ended.end_date.isoformat()}"' in page and f"Droits au {last_day}" in page
+    url = entry_url(PHARMACY, ended)
+    after = text(client.post(f"{url}/apercu", data=claim_data(PHARMACY, fields, care_date=date.today().isoformat()),
+                             headers=HX))
+    assert "Refusée" in after
+    before = (ended.end_date - timedelta(days=3)).isoformat()
+    response = client.post(f"{url}/valider", data=claim_data(PHARMACY, fields, care_date=before))
+    assert response.status_code == 303
+    [claim] = [c for c in claims_of(shop.providers["pharmacist"]) if c.contract_id == ended.id]
+    assert claim.status == "approved" and claim.care_date.isoformat() == before
 
 
 def test_search_messages(counter, shop):
