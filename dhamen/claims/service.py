@@ -170,11 +170,9 @@ def terms_of(contract: Contract) -> elig.ContractTerms:
         coverage=contract.coverage_json or {}, exclusions=tuple(contract.exclusions_json or ()))
 
 
-def used_in_contract_year(contract: Contract | ContractFacts, on: date, exclude_claim_id: str | None = None) -> int:
+def used_in_contract_year(contract: Contract | ContractFacts, on: date) -> int:
     start, end = elig.contract_year(terms_of(contract), on)
     params = {"adherent_id": contract.adherent_id, "contract_id": contract.id, "start": start, "end": end}
-    if exclude_claim_id:
-        return int(db.session.scalar(_USED_EXCEPT, {**params, "claim_id": exclude_claim_id}) or 0)
     return int(db.session.scalar(_USED, params) or 0)
 
 
@@ -210,10 +208,16 @@ class ContractRights:
         }
 
 
+def convention_in_force(insurer_id, provider_id, on):
+    """The condition "a convention of this insurer with this provider is in force on that date"
+    (values or SQL expressions): one definition for the rights panel and the claim's context query."""
+    v = Convention.__table__.c
+    return and_(v.insurer_id == insurer_id, v.provider_id == provider_id, v.is_active.is_(True), v.start_date <= on,
+                or_(v.end_date.is_(None), v.end_date >= on))
+
+
 def active_convention(insurer_id: str, provider_id: str, on: date) -> Convention | None:
-    return db.session.scalar(select(Convention).where(
-        Convention.insurer_id == insurer_id, Convention.provider_id == provider_id, Convention.is_active.is_(True),
-        Convention.start_date <= on, or_(Convention.end_date.is_(None), Convention.end_date >= on)))
+    return db.session.scalar(select(Convention).where(convention_in_force(insurer_id, provider_id, on)))
 
 
 def rights(member: Adherent, care_type: str | None, on: date, provider: Provider | None = None) -> list[ContractRights]:
@@ -314,7 +318,6 @@ _USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
     # adherent_id is implied by the contract: it lets the (adherent_id, care_date) index serve the sum.
     _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
     _CL.care_date >= bindparam("start"), _CL.care_date <= bindparam("end"), _CL.status.not_in(NOT_PAYABLE))
-_USED_EXCEPT = _USED.where(_CL.id != bindparam("claim_id"))
 _latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount)
            .where(_CL.adherent_id == bindparam("adherent_id"), _CL.care_date >= bindparam("since"),
                   _CL.care_date <= bindparam("until"), _CL.status != "rejected")
@@ -350,9 +353,8 @@ def _context_statement(user, lock: bool):
         c = (inner.with_for_update(of=Contract.__table__) if lock else inner).subquery("c")
         stmt = (select(_P.id, _P.type, _P.name, _P.is_active, _P.deleted_at, _P.city, _P.lat, _P.lng,
                        *c.c, _V.id.label("convention_id"), _V.bareme_json)
-                .select_from(Provider.__table__.outerjoin(c, true()).outerjoin(Convention.__table__, and_(
-                    _V.insurer_id == c.c.insurer_id, _V.provider_id == _P.id, _V.is_active.is_(True),
-                    _V.start_date <= bindparam("on"), or_(_V.end_date.is_(None), _V.end_date >= bindparam("on")))))
+                .select_from(Provider.__table__.outerjoin(c, true()).outerjoin(
+                    Convention.__table__, convention_in_force(c.c.insurer_id, _P.id, bindparam("on"))))
                 .where(_P.id == bindparam("provider_id")))
         found = _CONTEXTS[key] = (inner, stmt)
         if len(_CONTEXTS) > 256:
