@@ -22,10 +22,10 @@ Rules the issue left to us, decided here:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,7 +33,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, true
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from dhamen import audit, crypto
@@ -334,9 +333,6 @@ _INSERT_CLAIM = insert(Claim.__table__)
 _INSERT_ITEMS = insert(ClaimItem.__table__)
 
 
-_CONTEXTS: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()  # (id(scoped contract select), lock) → statement
-
-
 def _context_statement(user, lock: bool):
     """Provider, contract (with member and insurer) and convention in one statement.
 
@@ -346,20 +342,18 @@ def _context_statement(user, lock: bool):
     row is locked (``FOR UPDATE``) until the commit, so that two claims on one contract
     are adjudicated one after the other and the annual limit is never overspent.
     """
-    inner = scoped_static(_CONTRACT, Contract, user)
-    key = (id(inner), lock)
-    found = _CONTEXTS.get(key)
-    if found is None or found[0] is not inner:
-        c = (inner.with_for_update(of=Contract.__table__) if lock else inner).subquery("c")
-        stmt = (select(_P.id, _P.type, _P.name, _P.is_active, _P.deleted_at, _P.city, _P.lat, _P.lng,
-                       *c.c, _V.id.label("convention_id"), _V.bareme_json)
-                .select_from(Provider.__table__.outerjoin(c, true()).outerjoin(
-                    Convention.__table__, convention_in_force(c.c.insurer_id, _P.id, bindparam("on"))))
-                .where(_P.id == bindparam("provider_id")))
-        found = _CONTEXTS[key] = (inner, stmt)
-        if len(_CONTEXTS) > 256:
-            _CONTEXTS.popitem(last=False)
-    return found[1]
+    return _context_around(scoped_static(_CONTRACT, Contract, user), lock)
+
+
+@functools.lru_cache(maxsize=256)
+def _context_around(inner, lock: bool):
+    """Built once per scoped contract select (statements hash by identity)."""
+    c = (inner.with_for_update(of=Contract.__table__) if lock else inner).subquery("c")
+    return (select(_P.id, _P.type, _P.name, _P.is_active, _P.deleted_at, _P.city, _P.lat, _P.lng,
+                   *c.c, _V.id.label("convention_id"), _V.bareme_json)
+            .select_from(Provider.__table__.outerjoin(c, true()).outerjoin(
+                Convention.__table__, convention_in_force(c.c.insurer_id, _P.id, bindparam("on"))))
+            .where(_P.id == bindparam("provider_id")))
 
 
 def _claim_context(user, contract_id: str | None, on: date, lock: bool = False
@@ -658,19 +652,10 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
 def _store_idempotency_key(user, key: str, fingerprint: str, body: dict, claim_id: str) -> bool:
     """Store the key with the first response; False when the key is already taken.
 
-    ``INSERT … ON CONFLICT DO NOTHING`` (no savepoint round trips): on PostgreSQL an
-    insert racing a concurrent one with the same key waits for that transaction, then
-    does nothing if it committed.
+    ``INSERT … ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite, the two databases Dhamen
+    runs on; no savepoint round trips): on PostgreSQL an insert racing a concurrent one
+    with the same key waits for that transaction, then does nothing if it committed.
     """
-    dialect = db.session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        try:
-            with db.session.begin_nested():
-                db.session.add(IdempotencyKey(user_id=user.id, key=key, request_hash=fingerprint, status_code=201,
-                                              response_json=body, claim_id=claim_id))
-            return True
-        except IntegrityError:
-            return False
     params = {"id": new_id(), "user_id": user.id, "key": key, "request_hash": fingerprint, "status_code": 201,
               "response_json": body, "claim_id": claim_id, "created_at": utcnow()}
     return db.session.execute(_STORE_KEY, params).scalar() is not None
