@@ -244,13 +244,14 @@ _BY_CODE: Mapping[str, Mapping[str, CatalogueItem]] = MappingProxyType(
     }
 )
 
-# Folded (lower case, no accents) code and "code + label" of every item.
+def _folded(item: CatalogueItem) -> tuple[str, str]:
+    """Folded (lower case, no accents) code and "code + label" of an item: what search matches."""
+    return fold(item.code), fold(f"{item.code} {item.label}")
+
+
+# Those of every catalogue item, computed once.
 _FOLDED: Mapping[CatalogueItem, tuple[str, str]] = MappingProxyType(
-    {
-        item: (fold(item.code), fold(f"{item.code} {item.label}"))
-        for items in _BY_CARE_TYPE.values()
-        for item in items
-    }
+    {item: _folded(item) for items in _BY_CARE_TYPE.values() for item in items}
 )
 
 
@@ -281,21 +282,25 @@ def search(care_type: str, query: str, limit: int = 10, extra: Sequence[Catalogu
     items = items_for(care_type)
     if limit <= 0:
         return []
-    if extra:
-        known = _BY_CODE[care_type]
-        items = items + tuple(item for item in extra if normalize_code(item.code) not in known)
+    known = _BY_CODE[care_type]
+    added = tuple(item for item in extra if normalize_code(item.code) not in known)
+    items += added
     folded = fold(query).strip()
     if not folded:
         return list(items[:limit])
+    added_keys = {item: _folded(item) for item in added}
+
+    def keys(item: CatalogueItem) -> tuple[str, str]:
+        return _FOLDED.get(item) or added_keys[item]
+
     code_query = folded.replace(" ", "")
     words = folded.split()
-    keys = {item: _FOLDED.get(item) or (fold(item.code), fold(f"{item.code} {item.label}")) for item in items}
     by_prefix = sorted(
-        (item for item in items if keys[item][0].startswith(code_query)),
+        (item for item in items if keys(item)[0].startswith(code_query)),
         key=lambda item: (len(item.code), item.code),
     )
     prefixed = set(by_prefix)
-    by_words = [item for item in items if item not in prefixed and all(word in keys[item][1] for word in words)]
+    by_words = [item for item in items if item not in prefixed and all(word in keys(item)[1] for word in words)]
     return (by_prefix + by_words)[:limit]
 
 
