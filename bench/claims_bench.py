@@ -260,6 +260,20 @@ def drive(name: str, port: int, token: str | None, bodies: list[bytes], clients:
     return result
 
 
+def measure(args, name: str, target: str, port: int, env: dict, bodies: list[bytes], token=None,
+            chdir: Path | None = ROOT / "bench") -> Result:
+    """Start ``target`` under gunicorn (from ``chdir``), drive it (``token(port)`` gives the Bearer
+    token), stop it."""
+    server = Server(name, target, port, env, args, chdir=chdir)
+    try:
+        result = drive(name, port, token(port) if token else None, bodies, args.clients, args.duration,
+                       args.warmup, args.new_connection)
+    finally:
+        server.stop()
+    print(result.line())
+    return result
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=20.0, help="seconds of measured load per server")
@@ -300,14 +314,7 @@ def main() -> int:
         bodies = make_bodies(contracts, 2000)
         print(f"→ Dhamen : gunicorn {args.workers} workers × {args.threads} threads sur :{args.port}, "
               f"{len(contracts)} contrats")
-        server = Server("dhamen", "wsgi:app", args.port, env, args)
-        try:
-            token = login(args.port)
-            results["dhamen"] = drive("dhamen", args.port, token, bodies, args.clients, args.duration, args.warmup,
-                                       args.new_connection)
-        finally:
-            server.stop()
-        print(results["dhamen"].line())
+        results["dhamen"] = measure(args, "dhamen", "wsgi:app", args.port, env, bodies, token=login, chdir=None)
     if "floor" in wanted:
         import jwt
         import psycopg
@@ -319,24 +326,12 @@ def main() -> int:
         token = jwt.encode({"sub": PHARMACIST, "exp": int(time.time()) + 3600}, secret, algorithm="HS256")
         bodies = make_bodies(["01FLOOR000000000000000000"], 2000)
         print(f"→ plancher (JWT + une écriture PostgreSQL) sur :{args.port + 2}")
-        server = Server("floor", "floor_app:app", args.port + 2, {**env, "BENCH_FLOOR_SECRET": secret}, args,
-                        chdir=ROOT / "bench")
-        try:
-            results["floor"] = drive("floor", args.port + 2, token, bodies, args.clients, args.duration, args.warmup,
-                                       args.new_connection)
-        finally:
-            server.stop()
-        print(results["floor"].line())
+        results["floor"] = measure(args, "floor", "floor_app:app", args.port + 2,
+                                   {**env, "BENCH_FLOOR_SECRET": secret}, bodies, token=lambda _port: token)
     if "bare" in wanted:
         bodies = make_bodies(["01BARE0000000000000000000"], 2000)
         print(f"→ Flask nu : gunicorn {args.workers} workers × {args.threads} threads sur :{args.port + 1}")
-        server = Server("bare", "bare_app:app", args.port + 1, env, args, chdir=ROOT / "bench")
-        try:
-            results["bare"] = drive("bare", args.port + 1, None, bodies, args.clients, args.duration, args.warmup,
-                                       args.new_connection)
-        finally:
-            server.stop()
-        print(results["bare"].line())
+        results["bare"] = measure(args, "bare", "bare_app:app", args.port + 1, env, bodies)
     print()
     for r in results.values():
         print(r.line())
