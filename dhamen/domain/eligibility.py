@@ -302,8 +302,12 @@ def contract_year(terms: ContractTerms, on: date) -> tuple[date, date]:
 
     Years run from one anniversary of ``start_date`` to the day before the
     next one (a 29 February start has its anniversaries on 28 February in
-    common years), the last year being cut at ``end_date``. Raises
-    ``ValueError`` when ``on`` is outside ``start_date..end_date``.
+    common years). When the contract ends before the last year is complete,
+    that short last year belongs to the year before it (one annual limit
+    for both: a contract from 20/11/2025 to 20/11/2026 has one year, not a
+    one-day second year with a fresh limit); a contract shorter than a year
+    is one short year. Raises ``ValueError`` when ``on`` is outside
+    ``start_date..end_date``.
     """
     if not terms.start_date <= on <= terms.end_date:
         raise ValueError(
@@ -313,8 +317,13 @@ def contract_year(terms: ContractTerms, on: date) -> tuple[date, date]:
     years = on.year - terms.start_date.year
     if _anniversary(terms.start_date, years) > on:
         years -= 1
+    if years > 0 and _anniversary(terms.start_date, years + 1) > terms.end_date + timedelta(days=1):
+        years -= 1  # the short last year is part of the one before
+        return _anniversary(terms.start_date, years), terms.end_date
     start = _anniversary(terms.start_date, years)
     end = _anniversary(terms.start_date, years + 1) - timedelta(days=1)
+    if _anniversary(terms.start_date, years + 2) > terms.end_date + timedelta(days=1):
+        end = terms.end_date  # the next year would be short: it belongs to this one
     return start, min(end, terms.end_date)
 
 
