@@ -87,6 +87,7 @@ from .fraud import FraudContext, FraudFlag, RecentClaim, assess
 from .history import OVERRIDE_REASONS, allowed_quantities, double_coverage, refill_holds
 from .money import format_tnd
 from .text import fold, format_date
+from .transitions import CLAIM_STATUSES, check_claim
 
 __all__ = [
     "CLAIM_STATUSES",
@@ -105,17 +106,6 @@ __all__ = [
     "validate_stay",
 ]
 
-#: Statuses of ``claims.status``; :func:`adjudicate` returns one of
-#: ``approved``, ``pending_review``, ``blocked``, ``rejected``.
-CLAIM_STATUSES: tuple[str, ...] = (
-    "pending",
-    "eligible",
-    "approved",
-    "pending_review",
-    "blocked",
-    "rejected",
-    "paid",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +394,7 @@ def adjudicate(ctx: ClaimContext, items: Sequence[ItemInput]) -> Adjudication:
     else:
         status, code, reason = "approved", reasons.APPROVED, "Prise en charge accordée"
 
+    check_claim("pending", status, "engine")
     return Adjudication(
         status=status,
         reason_code=code,
