@@ -26,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -246,6 +247,7 @@ class Contract(db.Model):
     __tablename__ = "contracts"
     __table_args__ = (
         CheckConstraint(_in("status", CONTRACT_STATUSES), name="status"),
+        CheckConstraint("payer_rank BETWEEN 1 AND 9", name="payer_rank"),
         Index("idx_contracts_adherent", "adherent_id"),
         Index("idx_contracts_insurer", "insurer_id"),
         Index("idx_contracts_status", "status"),
@@ -264,6 +266,8 @@ class Contract(db.Model):
     coverage_json: Mapped[dict] = mapped_column(JSONType, nullable=False)
     exclusions_json: Mapped[list] = mapped_column(JSONType, nullable=False, default=list, server_default="[]")
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="active", server_default="active")
+    #: which of the member's contracts pays first (1), the others complete it (2, 3...)
+    payer_rank: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1, server_default="1")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 

@@ -32,16 +32,19 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, true
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, text, true
 from sqlalchemy.orm import selectinload
 
 from dhamen.access.tenancy import scoped, scoped_static
+from dhamen.claims.events import usual_amount
 from dhamen.core import audit, crypto
 from dhamen.core.services import after_commit
 from dhamen.core.sqltypes import new_id, utcnow
 from dhamen.domain import eligibility as elig
+from dhamen.domain import reasons
 from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
+from dhamen.domain.config import history_window
 from dhamen.domain.coverage import ItemError, ItemInput, Tariffs, tariff_items, validate_items
 from dhamen.domain.errors import ConfigError, InvalidClaimError
 from dhamen.domain.fraud import FraudContext, RecentClaim
@@ -191,6 +194,7 @@ class ContractRights:
             "insurer": {"id": self.insurer.id, "code": self.insurer.code, "name": self.insurer.name},
             "planType": self.contract.plan_type,
             "status": self.contract.status,
+            "payerRank": self.contract.payer_rank,
             "inforce": e.inforce,
             "reasonCode": e.reason_code,
             "message": e.message,
@@ -234,7 +238,9 @@ def rights(member: Adherent, care_type: str | None, on: date, provider: Provider
                              status=409) from exc
         has_conv = provider is not None and active_convention(contract.insurer_id, provider.id, on) is not None
         out.append(ContractRights(contract, contract.insurer, e, has_conv, list(contract.exclusions_json or [])))
-    out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.contract_number))
+    # Usable contracts first, the one that pays first (payer_rank 1) before those that complete it.
+    out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.payer_rank or 1,
+                            r.contract.contract_number))
     return out
 
 
@@ -317,14 +323,18 @@ _USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
     # adherent_id is implied by the contract: it lets the (adherent_id, care_date) index serve the sum.
     _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
     _CL.care_date >= bindparam("start"), _CL.care_date <= bindparam("end"), _CL.status.not_in(NOT_PAYABLE))
-_latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount)
+# The member's claims (any contract, any provider) dated either side of the care date: claims
+# are not entered in date order, and the rules look both ways (dhamen.domain.history).  A
+# hospitalization's stay rides along (NULL for the other care types).
+_latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount, _CL.contract_id, _CL.status,
+                  case((_CL.type == "hospitalization", _CL.details_json)).label("stay"))
            .where(_CL.adherent_id == bindparam("adherent_id"), _CL.care_date >= bindparam("since"),
                   _CL.care_date <= bindparam("until"), _CL.status != "rejected")
            .order_by(_CL.care_date.desc()).limit(200).subquery())
 _used = _USED.subquery("u")
-# What the contract year has used, and the member's claims of the last 30 days with their
-# codes (fraud rules), in one round trip: the one-row sum, outer-joined to the recent lines.
-_HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code)
+# What the contract year has used, and the member's claims around the care date with their
+# lines (fraud and history rules), in one round trip: the one-row sum, outer-joined to the lines.
+_HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code, _IT.quantity, _IT.covered_amount.label("line_covered"))
             .select_from(_used.outerjoin(_latest, true()).outerjoin(ClaimItem.__table__,
                                                                     _IT.claim_id == _latest.c.id)))
 _STORED = select(_K.id, _K.created_at, _K.request_hash, _K.claim_id, _K.response_json) \
@@ -424,10 +434,15 @@ class ClaimRequest:
     details: dict = field(default_factory=dict)
     notes: str | None = None
     convention: ConventionFacts | None = None  # found by prepare(), reused by evaluate()
+    #: the counter sends the claim, lines the engine holds included, to the insurer's review
+    submitted: bool = False
+    #: early-refill override reason (dhamen.domain.history.OVERRIDE_REASONS)
+    override_reason: str | None = None
 
 
 def prepare(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
-            details: dict | None = None, notes: str | None = None, *, lock: bool = False) -> ClaimRequest:
+            details: dict | None = None, notes: str | None = None, *, lock: bool = False,
+            submitted: bool = False, override_reason: str | None = None) -> ClaimRequest:
     """Every check that refuses a claim outright (nothing stored).  ``lock`` (to store the
     claim): the contract's row stays locked until the commit (see ``_context_statement``)."""
     if not (isinstance(contract_id, str) and 0 < len(contract_id) <= 64):
@@ -457,7 +472,22 @@ def prepare(user, contract_id: str, care_type: str, care_date: date, items: list
         raise ClaimError("INVALID_ITEMS", errors[0].message, "items", 422, item_errors_json(errors))
     if notes is not None and len(notes) > 2000:
         raise ClaimError("VALIDATION_ERROR", "La note ne peut pas dépasser 2000 caractères.", "notes")
-    return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None, convention)
+    return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None, convention,
+                        submitted, override_reason or None)
+
+
+def stay_of(details: Mapping | None, today: date | None = None) -> tuple[date, date] | None:
+    """A hospitalization's (admission, discharge) from its ``details_json``; an open stay (no
+    discharge yet) runs to ``today`` (when given).  ``None`` when the dates are missing or unreadable."""
+    if not isinstance(details, Mapping):
+        return None
+    try:
+        admission = date.fromisoformat(details["admissionDate"])
+        discharge = details.get("dischargeDate")
+        end = date.fromisoformat(discharge) if discharge else today
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (admission, end) if end is not None and end >= admission else None
 
 
 def member_history(req: ClaimRequest) -> tuple[int, FraudContext]:
@@ -467,24 +497,27 @@ def member_history(req: ClaimRequest) -> tuple[int, FraudContext]:
     start, end = elig.contract_year(terms_of(contract), req.care_date) if in_period else (req.care_date, req.care_date)
     used = 0
     rows: dict[str, Any] = {}
-    codes: dict[str, list[str]] = {}
+    lines: dict[str, list[tuple[str, int]]] = {}
+    days = timedelta(days=history_window(contract.insurer.config_json, req.care_type))
     for r in db.session.execute(_HISTORY, {
             "adherent_id": member.id, "contract_id": contract.id, "start": start, "end": end,
-            "since": req.care_date - timedelta(days=30), "until": req.care_date}):
+            "since": req.care_date - days, "until": req.care_date + days}):
         used = int(r.used or 0) if in_period else 0
         if r.id is None:
             continue
         rows.setdefault(r.id, r)
-        if r.code is not None:
-            codes.setdefault(r.id, []).append(r.code)
-    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(codes.get(r.id, ())), r.total_amount)
+        # A line an approved claim did not pay (held, excluded) was not dispensed on the insurer's money.
+        if r.code is not None and (r.line_covered or r.status not in ("approved", "paid")):
+            lines.setdefault(r.id, []).append((r.code, r.quantity))
+    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(c for c, _ in lines.get(r.id, ())),
+                          r.total_amount, r.contract_id, tuple(q for _, q in lines.get(r.id, ())), stay_of(r.stay))
               for r in rows.values()]
-    from dhamen.claims.events import usual_amount
-
     return used, FraudContext(
         member_lat=member.lat, member_lng=member.lng, member_city=member.city, provider_lat=req.provider.lat,
         provider_lng=req.provider.lng, provider_city=req.provider.city, recent_claims=recent,
-        usual_amount=usual_amount(contract.insurer_id, req.care_type), provider_id=req.provider.id)
+        usual_amount=usual_amount(contract.insurer_id, req.care_type), provider_id=req.provider.id,
+        contract_id=contract.id,
+        stay=stay_of(req.details, date.today()) if req.care_type == "hospitalization" else None)
 
 
 def evaluate(req: ClaimRequest) -> Adjudication:
@@ -499,7 +532,8 @@ def evaluate(req: ClaimRequest) -> Adjudication:
         ctx = ClaimContext(
             care_type=req.care_type, care_date=req.care_date, terms=terms_of(req.contract),
             tariffs=Tariffs.from_configs({**config, "bareme": bareme}, convention.bareme_json if convention else None),
-            used_this_year=used, fraud=fraud, insurer_config={k: v for k, v in config.items() if k != "bareme"})
+            used_this_year=used, fraud=fraud, insurer_config={k: v for k, v in config.items() if k != "bareme"},
+            received_on=date.today(), submitted=req.submitted, override_reason=req.override_reason)
         return adjudicate(ctx, req.items)
     except InvalidClaimError as exc:
         raise ClaimError("INVALID_ITEMS", exc.errors[0].message, "items", 422, item_errors_json(list(exc.errors))) from exc
@@ -509,8 +543,10 @@ def evaluate(req: ClaimRequest) -> Adjudication:
 
 
 def preview(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
-            details: dict | None = None) -> tuple[ClaimRequest, Adjudication]:
-    req = prepare(user, contract_id, care_type, care_date, items, details)
+            details: dict | None = None, *, submitted: bool = False,
+            override_reason: str | None = None) -> tuple[ClaimRequest, Adjudication]:
+    req = prepare(user, contract_id, care_type, care_date, items, details, submitted=submitted,
+                  override_reason=override_reason)
     return req, evaluate(req)
 
 
@@ -621,7 +657,8 @@ def find_idempotent(user, key: str | None, fingerprint: str) -> StoredResponse |
 
 def submit(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput], *,
            details: dict | None = None, notes: str | None = None, idempotency_key: str | None = None,
-           fingerprint: str | None = None) -> tuple[str, dict, bool]:
+           fingerprint: str | None = None, submitted: bool = False,
+           override_reason: str | None = None) -> tuple[str, dict, bool]:
     """Create a claim once.  Returns (claim id, response body, replayed).
 
     The body (``claim_json``) is stored with the idempotency key: a retry with the same
@@ -629,11 +666,13 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
     """
     fingerprint = fingerprint or request_fingerprint({"contract": contract_id, "type": care_type,
                                                       "date": str(care_date), "items": [repr(i) for i in items],
-                                                      "details": details, "notes": notes})
+                                                      "details": details, "notes": notes, "submitted": submitted,
+                                                      "override": override_reason})
     existing = find_idempotent(user, idempotency_key, fingerprint)
     if existing is not None:
         return existing.claim_id, existing.response_json, True
-    req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True)
+    req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True, submitted=submitted,
+                  override_reason=override_reason)
     result = evaluate(req)
     claim, lines = create_claim(user, req, result)
     body = render_claim(claim, lines)
@@ -683,9 +722,21 @@ def claim_json(claim: Claim) -> dict:
                         [{k: getattr(i, k) for k in _ITEM_COLUMNS} for i in claim.items])
 
 
+def claim_warnings(items: list[Mapping]) -> list[str]:
+    """What the engine corrected in what was sent (French), e.g. a generic flag the nomenclature contradicts."""
+    warnings = []
+    for number, i in enumerate(sorted(items, key=lambda i: i["position"]), start=1):
+        if reasons.GENERIC_CORRECTED in (i["reason_codes_json"] or ()):
+            what = "un générique" if i["is_generic"] else "un princeps (non générique)"
+            warnings.append(f"Ligne {number} ({i['code']}) : {what} selon la nomenclature ; l'indication "
+                            f"« générique » envoyée n'est pas retenue.")
+    return warnings
+
+
 def render_claim(claim: Mapping, items: list[Mapping]) -> dict:
     """A claim and its lines (rows as ``claim_rows`` makes them) as the API shows them."""
     return {
+        "warnings": claim_warnings(items),
         "id": claim["id"], "type": claim["type"], "status": claim["status"],
         "statusLabel": STATUS_LABELS[claim["status"]], "reasonCode": claim["reason_code"],
         "reason": claim["status_reason"], "careDate": claim["care_date"].isoformat(),

@@ -45,6 +45,7 @@ from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
 from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_pdf
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
+from dhamen.domain.history import OVERRIDE_REASONS
 from dhamen.domain.money import format_tnd, percent_label
 from dhamen.extensions import db
 from dhamen.models import ROLE_PROVIDER_TYPE, Adherent, Contract, IdempotencyKey, Provider
@@ -231,7 +232,8 @@ def _adjudicate(form: EntryForm, contract: Contract) -> Decompte:
     try:
         form.care_date = service.parse_care_date(form.care_date_raw)
         _req, result = service.preview(current_user, contract.id, portal().care_type, form.care_date, form.items,
-                                       form.details)
+                                       form.details, submitted=form.submit_to_insurer,
+                                       override_reason=form.override_reason)
     except ClaimError as exc:
         _refused(decompte, exc)
         return decompte
@@ -367,7 +369,9 @@ def submit(contract_id: str):
     try:
         form.care_date = service.parse_care_date(form.care_date_raw)
         claim_id, _body, replayed = service.submit(current_user, contract.id, config.care_type, form.care_date,
-                                                form.items, details=form.details, idempotency_key=key)
+                                                form.items, details=form.details, idempotency_key=key,
+                                                submitted=form.submit_to_insurer,
+                                                override_reason=form.override_reason)
     except ClaimError as exc:
         db.session.rollback()
         _refused(decompte, exc)
@@ -459,7 +463,8 @@ def _template_context() -> dict:
         "portal": portal(), "provider": current_user.provider, "status_label": STATUS_LABELS.get,
         "contract_status_label": service.CONTRACT_STATUS_LABELS.get, "plan_label": PLAN_LABELS.get,
         "care_label": CARE_TYPE_LABELS.get, "percent": percent_label,
-        "glance": glance, "exclusion_label": exclusion_label,
+        "glance": glance, "exclusion_label": exclusion_label, "reason_label": reasons.label,
+        "override_reasons": OVERRIDE_REASONS,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),
     }
 

@@ -54,7 +54,7 @@ from .catalogue import CARE_TYPE_LABELS, CARE_TYPES
 from .coverage import MAX_CODE_LENGTH, parse_bareme
 from .errors import ConfigError, MoneyError
 from .fraud import FraudConfig, parse_fraud_config
-from .history import QuantityLimit
+from .history import QuantityLimit, history_days
 from .money import format_tnd, rate_from_percent
 from .text import normalize_code
 
@@ -62,6 +62,7 @@ __all__ = [
     "DEFAULT_CEILINGS",
     "RECONCILIATION_CYCLES",
     "InsurerSettings",
+    "history_window",
     "parse_insurer_config",
 ]
 
@@ -215,3 +216,12 @@ def parse_insurer_config(config: Mapping[str, Any] | None) -> InsurerSettings:
         retention_rate_bp=retention_bp,
         reconciliation_cycle=cycle,
     )
+
+
+def history_window(config: Mapping[str, Any] | None, care_type: str) -> int:
+    """Days either side of the care date whose claims of the member the engine must see
+    (:func:`.history.history_days`), read from the settings it depends on only (cheap: the
+    barème is not parsed). Raises :class:`ConfigError` like :func:`parse_insurer_config`."""
+    config = config if isinstance(config, Mapping) else {}
+    fraud = parse_fraud_config(config.get("fraud"))
+    return history_days(care_type, fraud.duplicate_window_days, _quantity_limits(config.get("quantity_limits")))
