@@ -22,8 +22,11 @@ import logging
 
 import redis
 
+from dhamen.core import audit
 from dhamen.core.jobs import with_app
+from dhamen.core.services import services
 from dhamen.domain.fraud import usual_amount_of
+from dhamen.extensions import db
 
 log = logging.getLogger("dhamen.events")
 USUAL_MIN_SAMPLE = 20
@@ -36,10 +39,6 @@ def _approved_key(insurer_id: str, care_type: str) -> str:
 
 @with_app
 def claim_event(event: dict) -> None:
-    from dhamen.core import audit
-    from dhamen.core.services import services
-    from dhamen.extensions import db
-
     r = services().redis
     key = f"stats:insurer:{event['insurerId']}"
     pipe = r.pipeline()
@@ -66,8 +65,6 @@ def claim_event(event: dict) -> None:
 
 
 def insurer_counters(insurer_id: str) -> dict[str, int]:
-    from dhamen.core.services import services
-
     try:
         raw = services().redis.hgetall(f"stats:insurer:{insurer_id}")
     except redis.exceptions.RedisError:
@@ -78,8 +75,6 @@ def insurer_counters(insurer_id: str) -> dict[str, int]:
 def usual_amount(insurer_id: str, care_type: str) -> int | None:
     """Median total of the insurer's latest approved claims of this care type, once the sample
     is large enough (see the module docstring)."""
-    from dhamen.core.services import services
-
     try:
         raw = services().redis.lrange(_approved_key(insurer_id, care_type), 0, USUAL_SAMPLE - 1)
     except redis.exceptions.RedisError:
