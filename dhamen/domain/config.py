@@ -52,7 +52,7 @@ from typing import Any
 
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES
 from .coverage import MAX_CODE_LENGTH, parse_bareme
-from .errors import ConfigError, MoneyError
+from .errors import ConfigError, MoneyError, refuse_unknown_keys
 from .fraud import FraudConfig, parse_fraud_config
 from .history import QuantityLimit, history_days
 from .money import format_tnd, rate_from_percent
@@ -110,13 +110,7 @@ def _ceilings(raw: object) -> tuple[dict[str, int], dict[str, int]]:
         return dict(DEFAULT_CEILINGS["line"]), dict(DEFAULT_CEILINGS["claim"])
     if not isinstance(raw, Mapping):
         raise ConfigError('Configuration assureur : « ceilings » doit être un objet {"line": ..., "claim": ...}.')
-    unknown = sorted(set(raw) - {"line", "claim"})
-    if unknown:
-        raise ConfigError(
-            "Configuration assureur, plafonds : clé inconnue "
-            + ", ".join(f"« {key} »" for key in unknown)
-            + " (attendues : line, claim)."
-        )
+    refuse_unknown_keys("Configuration assureur, plafonds", raw, ("line", "claim"))
     out = []
     for kind, name in (("line", "par ligne"), ("claim", "par demande")):
         value = raw.get(kind)

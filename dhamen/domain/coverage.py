@@ -111,7 +111,7 @@ from typing import Any
 from . import reasons
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES, ROOM_DAY_CATEGORY, CatalogueItem, find
 from .eligibility import Benefit, matching_exclusion
-from .errors import ConfigError, MoneyError
+from .errors import ConfigError, MoneyError, refuse_unknown_keys
 from .money import apply_rate, format_tnd, percent_label, rate_from_percent
 from .text import fold, normalize_code
 
@@ -150,7 +150,7 @@ MAX_CODE_LENGTH = 32
 MAX_LABEL_LENGTH = 200
 MAX_CATEGORY_LENGTH = 64
 
-_CONVENTION_KEYS = frozenset({"version", "tariffs", "rates", "generic_rate"})
+_CONVENTION_KEYS = ("version", "tariffs", "rates", "generic_rate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,19 +420,13 @@ def _price_table(where: str, table: object) -> dict[str, int]:
     return prices
 
 
-_ENTRY_KEYS = frozenset({"price", "category", "generic", "label"})
+_ENTRY_KEYS = ("price", "category", "generic", "label")
 
 
 def _bareme_entry(where: str, code: str, value: object) -> BaremeEntry:
     if not isinstance(value, Mapping):
         return BaremeEntry(_price_table(where, {code: value})[normalize_code(code)])
-    unknown = sorted(set(value) - _ENTRY_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{where}, code « {code} » : clé inconnue "
-            + ", ".join(f"« {key} »" for key in unknown)
-            + " (attendues : price, category, generic, label)."
-        )
+    refuse_unknown_keys(f"{where}, code « {code} »", value, _ENTRY_KEYS)
     price = _price_table(where, {code: value.get("price")})[normalize_code(code)]
     category = value.get("category")
     if category is not None and (
@@ -501,13 +495,7 @@ def parse_convention(bareme_json: Mapping[str, Any] | None) -> Convention | None
         return None
     if not isinstance(bareme_json, Mapping):
         raise ConfigError("Convention : un objet JSON est attendu.")
-    unknown = sorted(set(bareme_json) - _CONVENTION_KEYS)
-    if unknown:
-        raise ConfigError(
-            "Convention : clé inconnue "
-            + ", ".join(f"« {key} »" for key in unknown)
-            + " (attendues : version, tariffs, rates, generic_rate)."
-        )
+    refuse_unknown_keys("Convention", bareme_json, _CONVENTION_KEYS)
     version = bareme_json.get("version")
     if version is not None and (not isinstance(version, str) or not version.strip()):
         raise ConfigError("Convention : « version » doit être un texte non vide.")

@@ -52,7 +52,7 @@ from typing import Any
 
 from . import reasons
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES
-from .errors import ConfigError, MoneyError
+from .errors import ConfigError, MoneyError, refuse_unknown_keys
 from .money import format_tnd, percent_label, rate_from_percent
 from .text import fold, format_date, normalize_code
 
@@ -77,7 +77,7 @@ _INACTIVE_MESSAGES = {
     "expired": "Contrat expiré",
 }
 
-_COVERAGE_KEYS = frozenset({"rate", "generic_rate", "room_day_cap"})
+_COVERAGE_KEYS = ("rate", "generic_rate", "room_day_cap")
 _CATEGORY_PREFIX = "cat:"
 
 
@@ -223,13 +223,7 @@ def parse_coverage(coverage: Mapping[str, Any]) -> dict[str, Benefit]:
             continue
         if not isinstance(entry, Mapping):
             raise ConfigError(f'Couverture {care_label} : un objet {{"rate": ...}} est attendu.')
-        extra = sorted(set(entry) - _COVERAGE_KEYS)
-        if extra:
-            raise ConfigError(
-                f"Couverture {care_label} : clé inconnue "
-                + ", ".join(f"« {key} »" for key in extra)
-                + " (attendues : rate, generic_rate, room_day_cap)."
-            )
+        refuse_unknown_keys(f"Couverture {care_label}", entry, _COVERAGE_KEYS)
         if "rate" not in entry:
             raise ConfigError(f"Couverture {care_label} : le taux « rate » est obligatoire.")
         rate_bp = _coverage_rate(care_label, "rate", entry["rate"])

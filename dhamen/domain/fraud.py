@@ -68,7 +68,7 @@ from typing import Any, TypedDict
 from . import reasons
 from .catalogue import CARE_TYPES
 from .coverage import ItemInput
-from .errors import ConfigError, MoneyError
+from .errors import ConfigError, MoneyError, refuse_unknown_keys
 from .money import format_hundredths, format_tnd, parse_hundredths
 from .text import format_date, normalize_code
 
@@ -199,11 +199,7 @@ def parse_fraud_config(raw: Mapping[str, Any] | None) -> FraudConfig:
         return FraudConfig()
     if not isinstance(raw, Mapping):
         raise ConfigError("Paramètres fraude : un objet JSON est attendu.")
-    unknown = sorted(set(raw) - _CONFIG_KEYS)
-    if unknown:
-        raise ConfigError(
-            "Paramètres fraude : clé inconnue " + ", ".join(f"« {key} »" for key in unknown) + "."
-        )
+    refuse_unknown_keys("Paramètres fraude", raw, _CONFIG_KEYS, listed=False)
     defaults = FraudConfig()
     values: dict[str, Any] = {}
     for key, low, high in (
