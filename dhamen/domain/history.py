@@ -31,7 +31,9 @@ Quantity limits (``QUANTITY_LIMIT``)
       counted;
     * per period: the insurer's ``quantity_limits`` (``{"PH0029":
       {"quantity": 6, "days": 30}}``): at most ``quantity`` units of the
-      code within ``days - 1`` days either side of the care date.
+      code within ``days - 1`` days either side of the care date. A code
+      the insurer lists this way follows the insurer's limit instead of the
+      catalogue's (``{"K5": {"quantity": 2, "days": 1}}``: two a day).
     Units beyond the limit are not paid (the line is paid for the allowed
     units).
 
@@ -141,7 +143,8 @@ def allowed_quantities(
 
     others = [(claim, _quantities(claim)) for claim in recent if claim.care_type == care_type]
     for code in _claim_quantities(items):
-        reference = find(care_type, code)
+        limit = quantity_limits.get(code)
+        reference = find(care_type, code) if limit is None else None  # the insurer's limit replaces the catalogue's
         if reference is not None and reference.max_per_claim is not None:
             tighten(code, reference.max_per_claim, f"{_times(reference.max_per_claim)} par demande")
         if reference is not None and reference.max_per_day is not None:
@@ -150,13 +153,13 @@ def allowed_quantities(
             if used:
                 why += f", déjà facturé {_times(used)} le {format_date(care_date)}"
             tighten(code, reference.max_per_day - used, why)
-        limit = quantity_limits.get(code)
         if limit is not None:
             span = timedelta(days=limit.days - 1)
             used = sum(
                 units.get(code, 0) for claim, units in others if abs(claim.care_date - care_date) <= span
             )
-            why = f"{limit.quantity} par période de {limit.days} jours selon l'assureur"
+            period = "par jour" if limit.days == 1 else f"par période de {limit.days} jours"
+            why = f"{limit.quantity} {period} selon l'assureur"
             if used:
                 why += f", {used} déjà facturé{'s' if used > 1 else ''} sur la période"
             tighten(code, limit.quantity - used, why)

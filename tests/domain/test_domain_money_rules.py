@@ -118,6 +118,13 @@ def test_a_consultation_is_paid_once_per_visit_and_once_a_day():
     assert "une fois par jour" in result.lines[0].rule_applied
 
 
+def test_the_insurer_can_change_an_acts_limit():
+    config = {**CONFIG, "quantity_limits": {"K5": {"quantity": 2, "days": 1}}}
+    result = adjudicate(context("consultation", config=config), [ItemInput("K5", "", 3, 25_000)])
+    assert result.covered_amount == apply_rate(2 * 25_000, 7000)
+    assert "2 par jour selon l'assureur" in result.lines[0].rule_applied
+
+
 def test_an_analysis_is_paid_once_per_claim():
     result = adjudicate(context("lab"), [ItemInput("B-NFS", "", 1, 12_000)] * 4)
     assert result.covered_amount == apply_rate(12_000, 8000)
