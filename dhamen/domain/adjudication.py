@@ -9,8 +9,11 @@ Use::
         terms=ContractTerms(...),
         tariffs=Tariffs.from_configs(insurer.config, convention.bareme),
         used_this_year=...,          # covered, claims not rejected nor blocked
-        fraud=FraudContext(...),
+        fraud=FraudContext(...),     # the member's claims both ways from the care date, a stay
         insurer_config=insurer.config,
+        received_on=date.today(),    # late claims, a discharge in the future
+        submitted=False,             # the counter's « Soumettre à l'assureur »
+        override_reason=None,        # early refill: "travel", "loss_or_theft"...
     )
     errors = validate_items(ctx.care_type, items)   # show them at the counter
     result = adjudicate(ctx, items)                 # raises InvalidClaimError if any
@@ -34,8 +37,9 @@ Status of the result (the first rule that applies):
    line covered 0, ``reason`` = the eligibility message;
 2. eligible but nothing payable, and no held line submitted: every line
    excluded -> ``EXCLUDED``; held lines -> their first hold code in the
-   order of :data:`.reasons.HELD_LINE_CODES` (``NO_TARIFF``...) with what the counter can do
-   next; otherwise ``NOTHING_PAYABLE`` -> ``rejected``;
+   order of :data:`.reasons.HELD_LINE_CODES` (``NO_TARIFF``...), the reason
+   saying what the counter can do next; otherwise ``NOTHING_PAYABLE`` ->
+   ``rejected``;
 3. fraud score >= ``block_threshold`` -> ``blocked``;
 4. -> ``pending_review`` when one of these applies (the first gives the
    code, the reason lists them all): held lines submitted (``SUBMITTED``,
@@ -50,7 +54,7 @@ Status of the result (the first rule that applies):
    (the reason says which and how to submit them), ``LIMIT_PARTIAL`` when
    the annual limit reduced the coverage, else ``APPROVED``.
 
-A hospitalization's stay (``stay``) is checked first: the discharge may not
+A hospitalization's stay (``FraudContext.stay``) is checked first: the discharge may not
 be after the day the claim is received, and the room days billed may not
 exceed the nights of the stay (at least one); otherwise the claim is
 invalid (:class:`InvalidClaimError`), nothing is decided.
