@@ -35,9 +35,9 @@ Pricing of a line (:func:`price_claim`)
    for the code, else the insurer's barème for the care type and code, else
    the catalogue price of the code *for this care type*
    (``CATALOGUE_TARIFF``), else none: the code is **hors nomenclature**
-   (``NO_TARIFF``) and the line is **covered 0**, whatever its price; the
-   counter may submit the claim to the insurer, whose agent may agree a
-   price. ``capped_unit_price = min(unit_price, tariff)``; for a room day
+   (``NO_TARIFF``) and the line is **covered 0**, whatever its price
+   (capped unit price and rate 0: nothing is eligible); the counter may
+   submit the claim to the insurer, whose agent may agree a price. ``capped_unit_price = min(unit_price, tariff)``; for a room day
    (category ``"chambre"``) it is further capped by the contract's
    ``room_day_cap``. ``capped_total = quantity * capped_unit_price``.
 3. Rate: the convention's rate for the care type if set, else the contract's;
@@ -675,8 +675,8 @@ class _Pricer:
             name = "prix de référence de la nomenclature"
         else:
             label = CARE_TYPE_LABELS[self.care_type].lower()
-            return _Cap(
-                unit_price,
+            return _Cap(  # nothing is eligible until the insurer agrees a price
+                0,
                 (reasons.NO_TARIFF,),
                 f"Code hors nomenclature ({label}) : aucun tarif de référence",
                 None,
@@ -764,7 +764,7 @@ class _Pricer:
         held: str | None = None
         if exclusion is None:
             rate = self.rate(is_generic)
-            rate_bp = rate.rate_bp
+            rate_bp = rate.rate_bp if known else 0
             reason_codes: tuple[str, ...] = (*cap.reason_codes, rate.reason_code) if known else ()
             rule = f"{cap.text}, {rate.text}" if known else cap.text
             if known and item.is_generic != is_generic:

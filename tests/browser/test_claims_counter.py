@@ -239,10 +239,11 @@ def test_lines_the_engine_does_not_pay_can_be_sent_to_the_insurer(shop, page):
     type_line(pg, 1, "PH0009")
     pg.keyboard.press("Control+Enter")
     decompte = pg.locator("#decompte")
-    expect(decompte.locator("fieldset.held-lines")).to_contain_text("XX-777 : Hors nomenclature")
-    expect(decompte.locator(".verdict")).to_contain_text("soumettre la demande à l'assureur")
+    slow = 20_000  # the live preview after each change (the shared test machine can be slow)
+    expect(decompte.locator("fieldset.held-lines")).to_contain_text("XX-777 : Hors nomenclature", timeout=slow)
+    expect(decompte.locator(".verdict")).to_contain_text("soumettre la demande à l'assureur", timeout=slow)
     pg.locator("#submit_to_insurer").check()
-    expect(decompte.locator(".verdict")).to_contain_text("En attente de validation")
+    expect(decompte.locator(".verdict")).to_contain_text("En attente de validation", timeout=slow)
     if SCREENSHOTS:
         pg.screenshot(path=str(Path(SCREENSHOTS) / "comptoir-hors-nomenclature.png"), full_page=True)
     with pg.expect_navigation():
