@@ -424,6 +424,8 @@ _ENTRY_KEYS = ("price", "category", "generic", "label")
 
 
 def _bareme_entry(where: str, code: str, value: object) -> BaremeEntry:
+    if _is_int(value) and value > 0:  # type: ignore[operator]
+        return BaremeEntry(value)  # type: ignore[arg-type]  # the common case, checked without a detour
     if not isinstance(value, Mapping):
         return BaremeEntry(_price_table(where, {code: value})[normalize_code(code)])
     refuse_unknown_keys(f"{where}, code « {code} »", value, _ENTRY_KEYS)
