@@ -209,7 +209,7 @@ def list_claims():
 @require_role(*READ_ROLES)
 def get_claim(claim_id: str):
     """One claim with its lines and adjudication steps (404 for another organisation)."""
-    return ok(claim_json(queries.get_claim(claim_id, g.api_user)))
+    return ok(claim_json(queries.get_claim(g.api_user, claim_id)))
 
 
 # --- eligibility (FHIR CoverageEligibilityResponse) -----------------------------------------
@@ -219,7 +219,7 @@ def _member_by_national_id(raw: str) -> Adherent:
     if not (value.isdigit() and len(value) == 8):
         raise ApiError(422, "VALIDATION_ERROR", "Numéro CIN invalide : 8 chiffres attendus.",
                        {"field": "nationalId"})
-    member = queries.member_by_national_id(value)
+    member = queries.member_by_national_id(g.api_user, value)
     if member is None:
         raise ApiError(404, "UNKNOWN_MEMBER", "Aucun adhérent ne correspond à ce numéro CIN.",
                        {"field": "nationalId"})
@@ -228,13 +228,13 @@ def _member_by_national_id(raw: str) -> Adherent:
 
 def _member_by_id(member_id: str) -> Adherent:
     try:
-        return queries.get_member(member_id)
+        return queries.get_member(g.api_user, member_id)
     except ClaimError as exc:
         raise api_error(exc) from None
 
 
 def _contracts_by_number(number: str) -> list[Contract]:
-    contracts = queries.contracts_by_number(number)
+    contracts = queries.contracts_by_number(g.api_user, number)
     if not contracts:
         raise ApiError(404, "UNKNOWN_CONTRACT", f"Aucun contrat n° « {number.strip()[:50]} ».",
                        {"field": "contractNumber"})
@@ -261,7 +261,7 @@ def eligibility_answer(q) -> dict:
         member = contracts[0].adherent
         only = {c.id for c in contracts if c.adherent_id == member.id}
     try:
-        panel = queries.rights(member, care_type, on, provider)
+        panel = queries.rights(user, member, care_type, on, provider)
     except ClaimError as exc:
         raise api_error(exc) from None
     if only is not None:

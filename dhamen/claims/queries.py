@@ -57,7 +57,7 @@ class MemberMatch:
     matched_by: str  # national_id | contract_number | name
 
 
-def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
+def find_members(user, query: str, limit: int = 20) -> list[MemberMatch]:
     """By national ID (through the keyed hash), contract number, or name."""
     query = (query or "").strip()
     if len(query) < 2 or len(query) > 100:
@@ -65,10 +65,10 @@ def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
     results: dict[str, MemberMatch] = {}
     normalised = crypto.normalise_national_id(query)
     if _CIN.match(normalised):
-        member = member_by_national_id(normalised)
+        member = member_by_national_id(user, normalised)
         if member is not None:
             results[member.id] = MemberMatch(member, [], "national_id")
-    for contract in contracts_by_number(query):
+    for contract in contracts_by_number(user, query):
         results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], "contract_number"))
     if not results and not normalised.isdigit():
         terms = [t for t in re.split(r"\s+", query.lower()) if t][:4]
@@ -78,13 +78,13 @@ def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
             stmt = stmt.where(or_(func.lower(Adherent.first_name).like(like),
                                   func.lower(Adherent.last_name).like(like)))
         for member in db.session.scalars(scoped(stmt.order_by(Adherent.last_name, Adherent.first_name)
-                                                .limit(limit), Adherent)):
+                                                .limit(limit), Adherent, user)):
             results.setdefault(member.id, MemberMatch(member, [], "name"))
     matches = list(results.values())[:limit]
     if matches:
         contracts = db.session.scalars(scoped(select(Contract).where(
             Contract.adherent_id.in_([m.adherent.id for m in matches])).options(selectinload(Contract.insurer))
-            .order_by(Contract.start_date.desc()), Contract)).all()
+            .order_by(Contract.start_date.desc()), Contract, user)).all()
         by_member: dict[str, list[Contract]] = {}
         for c in contracts:
             by_member.setdefault(c.adherent_id, []).append(c)
@@ -93,27 +93,27 @@ def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
     return matches
 
 
-def contracts_by_number(number: str) -> list[Contract]:
+def contracts_by_number(user, number: str) -> list[Contract]:
     """The contracts with this number (any case) that the caller may see, of members not
     deleted, newest first."""
     contracts = db.session.scalars(scoped(select(Contract).where(
-        func.upper(Contract.contract_number) == number.strip().upper()), Contract)
+        func.upper(Contract.contract_number) == number.strip().upper()), Contract, user)
         .order_by(Contract.start_date.desc())).all()
     return [c for c in contracts if c.adherent.is_live]
 
 
-def member_by_national_id(national_id: str) -> Adherent | None:
+def member_by_national_id(user, national_id: str) -> Adherent | None:
     """The (not deleted) member with this national ID, through the keyed hash, scoped to the caller."""
     return db.session.scalar(scoped(select(Adherent).where(
-        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.is_live), Adherent))
+        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.is_live), Adherent, user))
 
 
-def get_member(adherent_id: str) -> Adherent:
+def get_member(user, adherent_id: str) -> Adherent:
     """The (not deleted) member, scoped to the caller; ``UNKNOWN_MEMBER`` otherwise."""
     member = None
     if isinstance(adherent_id, str) and 0 < len(adherent_id) <= 64:
         member = db.session.scalar(scoped(select(Adherent).where(Adherent.id == adherent_id, Adherent.is_live),
-                                          Adherent))
+                                          Adherent, user))
     if member is None:
         raise ClaimError("UNKNOWN_MEMBER", "Adhérent inconnu.", "memberId", "not_found")
     return member
@@ -166,11 +166,12 @@ def active_convention(insurer_id: str, provider_id: str, on: date) -> Convention
     return db.session.scalar(select(Convention).where(convention_in_force(insurer_id, provider_id, on)))
 
 
-def rights(member: Adherent, care_type: str | None, on: date, provider: Provider | None = None) -> list[ContractRights]:
+def rights(user, member: Adherent, care_type: str | None, on: date, provider: Provider | None = None
+           ) -> list[ContractRights]:
     """The counter's rights panel: every contract of the member, in force or not and why."""
     contracts = db.session.scalars(scoped(select(Contract).where(Contract.adherent_id == member.id)
                                           .options(selectinload(Contract.insurer))
-                                          .order_by(Contract.end_date.desc()), Contract)).all()
+                                          .order_by(Contract.end_date.desc()), Contract, user)).all()
     out = []
     for contract in contracts:
         try:
@@ -445,5 +446,5 @@ def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
     return rows, total, page, max(1, -(-total // per_page))
 
 
-def get_claim(claim_id: str, user=None) -> Claim:
+def get_claim(user, claim_id: str) -> Claim:
     return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))

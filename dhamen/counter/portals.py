@@ -137,7 +137,7 @@ def _provider() -> Provider:
 
 
 def _contract(contract_id: str) -> Contract:
-    contract = get_or_404(Contract, contract_id, options=(selectinload(Contract.insurer),
+    contract = get_or_404(Contract, contract_id, current_user, options=(selectinload(Contract.insurer),
                                                           selectinload(Contract.adherent)))
     if not contract.adherent.is_live:
         abort(404)
@@ -213,7 +213,7 @@ class Decompte:
 
 
 def _rights_for(contract: Contract, provider: Provider, on: date) -> ContractRights:
-    for r in queries.rights(contract.adherent, portal().care_type, on, provider):
+    for r in queries.rights(current_user, contract.adherent, portal().care_type, on, provider):
         if r.contract.id == contract.id:
             return r
     abort(404)
@@ -302,7 +302,7 @@ def _search(query: str, provider: Provider) -> tuple[list[MemberResult], str | N
         return [], "Saisissez au moins 2 caractères : CIN (8 chiffres), numéro de contrat ou nom."
     if len(query) > 100:
         return [], "Recherche trop longue (100 caractères au maximum)."
-    matches = queries.find_members(query)
+    matches = queries.find_members(current_user, query)
     if not matches:
         digits = crypto.normalise_national_id(query)
         hint = " Un CIN compte 8 chiffres." if digits.isdigit() and len(digits) != 8 else ""
@@ -311,7 +311,7 @@ def _search(query: str, provider: Provider) -> tuple[list[MemberResult], str | N
     results = []
     for match in matches:
         try:
-            results.append(MemberResult(match.adherent, queries.rights(match.adherent, care_type, today, provider)))
+            results.append(MemberResult(match.adherent, queries.rights(current_user, match.adherent, care_type, today, provider)))
         except ClaimError as exc:
             results.append(MemberResult(match.adherent, error=exc.message))
     return results, None
@@ -320,12 +320,12 @@ def _search(query: str, provider: Provider) -> tuple[list[MemberResult], str | N
 def rights(adherent_id: str):
     provider = _provider()
     try:
-        member = queries.get_member(adherent_id)
+        member = queries.get_member(current_user, adherent_id)
     except ClaimError:
         abort(404)
     today = date.today()
     try:
-        contracts, error = queries.rights(member, portal().care_type, today, provider), None
+        contracts, error = queries.rights(current_user, member, portal().care_type, today, provider), None
     except ClaimError as exc:
         contracts, error = [], exc.message
     return render_template("counter/rights.html", member=member, contracts=contracts, error=error, today=today)
@@ -421,19 +421,19 @@ def history():
 
 def claim(claim_id: str):
     _provider()
-    found = queries.get_claim(claim_id)
+    found = queries.get_claim(current_user, claim_id)
     return render_template("counter/claim.html", claim=found, lines=claim_lines(found))
 
 
 def receipt(claim_id: str):
     _provider()
-    found = queries.get_claim(claim_id)
+    found = queries.get_claim(current_user, claim_id)
     return render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=False)
 
 
 def receipt_pdf(claim_id: str):
     _provider()
-    found = queries.get_claim(claim_id)
+    found = queries.get_claim(current_user, claim_id)
     html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True)
     response = make_response(render_pdf(html, request.url_root))
     response.headers["Content-Type"] = "application/pdf"
