@@ -42,7 +42,7 @@ from dhamen.core.sqltypes import new_id, utcnow
 from dhamen.domain import eligibility as elig
 from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
-from dhamen.domain.coverage import ItemError, ItemInput, Tariffs, tariff_items, validate_items
+from dhamen.domain.coverage import ItemError, ItemInput, Tariffs, benefits_under, tariff_items, validate_items
 from dhamen.domain.errors import ConfigError, InvalidClaimError
 from dhamen.domain.fraud import FraudContext, RecentClaim
 from dhamen.extensions import db
@@ -226,14 +226,18 @@ def rights(member: Adherent, care_type: str | None, on: date, provider: Provider
                                           .order_by(Contract.end_date.desc()), Contract)).all()
     out = []
     for contract in contracts:
+        convention = active_convention(contract.insurer_id, provider.id, on) if provider is not None else None
         try:
-            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used_in_contract_year(contract, on)) \
-                if _in_period(contract, on) else elig.check(terms_of(contract), care_type or "pharmacy", on, 0)
+            # The rates as this provider's claims are priced: the convention's overrides included.
+            benefits = benefits_under(elig.parse_coverage(contract.coverage_json or {}),
+                                      convention.bareme_json if convention else None)
+            used = used_in_contract_year(contract, on) if _in_period(contract, on) else 0
+            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used, benefits=benefits)
         except ConfigError as exc:
             raise ClaimError("CONTRACT_MISCONFIGURED", f"Contrat {contract.contract_number} mal paramétré : {exc}",
                              status=409) from exc
-        has_conv = provider is not None and active_convention(contract.insurer_id, provider.id, on) is not None
-        out.append(ContractRights(contract, contract.insurer, e, has_conv, list(contract.exclusions_json or [])))
+        out.append(ContractRights(contract, contract.insurer, e, convention is not None,
+                                  list(contract.exclusions_json or [])))
     out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.contract_number))
     return out
 

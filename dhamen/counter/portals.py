@@ -45,6 +45,7 @@ from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
 from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_pdf
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
+from dhamen.domain.coverage import with_tariffs
 from dhamen.domain.money import format_tnd, percent_label
 from dhamen.extensions import db
 from dhamen.models import ROLE_PROVIDER_TYPE, Adherent, Contract, IdempotencyKey, Provider
@@ -385,12 +386,18 @@ def submit(contract_id: str):
     return redirect(url_for(".claim", claim_id=claim_id), 303)
 
 
+SUGGESTIONS = 40  # autocomplete entries per answer (ranked: exact code, code prefix, name words)
+
+
 def _code_options(query: str, contract_id: str | None) -> dict:
     """The autocomplete's entries: the shipped catalogue, plus the codes of the contract's
-    insurer barème and convention that the catalogue lacks."""
+    insurer barème and convention that the catalogue lacks; each with the price that applies
+    to this provider and this contract (the convention's tariff, else the barème's), the
+    catalogue's reference price only for a code without tariff."""
     care_type = portal().care_type
-    extra, bareme_source = service.tariff_suggestions(current_user, contract_id, care_type, date.today())
-    return {"options": catalogue.search(care_type, query, 12, extra), "bareme_source": bareme_source}
+    tariffs, bareme_source = service.tariff_suggestions(current_user, contract_id, care_type, date.today())
+    options = catalogue.search(care_type, query, SUGGESTIONS, tariffs)
+    return {"options": with_tariffs(options, tariffs), "bareme_source": bareme_source}
 
 
 def catalogue_options():
