@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from dhamen.core import crypto
 from dhamen.core.sqltypes import EncryptedText, JSONType, UTCDateTime, new_id, utcnow
+from dhamen.domain import reference as claim_reference
 from dhamen.domain.transitions import CLAIM_STATUSES, RECONCILIATION_STATUSES
 from dhamen.extensions import db
 
@@ -295,6 +296,11 @@ class Reconciliation(db.Model):
     insurer: Mapped[Insurer] = relationship()
 
 
+def _new_claim_reference(context) -> str:
+    """Default of ``claims.reference`` for inserts that do not give one (``claim_rows`` does)."""
+    return claim_reference.new_reference(context.get_current_parameters()["type"], date.today())
+
+
 class Claim(db.Model):
     __tablename__ = "claims"
     __table_args__ = (
@@ -310,9 +316,12 @@ class Claim(db.Model):
         Index("idx_claims_reconciliation", "reconciliation_id"),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
         Index("idx_claims_provider_created", "provider_id", "created_at"),
+        Index("idx_claims_reference", "reference", unique=True),
     )
 
     id: Mapped[str] = _id()
+    # The short reference a person reads and types (dhamen.domain.reference): the id stays the ULID.
+    reference: Mapped[str] = mapped_column(String(20), nullable=False, default=_new_claim_reference)
     type: Mapped[str] = mapped_column(String(20), nullable=False)
     contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), nullable=False)
     provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), nullable=False)

@@ -7,7 +7,7 @@ without a declaration.
 ``require_role`` works for pages and the JSON API alike: API routes
 authenticate with a Bearer access token (never a cookie) and refuse with the
 seed's body ``{success: false, error: {code: 'FORBIDDEN', message:
-'Insufficient permissions'}}``; pages use the browser session and answer a
+'Droits insuffisants pour cette action.'}}``; pages use the browser session and answer a
 French 403 page.  A refusal is audited.
 """
 
@@ -68,7 +68,7 @@ def require_role(*roles: str) -> Callable:
             if roles and user.role not in roles:
                 _audit_refusal(user)
                 if _is_api():
-                    raise ApiError(403, "FORBIDDEN", "Insufficient permissions")
+                    raise ApiError(403, "FORBIDDEN", "Droits insuffisants pour cette action.")
                 abort(403)
             return view(*args, **kwargs)
 

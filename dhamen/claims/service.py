@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from dhamen.access.tenancy import scoped, scoped_static
@@ -40,6 +41,7 @@ from dhamen.core import audit, crypto
 from dhamen.core.services import after_commit
 from dhamen.core.sqltypes import new_id, utcnow
 from dhamen.domain import eligibility as elig
+from dhamen.domain import reference as claim_reference
 from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemError, ItemInput, Tariffs, benefits_under, tariff_items, validate_items
@@ -76,6 +78,7 @@ CONTRACT_STATUS_LABELS = {"active": "Actif", "suspended": "Suspendu", "expired":
 NOT_PAYABLE = ("rejected", "blocked")
 MAX_CARE_AGE_DAYS = 365
 IDEMPOTENCY_TTL = timedelta(hours=24)
+REFERENCE_ATTEMPTS = 3  # a claim whose short reference is taken is entered again with another one
 
 
 class ClaimError(Exception):
@@ -533,12 +536,14 @@ def claim_rows(result: Adjudication, *, claim_id: str, care_type: str, contract_
                adherent_id: str, insurer_id: str, care_date: date, created_at: datetime, created_by: str | None,
                status: str | None = None, reason_code: Any = _FROM_RESULT, status_reason: Any = _FROM_RESULT,
                validated_at: datetime | None = None, details: dict | None = None, notes: str | None = None,
-               reconciliation_id: str | None = None, line_id=new_id) -> tuple[dict, list[dict]]:
+               reconciliation_id: str | None = None, line_id=new_id,
+               reference: str | None = None) -> tuple[dict, list[dict]]:
     """The ``claims`` row and its ``claim_items`` rows for an adjudication: what the counter and the
-    volume seed both insert (status and reason default to the engine's)."""
+    volume seed both insert (status and reason default to the engine's; the short reference is
+    drawn at random unless given)."""
     status = status or result.status
     claim = {
-        "id": claim_id, "type": care_type, "contract_id": contract_id, "provider_id": provider_id,
+        "id": claim_id, "reference": reference or claim_reference.new_reference(care_type, created_at.date()), "type": care_type, "contract_id": contract_id, "provider_id": provider_id,
         "adherent_id": adherent_id, "insurer_id": insurer_id, "care_date": care_date,
         "total_amount": result.total_amount, "covered_amount": result.covered_amount,
         "copay_amount": result.copay_amount, "fraud_score": result.fraud_score,
@@ -637,9 +642,17 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
     existing = find_idempotent(user, idempotency_key, fingerprint)
     if existing is not None:
         return existing.claim_id, existing.response_json, True
-    req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True)
-    result = evaluate(req)
-    claim, lines = create_claim(user, req, result)
+    for attempt in range(REFERENCE_ATTEMPTS):
+        req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True)
+        result = evaluate(req)
+        try:
+            claim, lines = create_claim(user, req, result)
+            break
+        except IntegrityError as exc:
+            # Another claim drew the same short reference (1 chance in billions): start again.
+            if "reference" not in str(exc.orig).lower() or attempt == REFERENCE_ATTEMPTS - 1:
+                raise
+            db.session.rollback()
     body = render_claim(claim, lines)
     if idempotency_key is not None and not _store_idempotency_key(user, idempotency_key, fingerprint, body,
                                                                   claim["id"]):
@@ -690,7 +703,7 @@ def claim_json(claim: Claim) -> dict:
 def render_claim(claim: Mapping, items: list[Mapping]) -> dict:
     """A claim and its lines (rows as ``claim_rows`` makes them) as the API shows them."""
     return {
-        "id": claim["id"], "type": claim["type"], "status": claim["status"],
+        "id": claim["id"], "reference": claim["reference"], "type": claim["type"], "status": claim["status"],
         "statusLabel": STATUS_LABELS[claim["status"]], "reasonCode": claim["reason_code"],
         "reason": claim["status_reason"], "careDate": claim["care_date"].isoformat(),
         "createdAt": claim["created_at"].isoformat(), "contractId": claim["contract_id"],
@@ -728,6 +741,7 @@ class HistoryFilters:
     status: str | None = None
     member: str | None = None
     care_type: str | None = None
+    reference: str | None = None  # a claim's short reference, normalised
 
 
 def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
@@ -748,6 +762,12 @@ def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
             errors.append("Statut inconnu.")
     member = (args.get("adherent") or "").strip()[:100]
     filters.member = member or None
+    ref = (args.get("demande") or "").strip()[:40]
+    if ref:
+        filters.reference = claim_reference.normalise(ref)
+        if filters.reference is None:
+            errors.append(f"N° de demande « {ref} » invalide : il s'écrit comme PH-26-4K7Q-9MXC "
+                          "(vérifiez chaque caractère, le dernier est une clé de contrôle).")
     return filters, errors
 
 
@@ -761,6 +781,8 @@ def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
         stmt = stmt.where(Claim.status == filters.status)
     if filters.care_type:
         stmt = stmt.where(Claim.type == filters.care_type)
+    if filters.reference:
+        stmt = stmt.where(Claim.reference == filters.reference)
     if filters.member:
         normalised = crypto.normalise_national_id(filters.member)
         if _CIN.match(normalised):
@@ -780,7 +802,13 @@ def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
 
 
 def get_claim(claim_id: str, user=None) -> Claim:
+    """A claim of the user's organisation by its id (ULID) or its short reference (as typed:
+    any case, with or without dashes), else a 404."""
     from dhamen.access.tenancy import get_or_404
 
+    ref = claim_reference.normalise(claim_id) if claim_id and len(claim_id) != 26 else None
+    if ref is not None:
+        found = db.session.scalar(scoped(select(Claim.id).where(Claim.reference == ref), Claim, user))
+        claim_id = found or ""
     return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))
 

@@ -47,10 +47,14 @@ from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
 from dhamen.domain.coverage import with_tariffs
 from dhamen.domain.money import format_tnd, percent_label
+from dhamen.domain.transitions import OPEN_FOR_REVIEW
 from dhamen.extensions import db
 from dhamen.models import ROLE_PROVIDER_TYPE, Adherent, Contract, IdempotencyKey, Provider
 
 PER_PAGE = 25
+LATEST = 8  # claims on the counter's home
+AWAITING = OPEN_FOR_REVIEW  # statuses waiting for the insurer's decision: the pages poll until it comes
+POLL_SECONDS = 5  # how often a page waiting for the insurer asks again (a small fragment)
 PLAN_LABELS = {"individual": "Individuel", "family": "Famille", "corporate": "Groupe (entreprise)"}
 
 
@@ -272,9 +276,18 @@ def _entry_page(provider: Provider, contract: Contract, form: EntryForm, decompt
         **_code_options("", contract.id)), status
 
 
+def _latest() -> list:
+    return service.history(current_user, service.HistoryFilters(), 1, LATEST)[0]
+
+
 def _home_page(**context):
-    latest, _total, _page, _pages = service.history(current_user, service.HistoryFilters(), 1, 8)
-    return render_template("counter/home.html", latest=latest, **context)
+    return render_template("counter/home.html", latest=_latest(), **context)
+
+
+def latest_claims():
+    """The home's latest claims (htmx): polled while one of them waits for the insurer."""
+    _provider()
+    return render_template("counter/_latest.html", latest=_latest())
 
 
 # --- views (the same functions serve the four portals) ------------------------------------------
@@ -410,7 +423,7 @@ def history():
     filters, errors = service.parse_history_filters(request.args)
     if filters.member and crypto.normalise_national_id(filters.member).isdigit():
         errors.append("Pour retrouver un adhérent par CIN, utilisez la recherche du comptoir : "
-                      "un CIN ne doit pas figurer dans l'adresse d'une page.")
+                      "le CIN d'un adhérent ne doit pas apparaître dans l'historique du navigateur.")
         filters.member = None
     try:
         page = max(1, int(request.args.get("page", "1")))
@@ -418,7 +431,7 @@ def history():
         page = 1
     rows, total, page, pages = service.history(current_user, filters, page, PER_PAGE)
     args = {k: v for k, v in (("du", filters.date_from), ("au", filters.date_to), ("statut", filters.status),
-                              ("adherent", filters.member)) if v}
+                              ("adherent", filters.member), ("demande", filters.reference)) if v}
     return render_template("counter/history.html", rows=rows, total=total, page=page, pages=pages,
                            filters=filters, errors=errors, args=args, status_labels=STATUS_LABELS.items())
 
@@ -429,19 +442,29 @@ def claim(claim_id: str):
     return render_template("counter/claim.html", claim=found, lines=claim_lines(found))
 
 
+def claim_status(claim_id: str):
+    """The claim's result card, polled by its page while the insurer has not decided (htmx)."""
+    _provider()
+    found = service.get_claim(claim_id)
+    decided_now = request.args.get("vu") in AWAITING and found.status not in AWAITING
+    return render_template("counter/_claim_result.html", claim=found, decided_now=decided_now)
+
+
 def receipt(claim_id: str):
     _provider()
     found = service.get_claim(claim_id)
-    return render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=False)
+    return render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=False,
+                           provisional=found.status in AWAITING)
 
 
 def receipt_pdf(claim_id: str):
     _provider()
     found = service.get_claim(claim_id)
-    html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True)
+    html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True,
+                           provisional=found.status in AWAITING)
     response = make_response(render_pdf(html, request.url_root))
     response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="recu-{found.id}.pdf"'
+    response.headers["Content-Disposition"] = f'inline; filename="recu-{found.reference}.pdf"'
     return response
 
 
@@ -456,6 +479,8 @@ ROUTES = (
     ("/catalogue", catalogue_options, ("GET",)),
     ("/demandes", history, ("GET",)),
     ("/demandes/<claim_id>", claim, ("GET",)),
+    ("/demandes/<claim_id>/statut", claim_status, ("GET",)),
+    ("/dernieres", latest_claims, ("GET",)),
     ("/demandes/<claim_id>/recu", receipt, ("GET",)),
     ("/demandes/<claim_id>/recu.pdf", receipt_pdf, ("GET",)),
 )
@@ -466,7 +491,8 @@ def _template_context() -> dict:
         "portal": portal(), "provider": current_user.provider, "status_label": STATUS_LABELS.get,
         "contract_status_label": service.CONTRACT_STATUS_LABELS.get, "plan_label": PLAN_LABELS.get,
         "care_label": CARE_TYPE_LABELS.get, "percent": percent_label,
-        "glance": glance, "exclusion_label": exclusion_label,
+        "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING,
+        "poll_seconds": POLL_SECONDS,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),
     }
 

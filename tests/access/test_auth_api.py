@@ -581,7 +581,7 @@ def test_require_role_refuses_with_the_seed_body_and_audits(probe_app, ctx):
         data = api_login(client, "p@exemple.tn")
     r = client.get("/api/v1/_probe/admin", headers=bearer(data["accessToken"]))
     assert r.status_code == 403
-    assert r.get_json() == {"success": False, "error": {"code": "FORBIDDEN", "message": "Insufficient permissions"}}
+    assert r.get_json() == {"success": False, "error": {"code": "FORBIDDEN", "message": "Droits insuffisants pour cette action."}}
     r = client.get("/api/v1/_probe/admin")
     assert r.status_code == 401
     with app2.app_context():

@@ -28,7 +28,7 @@ def history(client, shop):
 
 
 def rows(page: str) -> list[str]:
-    return re.findall(r'href="/pharmacie/demandes/([0-9A-Z]{26})" title', page)
+    return re.findall(r'href="/pharmacie/demandes/([0-9A-Z]{26})" class="code claim-ref"', page)
 
 
 def test_pagination_25_per_page_and_only_own_claims(history):
