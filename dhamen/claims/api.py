@@ -42,7 +42,7 @@ from sqlalchemy import func, select
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import role_label
 from dhamen.access.tenancy import scoped
-from dhamen.claims import service
+from dhamen.claims import lookup, service
 from dhamen.claims.schemas import (
     ClaimBody,
     ClaimListQuery,
@@ -244,7 +244,8 @@ def _member_by_national_id(raw: str) -> Adherent:
     if not (value.isdigit() and len(value) == 8):
         raise ApiError(422, "VALIDATION_ERROR", "Numéro CIN invalide : 8 chiffres attendus.",
                        {"field": "nationalId"})
-    member = service.member_by_national_id(value)
+    member = lookup.member_by_national_id(value)
+    lookup.audit_lookup(lookup.BY_NATIONAL_ID, [member.id] if member else [])
     if member is None:
         raise ApiError(404, "UNKNOWN_MEMBER", "Aucun adhérent ne correspond à ce numéro CIN.",
                        {"field": "nationalId"})
@@ -254,6 +255,7 @@ def _member_by_national_id(raw: str) -> Adherent:
 def _member_by_id(member_id: str) -> Adherent:
     member = db.session.scalar(scoped(select(Adherent).where(
         Adherent.id == member_id, Adherent.deleted_at.is_(None)), Adherent))
+    lookup.audit_lookup(lookup.BY_ID, [member.id] if member else [])
     if member is None:
         raise ApiError(404, "UNKNOWN_MEMBER", "Adhérent inconnu.", {"field": "memberId"})
     return member
@@ -264,6 +266,7 @@ def _contracts_by_number(number: str) -> list[Contract]:
         func.upper(Contract.contract_number) == number.strip().upper()), Contract)
         .order_by(Contract.start_date.desc())).all()
     contracts = [c for c in contracts if c.adherent.deleted_at is None]
+    lookup.audit_lookup(lookup.BY_CONTRACT, sorted({c.adherent_id for c in contracts}))
     if not contracts:
         raise ApiError(404, "UNKNOWN_CONTRACT", f"Aucun contrat n° « {number.strip()[:50]} ».",
                        {"field": "contractNumber"})
@@ -330,11 +333,17 @@ def eligibility_get():
         raise ApiError(400, "NATIONAL_ID_IN_URL",
                        "Le numéro CIN ne doit jamais figurer dans une URL : envoyez-le dans le corps de "
                        "POST /api/v1/eligibility.", {"field": "nationalId"})
-    return ok(eligibility_answer(_query(EligibilityQuery)))
+    try:
+        return ok(eligibility_answer(_query(EligibilityQuery)))
+    finally:
+        db.session.commit()  # the lookup's audit rows, whether someone was found or not
 
 
 @bp.post("/eligibility")
 @require_role(*ELIGIBILITY_ROLES)
 def eligibility_post():
     """Rights by national ID (in the body), contract number or member id."""
-    return ok(eligibility_answer(validate(EligibilityBody, json_body())))
+    try:
+        return ok(eligibility_answer(validate(EligibilityBody, json_body())))
+    finally:
+        db.session.commit()  # the lookup's audit rows, whether someone was found or not

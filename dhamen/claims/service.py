@@ -100,58 +100,7 @@ class ClaimError(Exception):
 
 # --- members ----------------------------------------------------------------------------
 
-@dataclass
-class MemberMatch:
-    adherent: Adherent
-    contracts: list[Contract]
-    matched_by: str  # national_id | contract_number | name
-
-
 _CIN = re.compile(r"^[0-9]{8}$")
-
-
-def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
-    """By national ID (through the keyed hash), contract number, or name."""
-    query = (query or "").strip()
-    if len(query) < 2 or len(query) > 100:
-        return []
-    results: dict[str, MemberMatch] = {}
-    normalised = crypto.normalise_national_id(query)
-    if _CIN.match(normalised):
-        member = member_by_national_id(normalised)
-        if member is not None:
-            results[member.id] = MemberMatch(member, [], "national_id")
-    contract_rows = db.session.scalars(scoped(select(Contract).where(
-        func.upper(Contract.contract_number) == query.upper()), Contract)).all()
-    for contract in contract_rows:
-        if contract.adherent.deleted_at is None:
-            results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], "contract_number"))
-    if not results and not normalised.isdigit():
-        terms = [t for t in re.split(r"\s+", query.lower()) if t][:4]
-        stmt = select(Adherent).where(Adherent.deleted_at.is_(None))
-        for term in terms:
-            like = f"%{term.replace('%', '').replace('_', '')}%"
-            stmt = stmt.where(or_(func.lower(Adherent.first_name).like(like), func.lower(Adherent.last_name).like(like)))
-        for member in db.session.scalars(scoped(stmt.order_by(Adherent.last_name, Adherent.first_name)
-                                                .limit(limit), Adherent)):
-            results.setdefault(member.id, MemberMatch(member, [], "name"))
-    matches = list(results.values())[:limit]
-    if matches:
-        contracts = db.session.scalars(scoped(select(Contract).where(
-            Contract.adherent_id.in_([m.adherent.id for m in matches])).options(selectinload(Contract.insurer))
-            .order_by(Contract.start_date.desc()), Contract)).all()
-        by_member: dict[str, list[Contract]] = {}
-        for c in contracts:
-            by_member.setdefault(c.adherent_id, []).append(c)
-        for m in matches:
-            m.contracts = by_member.get(m.adherent.id, [])
-    return matches
-
-
-def member_by_national_id(national_id: str) -> Adherent | None:
-    """The (not deleted) member with this national ID, through the keyed hash, scoped to the caller."""
-    return db.session.scalar(scoped(select(Adherent).where(
-        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.deleted_at.is_(None)), Adherent))
 
 
 def get_member(adherent_id: str) -> Adherent:
@@ -723,15 +672,28 @@ def render_claim(claim: Mapping, items: list[Mapping]) -> dict:
 
 
 def recent_member_claims(adherent_id: str, provider_id: str | None, limit: int = 10) -> list[dict]:
-    """The member's latest claims at any provider: amounts only, no other provider's details."""
+    """The member's latest claims at any provider, with their codes (what a counter needs to avoid
+    a second delivery).  Another provider's claim keeps its date, care type and codes only: no
+    amount, no status, no provider, no id."""
     rows = db.session.execute(
         select(Claim.id, Claim.care_date, Claim.type, Claim.status, Claim.total_amount, Claim.covered_amount,
                Claim.provider_id)
         .where(Claim.adherent_id == adherent_id).order_by(Claim.care_date.desc(), Claim.created_at.desc())
         .limit(limit)).all()
-    return [{"careDate": r.care_date, "type": r.type, "status": r.status, "totalAmount": r.total_amount,
-             "coveredAmount": r.covered_amount, "atThisProvider": r.provider_id == provider_id,
-             "claimId": r.id if r.provider_id == provider_id else None} for r in rows]
+    codes: dict[str, list[str]] = {}
+    if rows:
+        for claim_id, code in db.session.execute(select(ClaimItem.claim_id, ClaimItem.code).where(
+                ClaimItem.claim_id.in_([r.id for r in rows])).order_by(ClaimItem.claim_id, ClaimItem.position)):
+            codes.setdefault(claim_id, []).append(code)
+    out = []
+    for r in rows:
+        entry = {"careDate": r.care_date, "type": r.type, "codes": codes.get(r.id, []),
+                 "atThisProvider": r.provider_id == provider_id}
+        if entry["atThisProvider"]:
+            entry |= {"status": r.status, "totalAmount": r.total_amount, "coveredAmount": r.covered_amount,
+                      "claimId": r.id}
+        out.append(entry)
+    return out
 
 
 @dataclass

@@ -38,7 +38,7 @@ from sqlalchemy.orm import selectinload
 
 from dhamen.access.rbac import require_role
 from dhamen.access.tenancy import get_or_404
-from dhamen.claims import service
+from dhamen.claims import lookup, service
 from dhamen.claims.service import CARE_TYPE_LABELS, STATUS_LABELS, ClaimError, ContractRights
 from dhamen.core import crypto
 from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
@@ -300,23 +300,33 @@ def home():
 def search():
     provider = _provider()
     query = (request.form.get("q") or "").strip()
-    results, message = _search(query, provider)
-    context = {"results": results, "message": message, "query": query}
+    birth_raw = (request.form.get("naissance") or "").strip()[:20]
+    results, message = _search(query, birth_raw, provider)
+    db.session.commit()  # the lookup's audit rows
+    context = {"results": results, "message": message, "query": query, "birth_raw": birth_raw}
     if _htmx():
         return render_template("counter/_search_results.html", **context)
     return _home_page(**context)
 
 
-def _search(query: str, provider: Provider) -> tuple[list[MemberResult], str | None]:
+def _search(query: str, birth_raw: str, provider: Provider) -> tuple[list[MemberResult], str | None]:
     if len(query) < 2:
         return [], "Saisissez au moins 2 caractères : CIN (8 chiffres), numéro de contrat ou nom."
     if len(query) > 100:
         return [], "Recherche trop longue (100 caractères au maximum)."
-    matches = service.find_members(query)
+    try:
+        how, matches = lookup.find_members(query, lookup.parse_birth_date(birth_raw))
+    except lookup.MemberQueryError as exc:
+        return [], str(exc)
     if not matches:
         digits = crypto.normalise_national_id(query)
-        hint = " Un CIN compte 8 chiffres." if digits.isdigit() and len(digits) != 8 else ""
-        return [], f"Aucun adhérent trouvé.{hint} Vérifiez la saisie ou cherchez par nom."
+        if digits.isdigit():
+            hint = " Un CIN compte 8 chiffres." if len(digits) != 8 else ""
+            return [], f"Aucun adhérent trouvé.{hint} Vérifiez la saisie."
+        if how == lookup.BY_NAME:
+            return [], ("Aucun adhérent ne porte exactement ce nom avec cette date de naissance. Vérifiez "
+                        "l'orthographe (nom complet, ou nom de famille seul) ou cherchez par CIN.")
+        return [], "Aucun adhérent trouvé. Vérifiez la saisie."
     today, care_type = date.today(), portal().care_type
     results = []
     for match in matches:
@@ -333,6 +343,8 @@ def rights(adherent_id: str):
         member = service.get_member(adherent_id)
     except ClaimError:
         abort(404)
+    lookup.audit_lookup(lookup.BY_ID, [member.id])
+    db.session.commit()
     today = date.today()
     try:
         contracts, error = service.rights(member, portal().care_type, today, provider), None
@@ -343,7 +355,10 @@ def rights(adherent_id: str):
 
 def entry(contract_id: str):
     provider = _provider()
-    return _entry_page(provider, _contract(contract_id), EntryForm.blank())
+    contract = _contract(contract_id)
+    lookup.audit_lookup(lookup.BY_CONTRACT, [contract.adherent_id])
+    db.session.commit()
+    return _entry_page(provider, contract, EntryForm.blank())
 
 
 def rights_panel(contract_id: str):
@@ -494,6 +509,7 @@ def _template_context() -> dict:
         "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING,
         "poll_seconds": POLL_SECONDS,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),
+        "today_iso": date.today().isoformat(),
     }
 
 

@@ -141,7 +141,7 @@ def test_pharmacist_counter_flow_keyboard_only(shop, page):
 def test_live_preview_shows_errors_and_a_double_click_makes_one_claim(shop, page):
     pg = page
     log_in(pg, shop.users["pharmacist"].email, "/pharmacie/")
-    find_member(pg, "NomActive")
+    find_member(pg, "CT-ACTIVE-001")
     type_line(pg, 0, "PH0009", qty="-1")
     expect(pg.locator('#decompte [data-field="qty"]')).to_contain_text("la quantité doit être un nombre entier")
     expect(pg.locator('[name="lines-0-qty"]')).to_have_attribute("aria-invalid", "true")

@@ -260,7 +260,7 @@ def test_national_id_never_appears_in_portal_pages(counter, shop):
     cin = shop.national_ids["active"]
     token = hidden["csrf_token"]
     location = client.post(f"{url}/valider", data=claim_data(PHARMACY, hidden)).headers["Location"]
-    pages = [client.post("/pharmacie/recherche", data={"q": "NomActive", "csrf_token": token}),
+    pages = [client.post("/pharmacie/recherche", data={"q": "NomActive", "naissance": "1980-01-01", "csrf_token": token}),
              client.get(url), client.get(location), client.get(f"{location}/recu"), client.get("/pharmacie/demandes"),
              client.get(f"/pharmacie/adherents/{shop.members['active'].id}/droits")]
     for page in pages:
