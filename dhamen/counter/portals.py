@@ -4,7 +4,7 @@ A :class:`ClaimEntryConfig` says what differs between the pharmacy, the
 doctor's office, the lab and the clinic (care type, role, URL, words, extra
 fields); :func:`make_blueprint` builds the same views and templates for
 each.  Views are thin: load → authorise (``require_role`` + tenant scoping)
-→ call :mod:`dhamen.claims.service` → render.  The only write is
+→ call :mod:`dhamen.claims.queries` / :mod:`~dhamen.claims.operations` → render.  The only write is
 :func:`submit`, which commits once.
 
 Pages (under the portal's prefix, e.g. ``/pharmacie``)::
@@ -38,14 +38,16 @@ from sqlalchemy.orm import selectinload
 
 from dhamen.access.rbac import require_role
 from dhamen.access.tenancy import get_or_404
-from dhamen.claims import lookup, service
-from dhamen.claims.service import CARE_TYPE_LABELS, STATUS_LABELS, ClaimError, ContractRights
+from dhamen.claims import lookup, operations, queries
+from dhamen.claims.errors import ClaimError
+from dhamen.claims.queries import ContractRights
 from dhamen.core import crypto
 from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
 from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_pdf
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
 from dhamen.domain.coverage import with_tariffs
+from dhamen.domain.labels import CARE_TYPE_LABELS, CONTRACT_STATUS_LABELS, STATUS_LABELS
 from dhamen.domain.money import format_tnd, percent_label
 from dhamen.domain.transitions import OPEN_FOR_REVIEW
 from dhamen.extensions import db
@@ -161,7 +163,7 @@ def ended_notice(contract: Contract, today: date | None = None) -> str | None:
     """A contract whose period ended less than a year ago still covers the care received before
     its end (a clinic bills a stay after discharge): the entry page stays open, with this notice."""
     today = today or date.today()
-    if contract.status != "active" or not today - timedelta(days=service.MAX_CARE_AGE_DAYS) <= contract.end_date < today:
+    if contract.status != "active" or not today - timedelta(days=operations.MAX_CARE_AGE_DAYS) <= contract.end_date < today:
         return None
     return (f"Le contrat a pris fin le {contract.end_date.strftime('%d/%m/%Y')} : seuls les soins reçus jusqu'à "
             "cette date peuvent être pris en charge. Indiquez la date des soins.")
@@ -214,7 +216,7 @@ class Decompte:
 
 
 def _rights_for(contract: Contract, provider: Provider, on: date) -> ContractRights:
-    for r in service.rights(contract.adherent, portal().care_type, on, provider):
+    for r in queries.rights(contract.adherent, portal().care_type, on, provider):
         if r.contract.id == contract.id:
             return r
     abort(404)
@@ -234,8 +236,8 @@ def _adjudicate(form: EntryForm, contract: Contract) -> Decompte:
     if not form.items:
         return decompte
     try:
-        form.care_date = service.parse_care_date(form.care_date_raw)
-        _req, result = service.preview(current_user, contract.id, portal().care_type, form.care_date, form.items,
+        form.care_date = operations.parse_care_date(form.care_date_raw)
+        _req, result = operations.preview(current_user, contract.id, portal().care_type, form.care_date, form.items,
                                        form.details)
     except ClaimError as exc:
         _refused(decompte, exc)
@@ -255,7 +257,7 @@ def _refused(decompte: Decompte, exc: ClaimError) -> None:
 def _care_date_or_today(raw: str | None) -> date:
     """The care date typed at the counter when it is a valid one, else today (the panel's date)."""
     try:
-        return service.parse_care_date(raw)
+        return operations.parse_care_date(raw)
     except ClaimError:
         return date.today()
 
@@ -271,13 +273,13 @@ def _entry_page(provider: Provider, contract: Contract, form: EntryForm, decompt
     return render_template(
         "counter/entry.html", contract=contract, member=contract.adherent, r=r, refusal=refusal(r, provider),
         ended_notice=notice, default_care_date=default_date,
-        recent=service.recent_member_claims(contract.adherent_id, provider.id), form=form,
+        recent=queries.recent_member_claims(contract.adherent_id, provider.id), form=form,
         decompte=decompte or Decompte(form), today=today, blank_row=LineRow(uid=0),
         **_code_options("", contract.id)), status
 
 
 def _latest() -> list:
-    return service.history(current_user, service.HistoryFilters(), 1, LATEST)[0]
+    return queries.history(current_user, queries.HistoryFilters(), 1, LATEST)[0]
 
 
 def _home_page(**context):
@@ -331,7 +333,7 @@ def _search(query: str, birth_raw: str, provider: Provider) -> tuple[list[Member
     results = []
     for match in matches:
         try:
-            results.append(MemberResult(match.adherent, service.rights(match.adherent, care_type, today, provider)))
+            results.append(MemberResult(match.adherent, queries.rights(match.adherent, care_type, today, provider)))
         except ClaimError as exc:
             results.append(MemberResult(match.adherent, error=exc.message))
     return results, None
@@ -340,14 +342,14 @@ def _search(query: str, birth_raw: str, provider: Provider) -> tuple[list[Member
 def rights(adherent_id: str):
     provider = _provider()
     try:
-        member = service.get_member(adherent_id)
+        member = queries.get_member(adherent_id)
     except ClaimError:
         abort(404)
     lookup.audit_lookup(lookup.BY_ID, [member.id])
     db.session.commit()
     today = date.today()
     try:
-        contracts, error = service.rights(member, portal().care_type, today, provider), None
+        contracts, error = queries.rights(member, portal().care_type, today, provider), None
     except ClaimError as exc:
         contracts, error = [], exc.message
     return render_template("counter/rights.html", member=member, contracts=contracts, error=error, today=today)
@@ -394,8 +396,8 @@ def submit(contract_id: str):
         return _entry_page(provider, contract, form, decompte, 422)
     key = f"portal:{form.token}"
     try:
-        form.care_date = service.parse_care_date(form.care_date_raw)
-        claim_id, _body, replayed = service.submit(current_user, contract.id, config.care_type, form.care_date,
+        form.care_date = operations.parse_care_date(form.care_date_raw)
+        claim_id, _body, replayed = operations.submit(current_user, contract.id, config.care_type, form.care_date,
                                                 form.items, details=form.details, idempotency_key=key)
     except ClaimError as exc:
         db.session.rollback()
@@ -423,7 +425,7 @@ def _code_options(query: str, contract_id: str | None) -> dict:
     to this provider and this contract (the convention's tariff, else the barème's), the
     catalogue's reference price only for a code without tariff."""
     care_type = portal().care_type
-    tariffs, bareme_source = service.tariff_suggestions(current_user, contract_id, care_type, date.today())
+    tariffs, bareme_source = queries.tariff_suggestions(current_user, contract_id, care_type, date.today())
     options = catalogue.search(care_type, query, SUGGESTIONS, tariffs)
     return {"options": with_tariffs(options, tariffs), "bareme_source": bareme_source}
 
@@ -435,7 +437,7 @@ def catalogue_options():
 
 def history():
     _provider()
-    filters, errors = service.parse_history_filters(request.args)
+    filters, errors = queries.parse_history_filters(request.args)
     if filters.member and crypto.normalise_national_id(filters.member).isdigit():
         errors.append("Pour retrouver un adhérent par CIN, utilisez la recherche du comptoir : "
                       "le CIN d'un adhérent ne doit pas apparaître dans l'historique du navigateur.")
@@ -444,7 +446,7 @@ def history():
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         page = 1
-    rows, total, page, pages = service.history(current_user, filters, page, PER_PAGE)
+    rows, total, page, pages = queries.history(current_user, filters, page, PER_PAGE)
     args = {k: v for k, v in (("du", filters.date_from), ("au", filters.date_to), ("statut", filters.status),
                               ("adherent", filters.member), ("demande", filters.reference)) if v}
     return render_template("counter/history.html", rows=rows, total=total, page=page, pages=pages,
@@ -453,28 +455,28 @@ def history():
 
 def claim(claim_id: str):
     _provider()
-    found = service.get_claim(claim_id)
+    found = queries.get_claim(claim_id)
     return render_template("counter/claim.html", claim=found, lines=claim_lines(found))
 
 
 def claim_status(claim_id: str):
     """The claim's result card, polled by its page while the insurer has not decided (htmx)."""
     _provider()
-    found = service.get_claim(claim_id)
+    found = queries.get_claim(claim_id)
     decided_now = request.args.get("vu") in AWAITING and found.status not in AWAITING
     return render_template("counter/_claim_result.html", claim=found, decided_now=decided_now)
 
 
 def receipt(claim_id: str):
     _provider()
-    found = service.get_claim(claim_id)
+    found = queries.get_claim(claim_id)
     return render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=False,
                            provisional=found.status in AWAITING)
 
 
 def receipt_pdf(claim_id: str):
     _provider()
-    found = service.get_claim(claim_id)
+    found = queries.get_claim(claim_id)
     html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True,
                            provisional=found.status in AWAITING)
     response = make_response(render_pdf(html, request.url_root))
@@ -504,7 +506,7 @@ ROUTES = (
 def _template_context() -> dict:
     return {
         "portal": portal(), "provider": current_user.provider, "status_label": STATUS_LABELS.get,
-        "contract_status_label": service.CONTRACT_STATUS_LABELS.get, "plan_label": PLAN_LABELS.get,
+        "contract_status_label": CONTRACT_STATUS_LABELS.get, "plan_label": PLAN_LABELS.get,
         "care_label": CARE_TYPE_LABELS.get, "percent": percent_label,
         "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING,
         "poll_seconds": POLL_SECONDS,

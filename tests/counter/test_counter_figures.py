@@ -11,7 +11,7 @@ from flask_login import login_user
 from sqlalchemy import select
 from test_portal_support import PORTALS, login, text
 
-from dhamen.claims import service
+from dhamen.claims import operations, queries
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.coverage import ItemInput
 from dhamen.domain.money import percent_label
@@ -47,7 +47,7 @@ def test_rate_shown_equals_rate_applied_for_every_seeded_convention_and_care_typ
         contracts = db.session.scalars(select(Contract).where(Contract.insurer_id == convention.insurer_id,
                                                               Contract.status == "active")).all()
         for contract in contracts[:4]:
-            [r] = [r for r in service.rights(contract.adherent, care_type, today, provider)
+            [r] = [r for r in queries.rights(contract.adherent, care_type, today, provider)
                    if r.contract.id == contract.id]
             if not r.eligibility.inforce or not r.has_convention:
                 continue
@@ -56,7 +56,7 @@ def test_rate_shown_equals_rate_applied_for_every_seeded_convention_and_care_typ
                         if not any(x.startswith("cat:") and x[4:].strip() == i.category for x in r.excluded)
                         and i.code not in r.excluded)
             for generic in (False, True):
-                _req, result = service.preview(user, contract.id, care_type, today,
+                _req, result = operations.preview(user, contract.id, care_type, today,
                                                [ItemInput(code, "", 1, 10_000, generic)])
                 [line] = result.lines
                 assert line.reason_codes[0] != reasons.EXCLUDED
