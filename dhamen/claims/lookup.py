@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from dhamen.access.tenancy import scoped
 from dhamen.core import audit, crypto
-from dhamen.domain.text import fold
+from dhamen.domain.text import fold, parse_date
 from dhamen.extensions import db
 from dhamen.models import Adherent, Contract
 
@@ -49,14 +49,13 @@ def parse_birth_date(raw: str | None) -> date | None:
     raw = (raw or "").strip()
     if not raw:
         return None
-    for parse in (date.fromisoformat, lambda v: date(int(v[6:10]), int(v[3:5]), int(v[0:2]))):
-        try:
-            value = parse(raw)
-        except (ValueError, IndexError):
-            continue
-        if date(1900, 1, 1) <= value <= date.today():
-            return value
-    raise MemberQueryError("Date de naissance invalide (jj/mm/aaaa).")
+    try:
+        value = parse_date(raw)
+    except ValueError:
+        value = None
+    if value is None or not date(1900, 1, 1) <= value <= date.today():
+        raise MemberQueryError("Date de naissance invalide (jj/mm/aaaa).")
+    return value
 
 
 def _words(text: str) -> tuple[str, ...]:

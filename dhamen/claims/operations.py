@@ -48,6 +48,7 @@ from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput, Tariffs, validate_items
 from dhamen.domain.errors import ConfigError, InvalidClaimError
 from dhamen.domain.labels import CARE_TYPE_LABELS
+from dhamen.domain.text import parse_date
 from dhamen.extensions import db
 from dhamen.models import Claim, ClaimItem, IdempotencyKey
 
@@ -66,9 +67,9 @@ def parse_care_date(raw: Any, today: date | None = None, field_name: str = "care
         value = raw
     else:
         try:
-            value = date.fromisoformat(str(raw))
+            value = parse_date(str(raw))
         except ValueError:
-            raise ClaimError("INVALID_DATE", "Date de soins invalide (format attendu : AAAA-MM-JJ).",
+            raise ClaimError("INVALID_DATE", "Date de soins invalide (format attendu : jj/mm/aaaa).",
                              field_name) from None
     if value > today:
         raise ClaimError("INVALID_DATE", "La date de soins ne peut pas être dans le futur.", field_name)

@@ -34,6 +34,7 @@ from dhamen.domain.coverage import benefits_under, tariff_items
 from dhamen.domain.errors import ConfigError
 from dhamen.domain.fraud import FraudContext, RecentClaim
 from dhamen.domain.labels import STATUS_LABELS
+from dhamen.domain.text import parse_date
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -353,9 +354,9 @@ def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
         raw = (args.get(name) or "").strip()
         if raw:
             try:
-                setattr(filters, attr, date.fromisoformat(raw))
+                setattr(filters, attr, parse_date(raw))
             except ValueError:
-                errors.append(f"Date « {raw} » invalide (format AAAA-MM-JJ).")
+                errors.append(f"Date « {raw} » invalide (format jj/mm/aaaa).")
     status = (args.get("statut") or "").strip()
     if status:
         if status in STATUS_LABELS:

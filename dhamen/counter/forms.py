@@ -26,6 +26,7 @@ from dhamen.domain import catalogue
 from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, ItemError, ItemInput
 from dhamen.domain.errors import MoneyError
 from dhamen.domain.money import parse_tnd
+from dhamen.domain.text import parse_date
 
 _LINE_FIELD = re.compile(r"^lines-(\d{1,4})-(code|label|qty|price|generic)$")
 _QUANTITY = re.compile(r"^\d{1,6}$")
@@ -209,7 +210,7 @@ def _read_stay(form: Mapping[str, str], parsed: EntryForm, today: date) -> None:
     if parsed.discharge_raw:
         discharge = _iso_date(parsed.discharge_raw)
         if discharge is None:
-            parsed.errors.append("Date de sortie invalide (format attendu : AAAA-MM-JJ).")
+            parsed.errors.append("Date de sortie invalide (format attendu : jj/mm/aaaa).")
         elif admission is not None and discharge < admission:
             parsed.errors.append("La date de sortie ne peut pas précéder la date d'admission.")
         elif admission is not None and discharge > admission + timedelta(days=MAX_STAY_DAYS):
@@ -222,7 +223,7 @@ def _read_stay(form: Mapping[str, str], parsed: EntryForm, today: date) -> None:
 
 def _iso_date(raw: str) -> date | None:
     try:
-        return date.fromisoformat(raw)
+        return parse_date(raw)
     except ValueError:
         return None
 

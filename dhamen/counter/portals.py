@@ -17,8 +17,11 @@ Pages (under the portal's prefix, e.g. ``/pharmacie``)::
     POST /saisie/<contract_id>/apercu   adjudication preview, nothing stored    (preview; htmx fragment)
     POST /saisie/<contract_id>/valider  submit once (idempotency token)         (submit)
     GET  /catalogue?q=&contrat=     code autocomplete (<datalist>)               (catalogue_options)
+    GET  /catalogue/code?code=&contrat=  one exact code: label, price, generic (JSON; code_lookup)
     GET  /demandes                  history of the provider's own claims        (history)
-    GET  /demandes/<id>             result / detail                             (claim)
+    GET  /demandes/<id>             result / detail (id or short reference)     (claim)
+    GET  /demandes/<id>/statut      result card, polled until the insurer decides (claim_status; htmx)
+    GET  /dernieres                 the home's latest claims, polled likewise   (latest_claims; htmx)
     GET  /demandes/<id>/recu        printable receipt                           (receipt)
     GET  /demandes/<id>/recu.pdf    receipt as PDF                              (receipt_pdf)
 
@@ -31,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -49,6 +52,7 @@ from dhamen.domain.adjudication import Adjudication
 from dhamen.domain.coverage import with_tariffs
 from dhamen.domain.labels import CARE_TYPE_LABELS, CONTRACT_STATUS_LABELS, STATUS_LABELS
 from dhamen.domain.money import format_tnd, percent_label
+from dhamen.domain.text import normalize_code
 from dhamen.domain.transitions import OPEN_FOR_REVIEW
 from dhamen.extensions import db
 from dhamen.models import ROLE_PROVIDER_TYPE, Adherent, Contract, IdempotencyKey, Provider
@@ -430,6 +434,22 @@ def _code_options(query: str, contract_id: str | None) -> dict:
     return {"options": with_tariffs(options, tariffs), "bareme_source": bareme_source}
 
 
+def code_lookup():
+    """One code typed in full (a scanner, a fast typist): its label, the price that applies here
+    and the generic flag, resolved on the server whatever the autocomplete list holds."""
+    care_type = portal().care_type
+    code = normalize_code((request.args.get("code") or "")[:32])
+    tariffs, _source = queries.tariff_suggestions(current_user, request.args.get("contrat"), care_type, date.today())
+    item = (catalogue.find(care_type, code) if code else None) or next((t for t in tariffs if t.code == code), None)
+    if item is None:
+        return jsonify(found=False, code=code,
+                       message=f"Code « {code} » inconnu du catalogue et du barème : saisissez le libellé et le prix."
+                       ), 404
+    [item] = with_tariffs([item], tariffs)
+    return jsonify(found=True, code=item.code, label=item.label, price=format_tnd(item.unit_price, with_unit=False),
+                   generic=item.is_generic)
+
+
 def catalogue_options():
     return render_template("counter/_catalogue.html",
                            **_code_options((request.args.get("q") or "")[:60], request.args.get("contrat")))
@@ -494,6 +514,7 @@ ROUTES = (
     ("/saisie/<contract_id>/apercu", preview, ("POST",)),
     ("/saisie/<contract_id>/valider", submit, ("POST",)),
     ("/catalogue", catalogue_options, ("GET",)),
+    ("/catalogue/code", code_lookup, ("GET",)),
     ("/demandes", history, ("GET",)),
     ("/demandes/<claim_id>", claim, ("GET",)),
     ("/demandes/<claim_id>/statut", claim_status, ("GET",)),

@@ -86,7 +86,8 @@ def test_too_many_lines(counter, shop):
 @pytest.mark.parametrize(("care_date", "message"), [
     ((date.today() + timedelta(days=1)).isoformat(), "La date de soins ne peut pas être dans le futur."),
     ((date.today() - timedelta(days=400)).isoformat(), "La date de soins a plus d'un an"),
-    ("31/12/2025", "Date de soins invalide (format attendu : AAAA-MM-JJ)."),
+    ("31/02/2025", "Date de soins invalide (format attendu : jj/mm/aaaa)."),
+    ("hier", "Date de soins invalide (format attendu : jj/mm/aaaa)."),
 ])
 def test_bad_care_dates(counter, shop, care_date, message):
     client, hidden, url = counter

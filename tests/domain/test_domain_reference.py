@@ -46,3 +46,16 @@ def test_not_a_reference():
 def test_spread_numbers_give_distinct_references():
     refs = {reference.new_reference("lab", date(2026, 1, 1), n * reference.SPREAD) for n in range(10_000)}
     assert len(refs) == 10_000
+
+
+def test_dates_typed_the_french_way_or_by_a_date_field():
+    from dhamen.domain.text import parse_date
+
+    assert parse_date("12/03/2026") == parse_date("12-03-2026") == parse_date("2026-03-12") == date(2026, 3, 12)
+    assert parse_date(" 1/3/2026 ") == date(2026, 3, 1)
+    for bad in ("31/02/2026", "hier", "2026/03/12", "12/03/26", ""):
+        try:
+            parse_date(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)
