@@ -102,3 +102,4 @@ def test_history_finds_a_claim_by_its_reference(client, shop):
     assert "N° de demande « PH-26-XXXX-XXXX » invalide" in page
     # The claim's page answers to its reference too.
     assert client.get(f"/pharmacie/demandes/{mine['reference']}").status_code == 200
+    assert 'name="demande"' in page  # the history's filter field
