@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(env: Mapping[str, str] | None = None, instance_path: str | None = None) -> Flask:
-    from dhamen import crypto
     from dhamen.config import load_config
+    from dhamen.core import crypto
 
     settings = load_config(env, instance_path)
 
@@ -62,8 +62,8 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         crypto.Keyring(settings.data_encryption_keys, settings.data_encryption_key_id, settings.lookup_key)
     )
 
+    from dhamen.core.services import build_services, run_inline_jobs
     from dhamen.extensions import csrf, db, init_limiter, login_manager, migrate
-    from dhamen.services import build_services, run_inline_jobs
 
     # Fixed order: database → migrations → cache/queues/storage → rate limits → login → CSRF → blueprints.
     db.init_app(app)
@@ -85,11 +85,11 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
     csrf.init_app(app)
 
     from dhamen.blueprints import register_blueprints
-    from dhamen.web import register_template_helpers
+    from dhamen.core.web import register_template_helpers
 
     register_template_helpers(app)
     register_blueprints(app)
-    from dhamen.security import register_security
+    from dhamen.core.security import register_security
 
     register_security(app)
 

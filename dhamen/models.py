@@ -32,9 +32,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from dhamen import crypto
+from dhamen.core import crypto
+from dhamen.core.sqltypes import EncryptedText, JSONType, UTCDateTime, new_id, utcnow
+from dhamen.domain.transitions import CLAIM_STATUSES, RECONCILIATION_STATUSES
 from dhamen.extensions import db
-from dhamen.sqltypes import EncryptedText, JSONType, UTCDateTime, new_id, utcnow
 
 ROLES = ("ADMIN", "INSURER_ADMIN", "INSURER_AGENT", "PHARMACIST", "DOCTOR", "LAB_MANAGER", "CLINIC_ADMIN")
 INSURER_ROLES = ("INSURER_ADMIN", "INSURER_AGENT")
@@ -42,9 +43,7 @@ PROVIDER_ROLES = ("PHARMACIST", "DOCTOR", "LAB_MANAGER", "CLINIC_ADMIN")
 PROVIDER_TYPES = ("pharmacist", "doctor", "lab", "clinic")
 ROLE_PROVIDER_TYPE = {"PHARMACIST": "pharmacist", "DOCTOR": "doctor", "LAB_MANAGER": "lab", "CLINIC_ADMIN": "clinic"}
 CLAIM_TYPES = ("pharmacy", "consultation", "lab", "hospitalization")
-CLAIM_STATUSES = ("pending", "eligible", "approved", "pending_review", "blocked", "rejected", "paid")
 CONTRACT_STATUSES = ("active", "suspended", "expired", "cancelled")
-RECONCILIATION_STATUSES = ("generated", "sent", "paid")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -27,7 +27,7 @@ STEP = 30
 def make_user(role: str, *, email: str | None = None, insurer=None, provider=None, mfa: bool = False,
               phone: str | None = None, password: str = PASSWORD, first_name: str = "Test",
               last_name: str | None = None, commit: bool = True):
-    from dhamen.auth.passwords import hash_password
+    from dhamen.access.auth.passwords import hash_password
     from dhamen.extensions import db
     from dhamen.models import User
 
@@ -107,7 +107,7 @@ def totp_code(user, *, now: float | None = None) -> str:
 
 
 def set_mfa_required(roles) -> None:
-    from dhamen.auth import mfa
+    from dhamen.access.auth import mfa
     from dhamen.extensions import db
 
     mfa.set_required_roles(set(roles))
@@ -189,7 +189,7 @@ def fast_web_session(client, user) -> str:
     """Sign a client in without going through the login pages (for matrix tests)."""
     from flask import current_app
 
-    from dhamen.auth import sessions
+    from dhamen.access.auth import sessions
 
     sid = sessions.create(user, "web", current_app.config["DHAMEN"].session_idle_minutes * 60)
     with client.session_transaction() as sess:
@@ -201,7 +201,7 @@ def fast_web_session(client, user) -> str:
 
 
 def fast_api_token(user) -> str:
-    from dhamen.auth import tokens
+    from dhamen.access.auth import tokens
 
     return tokens.issue(user).access_token
 
@@ -313,7 +313,7 @@ class World:
 
 
 def build_world():
-    from dhamen.auth.passwords import hash_password
+    from dhamen.access.auth.passwords import hash_password
     from dhamen.extensions import db
     from dhamen.models import Adherent, Claim, ClaimItem, Contract, Convention, Reconciliation, User
 
@@ -401,8 +401,8 @@ def world_fixture(ctx):
 def _register_probe_routes(app) -> None:
     from flask import render_template_string
 
-    from dhamen.api import ok
-    from dhamen.rbac import require_role
+    from dhamen.access.rbac import require_role
+    from dhamen.core.api import ok
 
     @app.get("/api/v1/_probe/admin", endpoint="probe_api_admin")
     @require_role("ADMIN")

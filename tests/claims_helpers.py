@@ -49,8 +49,8 @@ def insurer_config() -> dict:
 
 
 def build_shop(today: date | None = None) -> Shop:
-    from dhamen.auth import tokens
-    from dhamen.auth.passwords import hash_password
+    from dhamen.access.auth import tokens
+    from dhamen.access.auth.passwords import hash_password
     from dhamen.extensions import db
     from dhamen.models import Adherent, Claim, Contract, Convention, Insurer, Provider, User
 

@@ -17,7 +17,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from dhamen.auth import passwords
+from dhamen.access.auth import passwords
 
 REAL_DATABASE_URL = os.environ.get("DATABASE_URL")
 REAL_REDIS_URL = os.environ.get("REDIS_URL")

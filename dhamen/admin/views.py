@@ -10,14 +10,14 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from dhamen import audit
-from dhamen.auth import mfa, service
-from dhamen.auth.passwords import hash_password, policy_errors
-from dhamen.auth.roles import ROLE_LABELS
-from dhamen.auth.views import email_validator
+from dhamen.access.auth import mfa, service
+from dhamen.access.auth.passwords import hash_password, policy_errors
+from dhamen.access.auth.views import email_validator
+from dhamen.access.rbac import require_role
+from dhamen.access.roles import ROLE_LABELS
+from dhamen.core import audit
 from dhamen.extensions import db
 from dhamen.models import INSURER_ROLES, PROVIDER_ROLES, ROLE_PROVIDER_TYPE, ROLES, Insurer, Provider, User
-from dhamen.rbac import require_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50

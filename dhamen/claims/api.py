@@ -39,9 +39,9 @@ from flask import g, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 
-from dhamen import crypto
-from dhamen.api import ApiError, bp, json_body, ok
-from dhamen.auth.roles import role_label
+from dhamen.access.rbac import require_role
+from dhamen.access.roles import role_label
+from dhamen.access.tenancy import scoped
 from dhamen.claims import service
 from dhamen.claims.schemas import (
     ClaimBody,
@@ -52,6 +52,8 @@ from dhamen.claims.schemas import (
     french_errors,
 )
 from dhamen.claims.service import ClaimError
+from dhamen.core import crypto
+from dhamen.core.api import ApiError, bp, json_body, ok
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput
 from dhamen.extensions import db
@@ -64,8 +66,6 @@ from dhamen.models import (
     Contract,
     Provider,
 )
-from dhamen.rbac import require_role
-from dhamen.tenancy import scoped
 
 #: care type -> (role allowed to submit it, body schema)
 CLAIM_ROUTES: dict[str, tuple[str, type[ClaimBody]]] = {

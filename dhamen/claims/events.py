@@ -17,7 +17,7 @@ import logging
 
 import redis
 
-from dhamen.jobs import with_app
+from dhamen.core.jobs import with_app
 
 log = logging.getLogger("dhamen.events")
 USUAL_MIN_SAMPLE = 20
@@ -25,9 +25,9 @@ USUAL_MIN_SAMPLE = 20
 
 @with_app
 def claim_event(event: dict) -> None:
-    from dhamen import audit
+    from dhamen.core import audit
+    from dhamen.core.services import services
     from dhamen.extensions import db
-    from dhamen.services import services
 
     r = services().redis
     key = f"stats:insurer:{event['insurerId']}"
@@ -50,7 +50,7 @@ def claim_event(event: dict) -> None:
 
 
 def insurer_counters(insurer_id: str) -> dict[str, int]:
-    from dhamen.services import services
+    from dhamen.core.services import services
 
     try:
         raw = services().redis.hgetall(f"stats:insurer:{insurer_id}")
@@ -61,7 +61,7 @@ def insurer_counters(insurer_id: str) -> dict[str, int]:
 
 def usual_amount(insurer_id: str, care_type: str) -> int | None:
     """Mean claim total for this insurer and care type, once the sample is large enough."""
-    from dhamen.services import services
+    from dhamen.core.services import services
 
     try:
         raw = services().redis.hmget(f"stats:insurer:{insurer_id}:{care_type}", "n", "sum")

@@ -35,7 +35,10 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, true
 from sqlalchemy.orm import selectinload
 
-from dhamen import audit, crypto
+from dhamen.access.tenancy import scoped, scoped_static
+from dhamen.core import audit, crypto
+from dhamen.core.services import after_commit
+from dhamen.core.sqltypes import new_id, utcnow
 from dhamen.domain import eligibility as elig
 from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
@@ -53,9 +56,6 @@ from dhamen.models import (
     Insurer,
     Provider,
 )
-from dhamen.services import after_commit
-from dhamen.sqltypes import new_id, utcnow
-from dhamen.tenancy import scoped, scoped_static
 
 CARE_TYPE_LABELS = {
     "pharmacy": "Pharmacie",
@@ -152,7 +152,7 @@ def member_by_national_id(national_id: str) -> Adherent | None:
 
 
 def get_member(adherent_id: str) -> Adherent:
-    from dhamen.tenancy import get_or_404
+    from dhamen.access.tenancy import get_or_404
 
     member = get_or_404(Adherent, adherent_id)
     if member.deleted_at is not None:
@@ -776,7 +776,7 @@ def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
 
 
 def get_claim(claim_id: str, user=None) -> Claim:
-    from dhamen.tenancy import get_or_404
+    from dhamen.access.tenancy import get_or_404
 
     return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))
 

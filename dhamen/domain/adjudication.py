@@ -56,6 +56,7 @@ from .eligibility import ContractTerms, Eligibility, check, parse_exclusions
 from .errors import InvalidClaimError
 from .fraud import FraudContext, FraudFlag, RecentClaim, assess
 from .money import format_tnd
+from .transitions import CLAIM_STATUSES, check_claim
 
 __all__ = [
     "CLAIM_STATUSES",
@@ -73,17 +74,6 @@ __all__ = [
     "validate_items",
 ]
 
-#: Statuses of ``claims.status``; :func:`adjudicate` returns one of
-#: ``approved``, ``pending_review``, ``blocked``, ``rejected``.
-CLAIM_STATUSES: tuple[str, ...] = (
-    "pending",
-    "eligible",
-    "approved",
-    "pending_review",
-    "blocked",
-    "rejected",
-    "paid",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +202,7 @@ def adjudicate(ctx: ClaimContext, items: Sequence[ItemInput]) -> Adjudication:
     else:
         status, code, reason = "approved", reasons.APPROVED, "Prise en charge accordée"
 
+    check_claim("pending", status, "engine")
     return Adjudication(
         status=status,
         reason_code=code,

@@ -8,10 +8,10 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from dhamen.access.rbac import require_role
+from dhamen.access.tenancy import scoped
 from dhamen.extensions import db
 from dhamen.models import Claim, Insurer
-from dhamen.rbac import require_role
-from dhamen.tenancy import scoped
 
 bp = Blueprint("insurer", __name__, url_prefix="/assureur")
 

@@ -52,8 +52,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 from ulid import ULID
 
-from dhamen import audit
 from dhamen.claims.service import NOT_PAYABLE, claim_rows
+from dhamen.core import audit
 from dhamen.domain import eligibility as elig
 from dhamen.domain import reasons
 from dhamen.domain.adjudication import ClaimContext, adjudicate
@@ -544,7 +544,7 @@ def _bump_counters(gen: _Generator) -> None:
     """The per-insurer counters the events worker keeps (see dhamen.claims.events)."""
     import redis
 
-    from dhamen.services import services
+    from dhamen.core.services import services
 
     try:
         pipe = services().redis.pipeline()

@@ -14,8 +14,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from dhamen import audit, crypto
-from dhamen.auth.passwords import hash_password
+from dhamen.access.auth.passwords import hash_password
+from dhamen.core import audit, crypto
 from dhamen.domain.catalogue import CARE_TYPES, items_for
 from dhamen.extensions import db
 from dhamen.models import Adherent, Contract, Convention, Insurer, Provider, User

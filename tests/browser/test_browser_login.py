@@ -18,7 +18,7 @@ import pyotp
 import pytest
 from flask import url_for
 
-from dhamen.auth.roles import home_endpoint
+from dhamen.access.roles import home_endpoint
 from dhamen.seed.demo import DEMO_PASSWORD, DEMO_USERS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -106,8 +106,8 @@ for _email, _role, *_rest in DEMO_USERS:
 
 @pytest.mark.parametrize("role", list(ONE_USER_PER_ROLE))
 def test_each_demo_role_logs_in_with_mfa_and_lands_home(app, demo, page, role):
-    from dhamen.auth import mfa
-    from dhamen.auth.service import find_by_email
+    from dhamen.access.auth import mfa
+    from dhamen.access.auth.service import find_by_email
     from dhamen.extensions import db
 
     email = ONE_USER_PER_ROLE[role]
@@ -150,8 +150,8 @@ def test_each_demo_role_logs_in_with_mfa_and_lands_home(app, demo, page, role):
 
 
 def test_session_cookie_is_httponly_and_logout_ends_it(app, demo, page):
-    from dhamen.auth import mfa
-    from dhamen.auth.service import find_by_email
+    from dhamen.access.auth import mfa
+    from dhamen.access.auth.service import find_by_email
     from dhamen.extensions import db
 
     user = find_by_email("admin@dhamen.tn")

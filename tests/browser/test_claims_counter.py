@@ -19,7 +19,7 @@ from auth_helpers import PASSWORD
 from claims_helpers import shop_fixture  # noqa: F401
 from playwright.sync_api import expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "claims"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "counter"))
 from test_portal_support import claims_of  # noqa: E402
 
 pytestmark = pytest.mark.browser

@@ -17,7 +17,7 @@ from dhamen.models import Claim, IdempotencyKey
 
 
 def fresh_token(shop):
-    from dhamen.auth import tokens
+    from dhamen.access.auth import tokens
 
     shop.tokens["pharmacist"] = tokens.issue(shop.users["pharmacist"]).access_token
 

@@ -1,0 +1,1 @@
+"""Infrastructure: audit, crypto, storage, jobs, HTTP edge."""

@@ -1,0 +1,1 @@
+"""The claim-entry mechanism and its four provider blueprints."""

@@ -1,0 +1,107 @@
+"""Which status may become which, and who may make the change.
+
+One table for claims and one for reconciliations; every action that changes a
+status asks :func:`check_claim` / :func:`check_reconciliation` first, so a
+decided claim is never decided again and a paid reconciliation never changes.
+
+Actors:
+
+- ``engine``: the claim engine at submission (``pending`` → its verdict);
+- ``agent``: an insurer agent or admin deciding a claim in the review queue;
+- ``reconciliation``: generating, sending a bordereau;
+- ``payment``: marking a bordereau paid (its claims become ``paid``).
+
+Claims::
+
+    pending        -> eligible, rejected, approved, pending_review, blocked   (engine)
+    eligible       -> approved, pending_review, blocked, rejected           (engine)
+    pending_review -> approved, rejected, blocked                           (agent)
+    blocked        -> approved, rejected                                    (agent)
+    approved       -> paid                                                  (payment)
+
+``rejected`` and ``paid`` are final. A claim that an agent approved or
+rejected is not decided again: only ``pending_review`` and ``blocked`` are
+open to an agent.
+
+Reconciliations::
+
+    generated -> sent (reconciliation), paid (payment)
+    sent      -> paid (payment)
+
+``paid`` is final.
+"""
+
+from __future__ import annotations
+
+from .errors import DomainError
+
+CLAIM_STATUSES: tuple[str, ...] = (
+    "pending", "eligible", "approved", "pending_review", "blocked", "rejected", "paid",
+)
+RECONCILIATION_STATUSES: tuple[str, ...] = ("generated", "sent", "paid")
+ACTORS: tuple[str, ...] = ("engine", "agent", "reconciliation", "payment")
+
+_ENGINE_VERDICTS = frozenset({"eligible", "rejected", "approved", "pending_review", "blocked"})
+
+#: (from, to) -> the actors allowed to make that change.
+CLAIM_TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
+    **{("pending", to): frozenset({"engine"}) for to in _ENGINE_VERDICTS},
+    **{("eligible", to): frozenset({"engine"}) for to in ("approved", "pending_review", "blocked", "rejected")},
+    ("pending_review", "approved"): frozenset({"agent"}),
+    ("pending_review", "rejected"): frozenset({"agent"}),
+    ("pending_review", "blocked"): frozenset({"agent"}),
+    ("blocked", "approved"): frozenset({"agent"}),
+    ("blocked", "rejected"): frozenset({"agent"}),
+    ("approved", "paid"): frozenset({"payment"}),
+}
+
+RECONCILIATION_TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("generated", "sent"): frozenset({"reconciliation"}),
+    ("generated", "paid"): frozenset({"payment"}),
+    ("sent", "paid"): frozenset({"payment"}),
+}
+
+#: Statuses an agent may still decide.
+OPEN_FOR_REVIEW: frozenset[str] = frozenset(
+    src for (src, _to), actors in CLAIM_TRANSITIONS.items() if "agent" in actors
+)
+
+_CLAIM_WORDS = {
+    "pending": "en cours de traitement", "eligible": "éligible", "approved": "approuvée",
+    "pending_review": "en attente de l'assureur", "blocked": "bloquée", "rejected": "refusée",
+    "paid": "payée",
+}
+_RECON_WORDS = {"generated": "généré", "sent": "envoyé", "paid": "payé"}
+
+
+class TransitionError(DomainError):
+    """A status change that the table does not allow (code ``INVALID_TRANSITION``)."""
+
+    code = "INVALID_TRANSITION"
+
+
+def claim_allowed(src: str, dst: str, actor: str) -> bool:
+    return actor in CLAIM_TRANSITIONS.get((src, dst), frozenset())
+
+
+def reconciliation_allowed(src: str, dst: str, actor: str) -> bool:
+    return actor in RECONCILIATION_TRANSITIONS.get((src, dst), frozenset())
+
+
+def check_claim(src: str, dst: str, actor: str) -> None:
+    """Raise :class:`TransitionError` (French message) unless ``actor`` may move a claim src → dst."""
+    _check(src, dst, actor, CLAIM_STATUSES, claim_allowed, _CLAIM_WORDS, "La demande", "elle")
+
+
+def check_reconciliation(src: str, dst: str, actor: str) -> None:
+    _check(src, dst, actor, RECONCILIATION_STATUSES, reconciliation_allowed, _RECON_WORDS, "Le bordereau", "il")
+
+
+def _check(src, dst, actor, statuses, allowed, words, subject, pronoun) -> None:
+    if actor not in ACTORS:
+        raise ValueError(f"unknown actor {actor!r}")
+    for status in (src, dst):
+        if status not in statuses:
+            raise ValueError(f"unknown status {status!r}")
+    if not allowed(src, dst, actor):
+        raise TransitionError(f"{subject} est {words[src]} : {pronoun} ne peut pas devenir {words[dst]}.")
