@@ -43,8 +43,8 @@ def seed_command(claims: int, members: int, batch_size: int) -> None:
               help="Secondes pendant lesquelles réessayer si le serveur S3 démarre encore.")
 def storage_init_command(wait_seconds: int) -> None:
     """Crée le compartiment S3 de STORAGE_URL (ou le dossier local) s'il n'existe pas, puis vérifie l'accès."""
-    from dhamen.services import services
-    from dhamen.storage import StorageError
+    from dhamen.core.services import services
+    from dhamen.core.storage import StorageError
 
     storage = services().storage
     deadline = time.monotonic() + wait_seconds
