@@ -303,8 +303,8 @@ def test_deploy_builds_pushes_migrates_then_deploys(deploy):
     job = deploy["jobs"]["deploy"]
     assert job["environment"] == "${{ inputs.environment }}"
     script = "\n".join(runs(job))
-    order = ["GITHUB_SHA", "docker build", "docker push", ".ci/deploy-env", "docker compose run --rm migrate",
-             "docker compose pull && docker compose up -d"]
+    order = ["GITHUB_SHA", ".ci/deploy-env", "docker build", "docker push", "scp compose.yaml",
+             "docker compose run --rm migrate", "docker compose pull && docker compose up -d"]
     positions = [script.find(marker) for marker in order]
     assert -1 not in positions and positions == sorted(positions), dict(zip(order, positions, strict=True))
     assert job["steps"][-1]["name"] == "Déployer"
