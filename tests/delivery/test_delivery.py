@@ -211,13 +211,22 @@ def test_every_dependency_can_be_met(compose):
 
 
 def test_dhamen_services_receive_every_application_variable(compose):
-    app, _, _ = readme_tables()
+    app, _, optional = readme_tables()
     for name, svc in dhamen_services(compose).items():
         keys = set(svc["environment"])
-        assert keys == app, (
-            f"{name} : variables du tableau absentes de compose.yaml {sorted(app - keys)}, "
+        assert app - optional <= keys <= app, (
+            f"{name} : variables du tableau absentes de compose.yaml {sorted(app - optional - keys)}, "
             f"inconnues du tableau {sorted(keys - app)}"
         )
+
+
+def test_every_variable_the_configuration_reads_is_in_the_readme():
+    """dhamen/config.py is the one reader of the environment: its names are the table's."""
+    source = (ROOT / "dhamen" / "config.py").read_text(encoding="utf-8")
+    read = set(re.findall(r"""(?:env\.get|required|_int|_bool)\((?:env, )?["']([A-Z][A-Z0-9_]*)["']""", source))
+    assert {"SECRET_KEY", "DATABASE_URL", "S3_ENDPOINT_URL", "SESSION_IDLE_MINUTES"} <= read
+    app, _, _ = readme_tables()
+    assert read <= app, f"variables lues par dhamen/config.py absentes du README : {sorted(read - app)}"
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])
