@@ -34,10 +34,15 @@ def test_storage_init_creates_a_missing_bucket_and_is_idempotent(app_env):
         env.update(STORAGE_URL="file://" + env["DHAMEN_INSTANCE_PATH"] + "/autre")
     else:
         env["STORAGE_URL"] = f"s3://dhamen-init-{uuid.uuid4().hex[:12]}"
-    runner = create_app(env).test_cli_runner()
+    app = create_app(env)
+    runner = app.test_cli_runner()
     first = runner.invoke(args=["dhamen", "storage-init", "--wait", "0"])
     second = runner.invoke(args=["dhamen", "storage-init", "--wait", "0"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    storage = app.extensions["dhamen.services"].storage
+    storage.probe()
+    if storage.kind == "s3":  # leave the shared S3 server as it was
+        storage._client.delete_bucket(Bucket=storage.bucket)
 
 
 def test_storage_init_fails_clearly_when_s3_is_unreachable(app_env):
