@@ -19,10 +19,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from dhamen.access.tenancy import scoped
+from dhamen.claims.queries import contracts_by_number, member_by_national_id
 from dhamen.core import audit, crypto
 from dhamen.domain.text import fold, parse_date
 from dhamen.extensions import db
@@ -75,10 +76,8 @@ def find_members(query: str, birth_date: date | None = None) -> tuple[str, list[
             results[member.id] = MemberMatch(member, [], how)
     else:
         how = BY_CONTRACT
-        for contract in db.session.scalars(scoped(select(Contract).where(
-                func.upper(Contract.contract_number) == query.upper()), Contract)):
-            if contract.adherent.deleted_at is None:
-                results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], how))
+        for contract in contracts_by_number(query):
+            results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], how))
         if not results and not any(ch.isdigit() for ch in query):  # a name has no digit
             if birth_date is None:
                 raise MemberQueryError("Pour chercher par nom, indiquez aussi la date de naissance : seul l'adhérent "
@@ -86,7 +85,7 @@ def find_members(query: str, birth_date: date | None = None) -> tuple[str, list[
             how = BY_NAME
             typed = _words(query)
             for member in db.session.scalars(scoped(select(Adherent).where(
-                    Adherent.date_of_birth == birth_date, Adherent.deleted_at.is_(None)), Adherent)):
+                    Adherent.date_of_birth == birth_date, Adherent.is_live), Adherent)):
                 first, last = _words(member.first_name), _words(member.last_name)
                 if typed in (first + last, last + first, last):
                     results[member.id] = MemberMatch(member, [], how)
@@ -107,12 +106,6 @@ def _attach_contracts(matches: list[MemberMatch]) -> None:
         by_member.setdefault(c.adherent_id, []).append(c)
     for m in matches:
         m.contracts = by_member.get(m.adherent.id, [])
-
-
-def member_by_national_id(national_id: str) -> Adherent | None:
-    """The (not deleted) member with this national ID, through the keyed hash, scoped to the caller."""
-    return db.session.scalar(scoped(select(Adherent).where(
-        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.deleted_at.is_(None)), Adherent))
 
 
 def audit_lookup(how: str, member_ids: list[str]) -> None:

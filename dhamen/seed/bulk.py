@@ -212,7 +212,7 @@ def _ensure_reference_data(progress) -> None:
 
 def _load_world(today: date) -> _World:
     settings, retention = {}, {}
-    for insurer in db.session.scalars(select(Insurer).where(Insurer.deleted_at.is_(None))):
+    for insurer in db.session.scalars(select(Insurer).where(Insurer.is_live)):
         config = dict(insurer.config_json or {})
         try:
             parsed = parse_insurer_config(config)
@@ -228,7 +228,7 @@ def _load_world(today: date) -> _World:
     outlets: dict[tuple[str, str], list[_Outlet]] = defaultdict(list)
     rows = db.session.execute(
         select(Convention, Provider).join(Provider, Provider.id == Convention.provider_id)
-        .where(Convention.is_active.is_(True), Provider.is_active.is_(True), Provider.deleted_at.is_(None))
+        .where(Convention.is_active.is_(True), Provider.is_active.is_(True), Provider.is_live)
         .order_by(Convention.id)).all()
     for conv, provider in rows:
         care_type = PROVIDER_CARE_TYPE.get(provider.type)
@@ -253,7 +253,7 @@ def _load_world(today: date) -> _World:
     ineligible: list[_Contract] = []
     rows = db.session.execute(
         select(Contract, Adherent.lat, Adherent.lng, Adherent.city).join(Adherent, Adherent.id == Contract.adherent_id)
-        .where(Adherent.deleted_at.is_(None)).order_by(Contract.id)).all()
+        .where(Adherent.is_live).order_by(Contract.id)).all()
     for contract, lat, lng, city in rows:
         if contract.insurer_id not in settings:
             continue

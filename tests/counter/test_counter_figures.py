@@ -11,12 +11,13 @@ from flask_login import login_user
 from sqlalchemy import select
 from test_portal_support import PORTALS, login, text
 
+from dhamen.access.roles import ROLE_PROVIDER_TYPE
 from dhamen.claims import operations, queries
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.coverage import ItemInput
 from dhamen.domain.money import percent_label
 from dhamen.extensions import db
-from dhamen.models import ROLE_PROVIDER_TYPE, Contract, Convention, User
+from dhamen.models import Contract, Convention, User
 
 ROLE_OF_TYPE = {kind: role for role, kind in ROLE_PROVIDER_TYPE.items()}
 
