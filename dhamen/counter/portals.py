@@ -48,6 +48,7 @@ from dhamen.claims.queries import ContractRights
 from dhamen.core import crypto
 from dhamen.core.http import status_of
 from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
+from dhamen.counter.next_steps import next_step
 from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_pdf
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
@@ -525,7 +526,7 @@ ROUTES = (
 def _template_context() -> dict:
     return {
         "portal": portal(), "provider": current_user.provider, "max_room_length": MAX_ROOM_LENGTH, "percent": percent_label,
-        "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING,
+        "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING, "next_step": next_step,
         "poll_seconds": POLL_SECONDS,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),
         "today_iso": date.today().isoformat(),
