@@ -180,13 +180,15 @@ def refusal(r: ContractRights, provider: Provider) -> str | None:
     """Why no claim can be entered here for this contract, or None."""
     if not provider.is_active:
         return "Votre établissement est désactivé : aucune demande ne peut être saisie."
+    # The contract's own state first: a suspended contract is said to be suspended, whatever
+    # the conventions of its insurer.
+    if not r.eligibility.inforce and not (r.eligibility.reason_code == reasons.CONTRACT_ENDED
+                                          and ended_notice(r.contract)):
+        return f"Prise en charge impossible : {r.eligibility.message}. L'adhérent règle la totalité."
     if not r.has_convention:
         return (f"Pas de convention de tiers payant en vigueur entre votre établissement et {r.insurer.name} : "
                 f"le contrat {r.contract.contract_number} ne peut pas être pris en charge ici. "
                 "L'adhérent règle la totalité et se fait rembourser par son assureur.")
-    if not r.eligibility.inforce and not (r.eligibility.reason_code == reasons.CONTRACT_ENDED
-                                          and ended_notice(r.contract)):
-        return f"Prise en charge impossible : {r.eligibility.message}."
     return None
 
 

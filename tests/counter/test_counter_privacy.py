@@ -88,3 +88,18 @@ def test_other_providers_claims_show_date_care_type_and_codes_only(client, shop)
     assert "PH0010" in recent and "autre prestataire" in recent
     assert "98,765" not in recent and "Pharmacie Voisine" not in page
     assert "PH0009" in recent and "2,100" in recent and "chez vous" in recent
+
+
+def test_a_suspended_contract_without_convention_says_suspended(client, shop):
+    from dhamen.models import Contract
+
+    contract = Contract(insurer_id=shop.insurers["B"].id, adherent_id=shop.members["active"].id,
+                        contract_number="CT-B-SUSP-001", plan_type="individual",
+                        start_date=shop.contracts["active"].start_date, end_date=shop.contracts["active"].end_date,
+                        coverage_json={"pharmacy": {"rate": 60}}, status="suspended")
+    db.session.add(contract)
+    db.session.commit()
+    login(client, shop.users["pharmacist"])
+    page = text(client.get(f"/pharmacie/saisie/{contract.id}"))
+    refusal = page[page.index('class="refusal"'):page.index("Retour au comptoir")]
+    assert "suspendu" in refusal.lower() and "convention" not in refusal.lower()
