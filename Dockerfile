@@ -1,7 +1,7 @@
 # Dhamen — web (gunicorn) and worker (rq) image.
 #   docker build -t dhamen .
 #   docker run --env-file prod.env -p 8000:8000 dhamen                       # web
-#   docker run --env-file prod.env dhamen rq worker --url "$REDIS_URL" events reconciliation   # worker
+#   docker run --env-file prod.env dhamen rq worker --url "$REDIS_URL" events reconciliation imports   # worker
 #   docker run --env-file prod.env dhamen flask --app app db upgrade          # once, before the workers
 FROM python:3.11-slim
 
