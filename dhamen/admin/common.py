@@ -7,7 +7,9 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from flask_wtf import FlaskForm
 from sqlalchemy import Select, and_, or_
+from wtforms.i18n import get_translations
 
 from dhamen.models import PROVIDER_TYPES
 
@@ -18,6 +20,14 @@ CONTRACT_STATUS_LABELS = {"active": "Actif", "suspended": "Suspendu", "expired":
 PLAN_LABELS = {"individual": "Individuel", "family": "Famille", "corporate": "Groupe (entreprise)"}
 GENDER_LABELS = {"M": "Homme", "F": "Femme"}
 PER_PAGE = 50
+
+
+class FrenchForm(FlaskForm):
+    """A form whose built-in WTForms messages ("Not a valid choice.") are in French."""
+
+    class Meta:
+        def get_translations(self, form):
+            return get_translations(["fr"])
 
 
 def apply_changes(obj: Any, values: dict[str, Any]) -> dict[str, list]:

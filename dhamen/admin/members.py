@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -25,6 +24,7 @@ from dhamen.admin.common import (
     CONTRACT_STATUS_LABELS,
     GENDER_LABELS,
     PLAN_LABELS,
+    FrenchForm,
     apply_changes,
     form_errors,
     keyset,
@@ -55,7 +55,7 @@ def _past(form, field):
         raise ValidationError("antérieure à 1900 : vérifiez l'année.")
 
 
-class MemberForm(FlaskForm):
+class MemberForm(FrenchForm):
     national_id = StringField("Numéro CIN", validators=[Optional(), NATIONAL_ID])
     first_name = StringField("Prénom", validators=[DataRequired(REQUIRED), Length(max=100), NAME])
     last_name = StringField("Nom", validators=[DataRequired(REQUIRED), Length(max=100), NAME])
@@ -69,7 +69,7 @@ class MemberForm(FlaskForm):
     city = StringField("Ville", validators=[Optional(), Length(max=100), NAME])
 
 
-class ContractForm(FlaskForm):
+class ContractForm(FrenchForm):
     insurer_id = SelectField("Assureur", validate_choice=False, validators=[DataRequired("choisissez l'assureur.")])
     contract_number = StringField("Numéro de contrat", validators=[
         DataRequired(REQUIRED), Length(max=50),

@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from wtforms import BooleanField, DecimalField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from dhamen.access.auth.views import email_validator
 from dhamen.access.rbac import require_role
-from dhamen.admin.common import PROVIDER_TYPE_LABELS, apply_changes, form_errors, keyset
+from dhamen.admin.common import PROVIDER_TYPE_LABELS, FrenchForm, apply_changes, form_errors, keyset
 from dhamen.admin.views import bp
 from dhamen.core import audit
 from dhamen.core.sqltypes import utcnow
@@ -31,7 +30,7 @@ PHONE = Regexp(r"^\+?[0-9 .\-]{8,20}$", message="numéro invalide (chiffres, esp
 LAT_RANGE, LNG_RANGE = (30.2, 37.6), (7.5, 11.6)
 
 
-class InsurerForm(FlaskForm):
+class InsurerForm(FrenchForm):
     name = StringField("Raison sociale", validators=[DataRequired(REQUIRED), Length(max=200)])
     code = StringField("Code", validators=[DataRequired(REQUIRED), Length(max=20),
                                            Regexp(r"^[A-Za-z0-9_-]+$", message="lettres, chiffres, - et _ seulement.")])
@@ -42,7 +41,7 @@ class InsurerForm(FlaskForm):
     is_active = BooleanField("Actif", default=True)
 
 
-class ProviderForm(FlaskForm):
+class ProviderForm(FrenchForm):
     type = SelectField("Type", choices=[SelectChoice("", "— choisir —")]
                        + [SelectChoice(t, PROVIDER_TYPE_LABELS[t]) for t in PROVIDER_TYPES],
                        validators=[DataRequired("choisissez le type de prestataire.")])
@@ -60,9 +59,13 @@ class ProviderForm(FlaskForm):
     email = EmailField("E-mail", validators=[Optional(), email_validator("adresse invalide."), Length(max=254)])
     is_active = BooleanField("Actif", default=True)
 
-    def validate_lng(self, field):
-        if (self.lat.data is None) != (field.data is None):
-            raise ValidationError("latitude et longitude vont ensemble (les deux ou aucune).")
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        if ok and (self.lat.data is None) != (self.lng.data is None):
+            empty = self.lng if self.lng.data is None else self.lat
+            empty.errors = [*empty.errors, "latitude et longitude vont ensemble (les deux ou aucune)."]
+            return False
+        return ok
 
 
 @dataclass(frozen=True)

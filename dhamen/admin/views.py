@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -21,7 +20,7 @@ from dhamen.access.auth.passwords import hash_password, policy_errors
 from dhamen.access.auth.views import email_validator
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import ROLE_LABELS
-from dhamen.admin.common import PROVIDER_TYPE_LABELS, apply_changes, form_errors, keyset
+from dhamen.admin.common import PROVIDER_TYPE_LABELS, FrenchForm, apply_changes, form_errors, keyset
 from dhamen.core import audit
 from dhamen.core.sqltypes import utcnow
 from dhamen.extensions import db
@@ -30,7 +29,7 @@ from dhamen.models import INSURER_ROLES, ROLE_PROVIDER_TYPE, ROLES, Insurer, Pro
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-class UserForm(FlaskForm):
+class UserForm(FrenchForm):
     email = EmailField("Adresse e-mail", validators=[DataRequired("obligatoire."),
                                                      email_validator("adresse invalide."), Length(max=254)])
     first_name = StringField("Prénom", validators=[DataRequired("obligatoire."), Length(max=100)])
@@ -41,7 +40,7 @@ class UserForm(FlaskForm):
     password = PasswordField("Mot de passe temporaire", validators=[DataRequired("obligatoire.")])
 
 
-class UserEditForm(FlaskForm):
+class UserEditForm(FrenchForm):
     email = UserForm.email
     first_name = UserForm.first_name
     last_name = UserForm.last_name
