@@ -41,6 +41,11 @@ def apply_changes(obj: Any, values: dict[str, Any]) -> dict[str, list]:
     return changes
 
 
+def plain_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with dates as ISO strings (an audit row is JSON)."""
+    return {k: _plain(v) for k, v in values.items()}
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, date | datetime):
         return value.isoformat()

@@ -15,7 +15,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from wtforms import DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from dhamen.access.auth.views import email_validator
 from dhamen.access.rbac import require_role
@@ -28,6 +36,7 @@ from dhamen.admin.common import (
     apply_changes,
     form_errors,
     keyset,
+    plain_values,
 )
 from dhamen.admin.views import bp
 from dhamen.core import audit, crypto
@@ -59,7 +68,7 @@ class MemberForm(FrenchForm):
     national_id = StringField("Numéro CIN", validators=[Optional(), NATIONAL_ID])
     first_name = StringField("Prénom", validators=[DataRequired(REQUIRED), Length(max=100), NAME])
     last_name = StringField("Nom", validators=[DataRequired(REQUIRED), Length(max=100), NAME])
-    date_of_birth = DateField("Date de naissance", validators=[DataRequired("obligatoire (jj/mm/aaaa)."), _past],
+    date_of_birth = DateField("Date de naissance", validators=[InputRequired("obligatoire (jj/mm/aaaa)."), _past],
                               format=["%Y-%m-%d", "%d/%m/%Y"])
     gender = SelectField("Sexe", choices=[SelectChoice("", "—")] + [SelectChoice(k, v) for k, v in GENDER_LABELS.items()],
                          validators=[Optional()])
@@ -75,9 +84,9 @@ class ContractForm(FrenchForm):
         DataRequired(REQUIRED), Length(max=50),
         Regexp(r"^[A-Za-z0-9/_.\-]+$", message="lettres, chiffres, /, -, _ et . seulement.")])
     plan_type = SelectField("Formule", choices=[SelectChoice(k, v) for k, v in PLAN_LABELS.items()])
-    start_date = DateField("Début", validators=[DataRequired("obligatoire (jj/mm/aaaa).")],
+    start_date = DateField("Début", validators=[InputRequired("obligatoire (jj/mm/aaaa).")],
                            format=["%Y-%m-%d", "%d/%m/%Y"])
-    end_date = DateField("Fin", validators=[DataRequired("obligatoire (jj/mm/aaaa).")], format=["%Y-%m-%d", "%d/%m/%Y"])
+    end_date = DateField("Fin", validators=[InputRequired("obligatoire (jj/mm/aaaa).")], format=["%Y-%m-%d", "%d/%m/%Y"])
     carence_days = IntegerField("Délai de carence (jours)", default=0, validators=[
         Optional(), NumberRange(0, 3650, message="entre 0 et 3650 jours.")])
     annual_limit = StringField("Plafond annuel (TND)", validators=[Optional(), Length(max=30)])
@@ -205,9 +214,7 @@ def member_form(member_id: str | None = None):
                     member = Adherent(**values)
                     db.session.add(member)
                     db.session.flush()
-                    audit.record("member.create", "adherent", member.id,
-                                 {k: v for k, v in values.items() if k not in ("national_id", "phone")}
-                                 | {"national_id": "set", "phone": "set" if "phone" in values else None})
+                    audit.record("member.create", "adherent", member.id, plain_values(values))
                     flash(f"Adhérent {member.full_name} créé.", "success")
                 else:
                     if request.form.get("effacer_telephone"):
@@ -316,8 +323,7 @@ def contract_form(member_id: str | None = None, contract_id: str | None = None):
                     contract = Contract(adherent_id=member.id, status="active", **values)
                     db.session.add(contract)
                     db.session.flush()
-                    audit.record("contract.create", "contract", contract.id,
-                                 {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()},
+                    audit.record("contract.create", "contract", contract.id, plain_values(values),
                                  insurer_id=contract.insurer_id)
                     message = f"Contrat {contract.contract_number} créé."
                 else:
