@@ -21,7 +21,7 @@ from flask_login import current_user
 
 ACCESS_ATTR = "_dhamen_access"
 # What a user whose password is temporary may still open (besides public pages).
-PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "api.me"})
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.recovery_codes", "api.me"})
 AUTHENTICATED = "authenticated"
 
 

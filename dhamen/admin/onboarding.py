@@ -10,11 +10,12 @@ none.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 from dhamen.admin.coverage_form import coverage_from_form, exclusions_from_text
 from dhamen.core import crypto
@@ -118,13 +119,31 @@ def template_csv() -> str:
     return "\ufeff" + out.getvalue()
 
 
+_DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+@functools.lru_cache(maxsize=4096)
 def _date(text: str) -> date:
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError
+    """jj/mm/aaaa or aaaa-mm-jj (ValueError otherwise); dates repeat a lot in a file, hence the cache."""
+    if m := _DATE_FR.match(text):
+        return date(int(m[3]), int(m[2]), int(m[1]))
+    if m := _DATE_ISO.match(text):
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    raise ValueError(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _coverage(form_items: tuple) -> tuple[dict, tuple[str, ...]]:
+    """``coverage_from_form`` for one set of coverage cells (most lines of a file share a few)."""
+    coverage, errors = coverage_from_form(dict(form_items))
+    return coverage, tuple(errors)
+
+
+@functools.lru_cache(maxsize=1024)
+def _exclusions(text: str) -> tuple[list, tuple[str, ...]]:
+    exclusions, errors = exclusions_from_text(text.replace("|", "\n"))
+    return exclusions, tuple(errors)
 
 
 def read_rows(data: bytes) -> tuple[list[str], Iterator[list[str]]]:
@@ -164,8 +183,10 @@ def check_row(values: dict[str, str], line: int) -> tuple[Row | None, list[Rejec
     def err(column: str, message: str) -> None:
         errs.append(Rejection(line, column, message))
 
+    cells = {k: (v or "").strip() for k, v in values.items()}
+
     def get(name: str) -> str:
-        return (values.get(name) or "").strip()
+        return cells.get(name, "")
 
     for c in COLUMNS:
         if c.required and not get(c.name):
@@ -234,10 +255,10 @@ def check_row(values: dict[str, str], line: int) -> tuple[Row | None, list[Rejec
             form[f"{care}_room_day_cap"] = get(f"{prefix}_plafond_chambre")
         elif get(f"{prefix}_taux_generique") or get(f"{prefix}_plafond_chambre"):
             err(f"{prefix}_taux", "obligatoire quand un taux générique ou un plafond est donné.")
-    coverage, coverage_errors = coverage_from_form(form)
+    coverage, coverage_errors = _coverage(tuple(form.items()))
     for message in coverage_errors:
         err(_coverage_column(message), message)
-    exclusions, exclusion_errors = exclusions_from_text(get("exclusions").replace("|", "\n"))
+    exclusions, exclusion_errors = _exclusions(get("exclusions"))
     for message in exclusion_errors:
         err("exclusions", message)
     if errs:
