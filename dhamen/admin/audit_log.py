@@ -30,6 +30,32 @@ ENTITY_LABELS = {"user": "Utilisateur", "insurer": "Assureur", "provider": "Pres
                  "contract": "Contrat", "claim": "Demande", "reconciliation": "Bordereau", "setting": "Paramètre",
                  "route": "Page", "import": "Import", "convention": "Convention"}
 
+_VERBS = {"create": "création", "update": "modification", "delete": "suppression", "restore": "restauration"}
+ACTION_LABELS = {
+    "auth.login": "Connexion", "auth.login_failed": "Connexion refusée", "auth.login_throttled": "Connexion bloquée",
+    "auth.logout": "Déconnexion", "auth.mfa_enabled": "Double authentification activée",
+    "auth.mfa_enrolment_failed": "Activation de la double authentification échouée",
+    "auth.mfa_enrolment_required": "Double authentification à activer", "auth.mfa_failed": "Code incorrect",
+    "auth.mfa_sms_failed": "Envoi du SMS échoué", "auth.mfa_sms_sent": "Code envoyé par SMS",
+    "auth.mfa_verified": "Code vérifié", "auth.password_change": "Mot de passe changé",
+    "auth.password_change_failed": "Changement de mot de passe refusé",
+    "auth.password_ok_mfa_pending": "Mot de passe correct, code attendu",
+    "auth.password_reset_requested": "Lien « mot de passe oublié » demandé",
+    "auth.password_reset_throttled": "Demande de lien limitée",
+    "auth.password_reset_by_email": "Mot de passe réinitialisé par e-mail",
+    "auth.recovery_codes_regenerated": "Codes de secours régénérés", "auth.refresh_reuse": "Jeton réutilisé",
+    "authz.denied": "Accès refusé", "claim.create": "Demande saisie",
+    "contract.suspend": "Contrat suspendu", "contract.reactivate": "Contrat réactivé",
+    "contract.end": "Contrat résilié", "contract.expire": "Contrat expiré",
+    "import.upload": "Fichier d'import reçu", "import.apply": "Import enregistré", "import.rejected": "Import refusé",
+    "settings.mfa_required_roles": "Rôles soumis à la double authentification",
+    "user.deactivate": "Compte désactivé", "user.reactivate": "Compte réactivé",
+    "user.mfa_reset": "Double authentification réinitialisée", "user.role_change": "Rôle modifié",
+    "user.password_reset": "Mot de passe temporaire défini",
+    **{f"{kind}.{verb}": f"{label} : {word}" for kind, label in (("user", "Utilisateur"), ("insurer", "Assureur"),
+       ("provider", "Prestataire"), ("member", "Adhérent"), ("contract", "Contrat")) for verb, word in _VERBS.items()},
+}
+
 
 def _day(value: str | None) -> date | None:
     try:
@@ -124,7 +150,7 @@ def audit_log():
     entities = sorted(set(ENTITY_LABELS) | set(db.session.scalars(select(AuditLog.entity_type).distinct().limit(100))))
     return render_template("admin/audit_log.html", rows=rows, next_cursor=next_cursor, chosen=chosen, errors=errors,
                            emails=_emails(r.user_id for r in rows), describe=describe, organisations=_organisations(),
-                           entities=entities, entity_labels=ENTITY_LABELS,
+                           entities=entities, entity_labels=ENTITY_LABELS, action_labels=ACTION_LABELS,
                            export_url=url_for("admin.audit_log_csv", **chosen)), (422 if errors else 200)
 
 
@@ -148,7 +174,8 @@ def audit_log_csv():
             emails = _emails(r.user_id for r in rows)
             for r in rows:
                 writer.writerow([r.created_at.astimezone(TUNIS).strftime("%d/%m/%Y %H:%M:%S"),
-                                 emails.get(r.user_id, r.user_id or ""), r.action, r.entity_type, r.entity_id,
+                                 emails.get(r.user_id, r.user_id or ""), ACTION_LABELS.get(r.action, r.action),
+                                 ENTITY_LABELS.get(r.entity_type, r.entity_type), r.entity_id,
                                  r.insurer_id or "", r.provider_id or "",
                                  " ; ".join(f"{k}: {v}" if k else v for k, v in describe(r.changes_json)),
                                  r.ip_address or ""])

@@ -31,17 +31,19 @@ def test_filters_by_user_organisation_action_entity_and_dates(admin, orgs):
     _rows(3, user_id=agent.id, insurer_id=orgs["star"].id)
     _rows(2, action="provider.update", entity="provider", at=utcnow() - timedelta(days=40))
     html = admin.text("/admin/journal?utilisateur=agent.star")
-    assert html.count("<code>claim.create</code>") == 3 and "provider.update" not in html
+    assert html.count("<code class=\"action-code\">claim.create</code>") == 3 and "provider.update" not in html
     assert "agent.star@exemple.tn" in html and "pending → approved" in html
     html = admin.text(f"/admin/journal?org=insurer:{orgs['star'].id}")
-    assert html.count("<code>claim.create</code>") == 3
+    assert html.count("<code class=\"action-code\">claim.create</code>") == 3
     html = admin.text("/admin/journal?action=provider.")
-    assert html.count("<code>provider.update</code>") == 2 and "<code>claim.create</code>" not in html
+    assert html.count("<code class=\"action-code\">provider.update</code>") == 2 and "<code class=\"action-code\">claim.create</code>" not in html
     html = admin.text("/admin/journal?entite=claim&entite_id=C001")
-    assert html.count("<code>claim.create</code>") == 1
-    old = (utcnow() - timedelta(days=40)).date().isoformat()
+    assert html.count("<code class=\"action-code\">claim.create</code>") == 1
+    from zoneinfo import ZoneInfo
+
+    old = (utcnow() - timedelta(days=40)).astimezone(ZoneInfo("Africa/Tunis")).date().isoformat()  # Tunis days
     html = admin.text(f"/admin/journal?du={old}&au={old}")
-    assert html.count("<code>provider.update</code>") == 2 and "<code>claim.create</code>" not in html
+    assert html.count("<code class=\"action-code\">provider.update</code>") == 2 and "<code class=\"action-code\">claim.create</code>" not in html
     r = admin.get("/admin/journal?du=2026-13-01")
     assert r.status_code == 422 and "Du : date invalide." in errors_of(r.get_data(as_text=True))
     r = admin.get("/admin/journal?du=2026-05-02&au=2026-05-01")
@@ -78,6 +80,7 @@ def test_csv_export_streams_every_filtered_row(admin):
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff")), delimiter=";"))
     assert rows[0][:3] == ["date", "utilisateur", "action"] and len(rows) == 2501
     assert rows[1][4] == "C000" and "status: pending → approved" in rows[1][7]
+    assert rows[1][2] == "Demande saisie" and rows[1][3] == "Demande"
     assert admin.get("/admin/journal.csv?du=n'importe").status_code == 422
 
 
