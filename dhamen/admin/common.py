@@ -11,13 +11,11 @@ from flask_wtf import FlaskForm
 from sqlalchemy import Select, and_, or_
 from wtforms.i18n import get_translations
 
-from dhamen.models import PROVIDER_TYPES
+from dhamen.domain.labels import CONTRACT_STATUS_LABELS, PLAN_LABELS, PROVIDER_TYPE_LABELS
 
-PROVIDER_TYPE_LABELS = {"pharmacist": "Pharmacie", "doctor": "Cabinet médical", "lab": "Laboratoire",
-                        "clinic": "Clinique"}
-assert set(PROVIDER_TYPE_LABELS) == set(PROVIDER_TYPES)
-CONTRACT_STATUS_LABELS = {"active": "Actif", "suspended": "Suspendu", "expired": "Expiré", "cancelled": "Résilié"}
-PLAN_LABELS = {"individual": "Individuel", "family": "Famille", "corporate": "Groupe (entreprise)"}
+__all__ = ["CONTRACT_STATUS_LABELS", "GENDER_LABELS", "PLAN_LABELS", "PROVIDER_TYPE_LABELS", "FrenchForm",
+           "apply_changes", "form_errors", "keyset", "plain_values"]
+
 GENDER_LABELS = {"M": "Homme", "F": "Femme"}
 PER_PAGE = 50
 

@@ -221,7 +221,7 @@ def run_import(import_id: str) -> dict:
 # --- pages ----------------------------------------------------------------------------
 
 def _insurers():
-    stmt = select(Insurer).where(Insurer.deleted_at.is_(None)).order_by(Insurer.name)
+    stmt = select(Insurer).where(Insurer.is_live).order_by(Insurer.name)
     if current_user.role != "ADMIN":
         stmt = stmt.where(Insurer.id == current_user.insurer_id)
     return db.session.scalars(stmt).all()
@@ -289,7 +289,6 @@ def import_upload():
     audit.record("import.upload", "import", import_id, {"file": name, "sha256": digest, "size": len(data)},
                  insurer_id=insurer_id)
     after_commit("imports", run_import, import_id, job_timeout=JOB_TIMEOUT)
-    db.session.commit()
     flash("Fichier reçu : vérification en cours.", "success")
     return redirect(url_for("admin.import_status", import_id=import_id), 303)
 

@@ -98,7 +98,7 @@ class ContractForm(FrenchForm):
 
 
 def _insurer_choices():
-    insurers = db.session.scalars(select(Insurer).where(Insurer.deleted_at.is_(None)).order_by(Insurer.name)).all()
+    insurers = db.session.scalars(select(Insurer).where(Insurer.is_live).order_by(Insurer.name)).all()
     return [SelectChoice("", "— choisir —")] + [SelectChoice(i.id, f"{i.name} ({i.code})") for i in insurers]
 
 
@@ -115,7 +115,7 @@ def find_member_by_national_id(value: str) -> Adherent | None:
 @require_role("ADMIN")
 def members():
     """GET: every member (keyset by name); POST: search by national ID, contract number, or name + birth date."""
-    conditions, searched, errors = [Adherent.deleted_at.is_(None)], None, []
+    conditions, searched, errors = [Adherent.is_live], None, []
     contracts = []
     if request.method == "POST":
         from flask_wtf.csrf import validate_csrf
@@ -223,7 +223,6 @@ def member_form(member_id: str | None = None):
                     if changes:
                         audit.record("member.update", "adherent", member.id, changes)
                     flash("Adhérent enregistré." if changes else "Aucune modification.", "success")
-                db.session.commit()
                 return redirect(url_for("admin.member", member_id=member.id), 303)
         else:
             errors = form_errors(form)
@@ -254,7 +253,6 @@ def member_delete(member_id: str):
     if m.deleted_at is None:
         m.deleted_at = utcnow()
         audit.record("member.delete", "adherent", m.id, {"deleted_at": [None, m.deleted_at.isoformat()]})
-        db.session.commit()
     flash(f"Adhérent {m.full_name} supprimé.", "success")
     return redirect(url_for("admin.members"), 303)
 
@@ -331,7 +329,6 @@ def contract_form(member_id: str | None = None, contract_id: str | None = None):
                     if changes:
                         audit.record("contract.update", "contract", contract.id, changes, insurer_id=contract.insurer_id)
                     message = "Contrat enregistré." if changes else "Aucune modification."
-                db.session.commit()
                 flash(message, "success")
                 return redirect(url_for("admin.member", member_id=member.id), 303)
     return render_template("admin/contract_form.html", form=form, contract=contract, member=member, errors=errors,
@@ -356,6 +353,5 @@ def contract_status(contract_id: str):
     old = contract.status
     contract.status = new
     audit.record(f"contract.{action}", "contract", contract.id, {"status": [old, new]}, insurer_id=contract.insurer_id)
-    db.session.commit()
     flash(f"Contrat {contract.contract_number} : {CONTRACT_STATUS_LABELS[new].lower()}.", "success")
     return redirect(url_for("admin.member", member_id=contract.adherent_id), 303)

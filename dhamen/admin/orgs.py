@@ -116,7 +116,7 @@ def _list(d: Directory):
         conditions.append(m.deleted_at.is_not(None))
         chosen["supprimes"] = "oui"
     else:
-        conditions.append(m.deleted_at.is_(None))
+        conditions.append(m.is_live)
     if d is PROVIDERS:
         if request.args.get("type") in PROVIDER_TYPES:
             conditions.append(Provider.type == request.args["type"])
@@ -170,7 +170,6 @@ def _edit(d: Directory, obj=None):
                     if changes:
                         audit.record(f"{d.kind}.update", d.kind, obj.id, changes)
                     message = f"{d.singular.capitalize()} « {obj.name} » enregistré." if changes else "Aucune modification."
-                db.session.commit()
                 flash(message, "success")
                 return redirect(url_for(d.endpoint + "_edit", obj_id=obj.id), 303)
         else:
@@ -196,7 +195,6 @@ def _delete(d: Directory, obj_id: str):
             return redirect(url_for(d.endpoint + "_edit", obj_id=obj.id), 303)
         obj.deleted_at = utcnow()
         audit.record(f"{d.kind}.delete", d.kind, obj.id, {"deleted_at": [None, obj.deleted_at.isoformat()]})
-        db.session.commit()
     flash(f"{d.singular.capitalize()} « {obj.name} » supprimé (restaurable).", "success")
     return redirect(url_for(d.endpoint), 303)
 
@@ -206,7 +204,6 @@ def _restore(d: Directory, obj_id: str):
     if obj.deleted_at is not None:
         audit.record(f"{d.kind}.restore", d.kind, obj.id, {"deleted_at": [obj.deleted_at.isoformat(), None]})
         obj.deleted_at = None
-        db.session.commit()
     flash(f"{d.singular.capitalize()} « {obj.name} » restauré.", "success")
     return redirect(url_for(d.endpoint + "_edit", obj_id=obj.id), 303)
 

@@ -19,12 +19,13 @@ from dhamen.access.auth import mfa, service
 from dhamen.access.auth.passwords import hash_password, policy_errors
 from dhamen.access.auth.views import email_validator
 from dhamen.access.rbac import require_role
-from dhamen.access.roles import ROLE_LABELS
-from dhamen.admin.common import PROVIDER_TYPE_LABELS, FrenchForm, apply_changes, form_errors, keyset
+from dhamen.access.roles import INSURER_ROLES, ROLE_LABELS, ROLE_PROVIDER_TYPE, ROLES
+from dhamen.admin.common import FrenchForm, apply_changes, form_errors, keyset
 from dhamen.core import audit
 from dhamen.core.sqltypes import utcnow
+from dhamen.domain.labels import PROVIDER_TYPE_LABELS
 from dhamen.extensions import db
-from dhamen.models import INSURER_ROLES, ROLE_PROVIDER_TYPE, ROLES, Insurer, Provider, User
+from dhamen.models import Insurer, Provider, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -48,8 +49,8 @@ class UserEditForm(FrenchForm):
 
 
 def _organisations():
-    insurers = db.session.scalars(select(Insurer).where(Insurer.deleted_at.is_(None)).order_by(Insurer.name)).all()
-    providers = db.session.scalars(select(Provider).where(Provider.deleted_at.is_(None)).order_by(Provider.name)).all()
+    insurers = db.session.scalars(select(Insurer).where(Insurer.is_live).order_by(Insurer.name)).all()
+    providers = db.session.scalars(select(Provider).where(Provider.is_live).order_by(Provider.name)).all()
     return [SelectChoice("", "—")] + [SelectChoice(f"insurer:{i.id}", f"Assureur · {i.name}") for i in insurers] + [
         SelectChoice(f"provider:{p.id}", f"{PROVIDER_TYPE_LABELS[p.type]} · {p.name}") for p in providers]
 
@@ -150,7 +151,6 @@ def create_user():
                 db.session.flush()
                 audit.record("user.create", "user", user.id, {"email": user.email, "role": user.role,
                                                                "insurer_id": insurer_id, "provider_id": provider_id})
-                db.session.commit()
                 flash(f"Utilisateur {user.email} créé. Communiquez-lui son mot de passe temporaire : il devra le "
                       "changer à sa première connexion.", "success")
                 return redirect(url_for("admin.edit_user", user_id=user.id), 303)
@@ -191,7 +191,6 @@ def edit_user(user_id: str):
                     audit.record("user.update", "user", user.id, changes)
                     if "email" in changes or "phone" in changes:
                         service.revoke_everything(user)  # the login name or the SMS number changed
-                    db.session.commit()
                     flash("Utilisateur modifié.", "success")
                 else:
                     flash("Aucune modification.", "success")
@@ -224,7 +223,6 @@ def change_role(user_id: str):
         return _back(user)
     service.revoke_everything(user)
     audit.record("user.role_change", "user", user.id, changes)
-    db.session.commit()
     flash(f"Rôle de {user.email} modifié ; ses sessions sont fermées.", "success")
     return _back(user)
 
@@ -238,7 +236,6 @@ def deactivate(user_id: str):
         return _back(user)
     if user.is_active:
         service.deactivate(user, current_user)
-        db.session.commit()
     flash(f"{user.email} désactivé : ses sessions et jetons sont révoqués.", "success")
     return _back(user)
 
@@ -250,7 +247,6 @@ def reactivate(user_id: str):
     if not user.is_active:
         user.is_active = True
         audit.record("user.reactivate", "user", user.id, {"is_active": [False, True]})
-        db.session.commit()
     flash(f"{user.email} réactivé.", "success")
     return _back(user)
 
@@ -262,7 +258,6 @@ def reset_mfa(user_id: str):
     mfa.disable(user)
     service.revoke_everything(user)
     audit.record("user.mfa_reset", "user", user.id)
-    db.session.commit()
     flash(f"Double authentification réinitialisée pour {user.email}.", "success")
     return _back(user)
 
@@ -277,7 +272,6 @@ def reset_password(user_id: str):
         flash(" ".join(errors), "error")
         return _back(user)
     service.set_password(user, new, action="user.password_reset", actor=current_user, temporary=True)
-    db.session.commit()
     flash(f"Mot de passe temporaire de {user.email} enregistré ; ses sessions sont fermées et il devra le "
           "changer à sa prochaine connexion.", "success")
     return _back(user)
@@ -294,7 +288,6 @@ def mfa_roles():
     mfa.set_required_roles(chosen)
     audit.record("settings.mfa_required_roles", "setting", "mfa_required_roles",
                  {"before": sorted(before), "after": sorted(chosen)})
-    db.session.commit()
     flash("Rôles soumis à la double authentification enregistrés.", "success")
     return redirect(url_for("admin.home"), 303)
 

@@ -17,7 +17,9 @@ import logging
 
 import redis
 
+from dhamen.core import audit
 from dhamen.core.jobs import with_app
+from dhamen.core.services import services
 
 log = logging.getLogger("dhamen.events")
 USUAL_MIN_SAMPLE = 20
@@ -25,10 +27,6 @@ USUAL_MIN_SAMPLE = 20
 
 @with_app
 def claim_event(event: dict) -> None:
-    from dhamen.core import audit
-    from dhamen.core.services import services
-    from dhamen.extensions import db
-
     r = services().redis
     key = f"stats:insurer:{event['insurerId']}"
     pipe = r.pipeline()
@@ -46,23 +44,10 @@ def claim_event(event: dict) -> None:
     audit.record(f"event.{event['type']}", "claim", event["claimId"],
                  {"status": event["status"], "previousStatus": event.get("previousStatus")},
                  user=None, insurer_id=event["insurerId"], provider_id=event.get("providerId"))
-    db.session.commit()
-
-
-def insurer_counters(insurer_id: str) -> dict[str, int]:
-    from dhamen.core.services import services
-
-    try:
-        raw = services().redis.hgetall(f"stats:insurer:{insurer_id}")
-    except redis.exceptions.RedisError:
-        return {}
-    return {k.decode(): int(v) for k, v in raw.items()}
 
 
 def usual_amount(insurer_id: str, care_type: str) -> int | None:
     """Mean claim total for this insurer and care type, once the sample is large enough."""
-    from dhamen.core.services import services
-
     try:
         raw = services().redis.hmget(f"stats:insurer:{insurer_id}:{care_type}", "n", "sum")
     except redis.exceptions.RedisError:
