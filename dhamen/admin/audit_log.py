@@ -104,9 +104,34 @@ def _filters(args) -> tuple[list, dict, list[str]]:
     return conditions, chosen, errors
 
 
+def _value_labels() -> dict[str, str]:
+    from dhamen.access.roles import ROLE_LABELS
+    from dhamen.domain import labels
+
+    out: dict[str, str] = {}
+    for table in (labels.RECONCILIATION_STATUS_LABELS, labels.STATUS_LABELS, labels.CONTRACT_STATUS_LABELS,
+                  labels.PLAN_LABELS, labels.PROVIDER_TYPE_LABELS, labels.CARE_TYPE_LABELS, ROLE_LABELS):
+        out.update(table)
+    return out
+
+
+VALUE_LABELS = _value_labels()
+
+
+def _humanise(value):
+    """Internal values (statuses, roles, care types…) as the French words the pages use."""
+    if isinstance(value, str):
+        return VALUE_LABELS.get(value, value)
+    if isinstance(value, dict):
+        return {VALUE_LABELS.get(k, k): _humanise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_humanise(v) for v in value]
+    return value
+
+
 def describe(changes) -> list[tuple[str, str]]:
     """(field, "before → after" or value) pairs for a row's ``changes_json``, secrets masked."""
-    changes = redact(changes)
+    changes = _humanise(redact(changes))
     if changes is None:
         return []
     if not isinstance(changes, dict):

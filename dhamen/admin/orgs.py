@@ -22,7 +22,9 @@ from dhamen.admin.views import bp
 from dhamen.core import audit
 from dhamen.core.sqltypes import utcnow
 from dhamen.extensions import db
-from dhamen.models import PROVIDER_TYPES, Insurer, Provider, User
+from dhamen.models import Insurer, Provider, User
+
+PROVIDER_TYPES = tuple(PROVIDER_TYPE_LABELS)
 
 REQUIRED = "obligatoire."
 PHONE = Regexp(r"^\+?[0-9 .\-]{8,20}$", message="numéro invalide (chiffres, espaces, + en tête).")
@@ -78,6 +80,11 @@ class Directory:
     endpoint: str        # list endpoint; the others derive from it
     unique: tuple        # (attribute, French label)
     search: tuple        # columns searched by q
+
+    @property
+    def arg(self) -> str:
+        """The id's name in the URLs (``insurer_id``, ``provider_id``)."""
+        return f"{self.kind}_id"
 
     def values(self, form) -> dict:
         out = {}
@@ -171,7 +178,7 @@ def _edit(d: Directory, obj=None):
                         audit.record(f"{d.kind}.update", d.kind, obj.id, changes)
                     message = f"{d.singular.capitalize()} « {obj.name} » enregistré." if changes else "Aucune modification."
                 flash(message, "success")
-                return redirect(url_for(d.endpoint + "_edit", obj_id=obj.id), 303)
+                return redirect(url_for(d.endpoint + "_edit", **{d.arg: obj.id}), 303)
         else:
             errors = form_errors(form)
     return render_template("admin/org_form.html", d=d, form=form, obj=obj, errors=errors), status
@@ -192,7 +199,7 @@ def _delete(d: Directory, obj_id: str):
         if active:
             flash(f"Suppression impossible : {active} utilisateur(s) actif(s) sont rattachés à ce {d.singular}. "
                   "Désactivez-les d'abord.", "error")
-            return redirect(url_for(d.endpoint + "_edit", obj_id=obj.id), 303)
+            return redirect(url_for(d.endpoint + "_edit", **{d.arg: obj.id}), 303)
         obj.deleted_at = utcnow()
         audit.record(f"{d.kind}.delete", d.kind, obj.id, {"deleted_at": [None, obj.deleted_at.isoformat()]})
     flash(f"{d.singular.capitalize()} « {obj.name} » supprimé (restaurable).", "success")
@@ -205,7 +212,7 @@ def _restore(d: Directory, obj_id: str):
         audit.record(f"{d.kind}.restore", d.kind, obj.id, {"deleted_at": [obj.deleted_at.isoformat(), None]})
         obj.deleted_at = None
     flash(f"{d.singular.capitalize()} « {obj.name} » restauré.", "success")
-    return redirect(url_for(d.endpoint + "_edit", obj_id=obj.id), 303)
+    return redirect(url_for(d.endpoint + "_edit", **{d.arg: obj.id}), 303)
 
 
 def _routes(d: Directory, path: str) -> None:
@@ -217,21 +224,22 @@ def _routes(d: Directory, path: str) -> None:
     def create():
         return _edit(d)
 
-    def edit(obj_id):
-        return _edit(d, _get(d, obj_id))
+    def edit(**kw):
+        return _edit(d, _get(d, kw[d.arg]))
 
-    def delete(obj_id):
-        return _delete(d, obj_id)
+    def delete(**kw):
+        return _delete(d, kw[d.arg])
 
-    def restore(obj_id):
-        return _restore(d, obj_id)
+    def restore(**kw):
+        return _restore(d, kw[d.arg])
 
     admin_only = require_role("ADMIN")
     bp.add_url_rule(f"/{path}", name, admin_only(listing), methods=["GET"])
     bp.add_url_rule(f"/{path}/nouveau", f"{name}_new", admin_only(create), methods=["GET", "POST"])
-    bp.add_url_rule(f"/{path}/<obj_id>", f"{name}_edit", admin_only(edit), methods=["GET", "POST"])
-    bp.add_url_rule(f"/{path}/<obj_id>/supprimer", f"{name}_delete", admin_only(delete), methods=["POST"])
-    bp.add_url_rule(f"/{path}/<obj_id>/restaurer", f"{name}_restore", admin_only(restore), methods=["POST"])
+    arg = f"<{d.arg}>"
+    bp.add_url_rule(f"/{path}/{arg}", f"{name}_edit", admin_only(edit), methods=["GET", "POST"])
+    bp.add_url_rule(f"/{path}/{arg}/supprimer", f"{name}_delete", admin_only(delete), methods=["POST"])
+    bp.add_url_rule(f"/{path}/{arg}/restaurer", f"{name}_restore", admin_only(restore), methods=["POST"])
 
 
 _routes(INSURERS, "assureurs")

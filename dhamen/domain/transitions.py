@@ -33,6 +33,7 @@ Reconciliations::
 
 from __future__ import annotations
 
+from .eligibility import CONTRACT_STATUSES
 from .errors import DomainError
 
 CLAIM_STATUSES: tuple[str, ...] = (
@@ -126,7 +127,6 @@ def _check(src, dst, actor, statuses, allowed, words, subject, pronoun) -> None:
 #     active    -> suspended (suspend), cancelled (end), expired (end date passed)
 #     suspended -> active (reactivate), cancelled (end), expired (end date passed)
 
-CONTRACT_STATUSES: tuple[str, ...] = ("active", "suspended", "expired", "cancelled")
 CONTRACT_TRANSITIONS: dict[str, tuple[str, str]] = {
     # action: (allowed from (space-separated), to)
     "suspend": ("active", "suspended"),

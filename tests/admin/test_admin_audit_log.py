@@ -32,7 +32,7 @@ def test_filters_by_user_organisation_action_entity_and_dates(admin, orgs):
     _rows(2, action="provider.update", entity="provider", at=utcnow() - timedelta(days=40))
     html = admin.text("/admin/journal?utilisateur=agent.star")
     assert html.count("<code class=\"action-code\">claim.create</code>") == 3 and "provider.update" not in html
-    assert "agent.star@exemple.tn" in html and "pending → approved" in html
+    assert "agent.star@exemple.tn" in html and "En cours → Approuvée" in html
     html = admin.text(f"/admin/journal?org=insurer:{orgs['star'].id}")
     assert html.count("<code class=\"action-code\">claim.create</code>") == 3
     html = admin.text("/admin/journal?action=provider.")
@@ -79,7 +79,7 @@ def test_csv_export_streams_every_filtered_row(admin):
     assert "attachment" in r.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff")), delimiter=";"))
     assert rows[0][:3] == ["date", "utilisateur", "action"] and len(rows) == 2501
-    assert rows[1][4] == "C000" and "status: pending → approved" in rows[1][7]
+    assert rows[1][4] == "C000" and "status: En cours → Approuvée" in rows[1][7]
     assert rows[1][2] == "Demande saisie" and rows[1][3] == "Demande"
     assert admin.get("/admin/journal.csv?du=n'importe").status_code == 422
 
