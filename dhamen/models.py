@@ -191,6 +191,9 @@ class User(db.Model):
     # Last TOTP time step accepted: a code is usable once.
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A password set by an admin (creation, reset) is temporary: changed at the next login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                       server_default="0")
 
     provider: Mapped[Provider | None] = relationship()
     insurer: Mapped[Insurer | None] = relationship()
