@@ -1,7 +1,7 @@
 """users: must_change_password (a password set by an admin is temporary)
 
 Revision ID: a14d0a1b2c3d
-Revises: bcc02a4ea25d
+Revises: d41c7e2a9b10
 Create Date: 2026-11-29 22:35:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a14d0a1b2c3d'
-down_revision = 'bcc02a4ea25d'
+down_revision = 'd41c7e2a9b10'
 branch_labels = None
 depends_on = None
 
