@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -35,6 +37,29 @@ def seed_command(claims: int, members: int, batch_size: int) -> None:
     if claims:
         created = generate_claims(claims, batch_size=batch_size, progress=click.echo)
         click.echo(f"{created} demandes générées.")
+
+
+@dhamen_cli.command("storage-init")
+@click.option("--wait", "wait_seconds", type=click.IntRange(min=0, max=600), default=60, show_default=True,
+              help="Secondes pendant lesquelles réessayer si le serveur S3 démarre encore.")
+def storage_init_command(wait_seconds: int) -> None:
+    """Crée le compartiment S3 de STORAGE_URL (ou le dossier local) s'il n'existe pas, puis vérifie l'accès."""
+    from dhamen.core.services import services
+    from dhamen.core.storage import StorageError
+
+    storage = services().storage
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            storage.ensure_bucket()
+            storage.probe()
+            break
+        except StorageError as exc:
+            if time.monotonic() >= deadline:
+                raise click.ClickException(f"Stockage inaccessible : {exc}") from exc
+            time.sleep(2)
+    where = f"compartiment S3 « {storage.bucket} »" if storage.kind == "s3" else f"dossier {storage.root}"
+    click.echo(f"Stockage prêt : {where}.")
 
 
 def register_cli(app) -> None:

@@ -64,6 +64,10 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"suppression impossible: {key}") from exc
 
+    def ensure_bucket(self) -> None:
+        """Counterpart of ``S3Storage.ensure_bucket``: the folder is the bucket."""
+        self.probe()
+
     def probe(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if not os.access(self.root, os.W_OK):
@@ -122,12 +126,17 @@ class S3Storage:
         self._call(self._client.delete_object, Key=_check_key(key))
 
     def ensure_bucket(self) -> None:
-        from botocore.exceptions import ClientError
+        """Create the bucket unless it exists; an unreachable server raises ``StorageError``."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self._client.head_bucket(Bucket=self.bucket)
+            return
         except ClientError:
-            self._call(self._client.create_bucket)
+            pass  # missing (or not visible yet): try to create it
+        except BotoCoreError as exc:
+            raise StorageError(f"stockage S3 indisponible ou en erreur: {exc.__class__.__name__}") from exc
+        self._call(self._client.create_bucket)
 
     def probe(self) -> None:
         self._call(self._probe_client.head_bucket)
