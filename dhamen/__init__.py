@@ -62,7 +62,7 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         crypto.Keyring(settings.data_encryption_keys, settings.data_encryption_key_id, settings.lookup_key)
     )
 
-    from dhamen.core.services import build_services, run_inline_jobs
+    from dhamen.core.services import build_services
     from dhamen.extensions import csrf, db, init_limiter, login_manager, migrate
 
     # Fixed order: database → migrations → cache/queues/storage → rate limits → login → CSRF → blueprints.
@@ -76,6 +76,7 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
     # Visible configuration in the health answer (never a secret).
     app.extensions["dhamen.health_extra"] = lambda: {"config": {
         "smsSender": settings.sms_sender,
+        "mailSender": settings.mail.kind,
         "jobs": "inline" if services.inline_jobs else "rq",
         "storage": settings.storage.kind,
     }}
@@ -95,14 +96,17 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
 
     @app.before_request
     def _refuse_oversized_bodies():
+        # A view may allow a larger body (the CSV import) with ``@body_limit(n)``.
+        limit = getattr(app.view_functions.get(request.endpoint), "max_content_length", None)
+        if limit is not None:
+            request.max_content_length = limit
         length = request.content_length
-        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
+        if length is not None and length > (limit or app.config["MAX_CONTENT_LENGTH"]):
             abort(413)
 
-    @app.after_request
-    def _after(response):
-        run_inline_jobs()
-        return response
+    from dhamen.core.unit import register_unit_of_work
+
+    register_unit_of_work(app)
 
     from dhamen.cli import register_cli
 

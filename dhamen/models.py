@@ -31,20 +31,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from dhamen.access.roles import INSURER_ROLES, PROVIDER_ROLES, ROLES
 from dhamen.core import crypto
 from dhamen.core.sqltypes import EncryptedText, JSONType, UTCDateTime, new_id, utcnow
+from dhamen.domain import reference as claim_reference
+from dhamen.domain.catalogue import CARE_TYPES, PROVIDER_CARE_TYPE
+from dhamen.domain.eligibility import CONTRACT_STATUSES
 from dhamen.domain.transitions import CLAIM_STATUSES, RECONCILIATION_STATUSES
 from dhamen.extensions import db
-
-ROLES = ("ADMIN", "INSURER_ADMIN", "INSURER_AGENT", "PHARMACIST", "DOCTOR", "LAB_MANAGER", "CLINIC_ADMIN")
-INSURER_ROLES = ("INSURER_ADMIN", "INSURER_AGENT")
-PROVIDER_ROLES = ("PHARMACIST", "DOCTOR", "LAB_MANAGER", "CLINIC_ADMIN")
-PROVIDER_TYPES = ("pharmacist", "doctor", "lab", "clinic")
-ROLE_PROVIDER_TYPE = {"PHARMACIST": "pharmacist", "DOCTOR": "doctor", "LAB_MANAGER": "lab", "CLINIC_ADMIN": "clinic"}
-CLAIM_TYPES = ("pharmacy", "consultation", "lab", "hospitalization")
-CONTRACT_STATUSES = ("active", "suspended", "expired", "cancelled")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -64,11 +61,19 @@ def _updated() -> Mapped[datetime]:
 
 
 class SoftDeleteMixin:
+    """Soft delete, written once: ``X.is_live`` is a Python test on a row and a SQL condition
+    on the class (``select(X).where(X.is_live)``)."""
+
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
+    @hybrid_property
+    def is_live(self) -> bool:
+        return self.deleted_at is None
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls):
+        return cls.deleted_at.is_(None)
 
 
 class Insurer(SoftDeleteMixin, db.Model):
@@ -133,15 +138,11 @@ class Adherent(SoftDeleteMixin, db.Model):
     def national_id_masked(self) -> str:
         return crypto.mask(self.national_id)
 
-    @property
-    def phone_masked(self) -> str:
-        return crypto.mask(self.phone, 2)
-
 
 class Provider(SoftDeleteMixin, db.Model):
     __tablename__ = "providers"
     __table_args__ = (
-        CheckConstraint(_in("type", PROVIDER_TYPES), name="type"),
+        CheckConstraint(_in("type", tuple(PROVIDER_CARE_TYPE)), name="type"),
         Index("idx_providers_type", "type"),
         Index("idx_providers_city", "city"),
     )
@@ -191,6 +192,9 @@ class User(db.Model):
     # Last TOTP time step accepted: a code is usable once.
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A password set by an admin (creation, reset) is temporary: changed at the next login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                       server_default="0")
 
     provider: Mapped[Provider | None] = relationship()
     insurer: Mapped[Insurer | None] = relationship()
@@ -247,7 +251,6 @@ class Contract(db.Model):
     __tablename__ = "contracts"
     __table_args__ = (
         CheckConstraint(_in("status", CONTRACT_STATUSES), name="status"),
-        CheckConstraint("payer_rank BETWEEN 1 AND 9", name="payer_rank"),
         Index("idx_contracts_adherent", "adherent_id"),
         Index("idx_contracts_insurer", "insurer_id"),
         Index("idx_contracts_status", "status"),
@@ -299,10 +302,15 @@ class Reconciliation(db.Model):
     insurer: Mapped[Insurer] = relationship()
 
 
+def _new_claim_reference(context) -> str:
+    """Default of ``claims.reference`` for inserts that do not give one (``claim_rows`` does)."""
+    return claim_reference.new_reference(context.get_current_parameters()["type"], date.today())
+
+
 class Claim(db.Model):
     __tablename__ = "claims"
     __table_args__ = (
-        CheckConstraint(_in("type", CLAIM_TYPES), name="type"),
+        CheckConstraint(_in("type", CARE_TYPES), name="type"),
         CheckConstraint(_in("status", CLAIM_STATUSES), name="status"),
         CheckConstraint("covered_amount + copay_amount = total_amount", name="balanced"),
         CheckConstraint("covered_amount >= 0 AND copay_amount >= 0", name="non_negative"),
@@ -314,9 +322,12 @@ class Claim(db.Model):
         Index("idx_claims_reconciliation", "reconciliation_id"),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
         Index("idx_claims_provider_created", "provider_id", "created_at"),
+        Index("idx_claims_reference", "reference", unique=True),
     )
 
     id: Mapped[str] = _id()
+    # The short reference a person reads and types (dhamen.domain.reference): the id stays the ULID.
+    reference: Mapped[str] = mapped_column(String(20), nullable=False, default=_new_claim_reference)
     type: Mapped[str] = mapped_column(String(20), nullable=False)
     contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), nullable=False)
     provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), nullable=False)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Select, exists, false, select, true
 
+from dhamen.core.errors import NotFoundError
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -91,11 +92,8 @@ def condition_for(model, user):
     return rule == org
 
 
-def scoped(stmt: Select, model, user=None) -> Select:
-    if user is None:
-        from dhamen.access.rbac import current_actor
-
-        user = current_actor()
+def scoped(stmt: Select, model, user) -> Select:
+    """``stmt`` restricted to what ``user``'s organisation may see (``None``: nothing)."""
     if user is None:
         return stmt.where(false())
     if user.role == "ADMIN":
@@ -110,17 +108,13 @@ _SCOPED: OrderedDict = OrderedDict()
 _SCOPED_MAX = 2048
 
 
-def scoped_static(stmt: Select, model, user=None) -> Select:
+def scoped_static(stmt: Select, model, user) -> Select:
     """``scoped()`` for a statement built once (module level, values as ``bindparam``).
 
     Building a statement and its cache key costs more than running it on the hot
     path (claim entry); this keeps the scoped form per organisation, so the same
     object, with its memoised cache key, is reused.  Same rules as ``scoped()``.
     """
-    if user is None:
-        from dhamen.access.rbac import current_actor
-
-        user = current_actor()
     if user is None:
         return stmt.where(false())
     admin = user.role == "ADMIN"
@@ -138,8 +132,9 @@ def scoped_static(stmt: Select, model, user=None) -> Select:
     return found[1]
 
 
-def get_or_404(model, object_id: str, user=None, *, options=()):
-    """One object of the user's organisation, or a 404 (page) / NOT_FOUND envelope (API)."""
+def get_or_404(model, object_id: str, user, *, options=()):
+    """One object of the user's organisation, or ``NotFoundError`` (the edge answers 404: a page
+    or the ``NOT_FOUND`` envelope)."""
     obj = None
     if isinstance(object_id, str) and 0 < len(object_id) <= 64:
         stmt = scoped(select(model).where(model.id == object_id), model, user)
@@ -147,11 +142,5 @@ def get_or_404(model, object_id: str, user=None, *, options=()):
             stmt = stmt.options(*options)
         obj = db.session.scalar(stmt)
     if obj is None:
-        from flask import abort, request
-
-        if request.path.startswith("/api/"):
-            from dhamen.core.api import ApiError
-
-            raise ApiError(404, "NOT_FOUND", "Ressource introuvable.")
-        abort(404)
+        raise NotFoundError()
     return obj

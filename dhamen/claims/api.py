@@ -37,12 +37,10 @@ from datetime import UTC, date, datetime
 
 from flask import g, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
 
 from dhamen.access.rbac import require_role
-from dhamen.access.roles import role_label
-from dhamen.access.tenancy import scoped
-from dhamen.claims import operations, queries
+from dhamen.access.roles import INSURER_ROLES, PROVIDER_ROLES, ROLE_PROVIDER_TYPE, role_label
+from dhamen.claims import lookup, operations, queries
 from dhamen.claims.errors import ClaimError
 from dhamen.claims.schemas import (
     ClaimBody,
@@ -54,15 +52,12 @@ from dhamen.claims.schemas import (
 )
 from dhamen.claims.serialisation import claim_json, claim_summary, rights_json
 from dhamen.core import crypto
-from dhamen.core.api import ApiError, bp, json_body, ok
+from dhamen.core.http import ApiError, json_body, ok, status_of
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput
 from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.extensions import db
 from dhamen.models import (
-    INSURER_ROLES,
-    PROVIDER_ROLES,
-    ROLE_PROVIDER_TYPE,
     Adherent,
     Contract,
     Provider,
@@ -114,7 +109,7 @@ def api_error(exc: ClaimError) -> ApiError:
             errors.append({"field": f"{path}.{name}" if name and err.get("line") else (name or path),
                            "message": err["message"]})
         details = {"field": errors[0]["field"], "errors": errors}
-    return ApiError(exc.status, exc.code, exc.message, details or None)
+    return ApiError(status_of(exc), exc.code, exc.message, details or None)
 
 
 def _refused(exc: ClaimError) -> ApiError:
@@ -184,7 +179,6 @@ def submit_claim(care_type: str, schema: type[ClaimBody]):
     except ClaimError as exc:
         raise _refused(exc) from None
     headers = {"Location": f"/api/v1/claims/{data['id']}"}  # before the commit expires the claim
-    db.session.commit()
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return ok(data, 201, headers)
@@ -199,14 +193,10 @@ def _submit_view(care_type: str, role: str, schema: type[ClaimBody]):
     return _wrong_type_guard(care_type, role)(require_role(role)(view))
 
 
-for _care_type, (_role, _schema) in CLAIM_ROUTES.items():
-    bp.add_url_rule(f"/claims/{_care_type}", endpoint=f"claims_submit_{_care_type}",
-                    view_func=_submit_view(_care_type, _role, _schema), methods=["POST"])
 
 
 # --- reading claims ------------------------------------------------------------------------
 
-@bp.get("/claims")
 @require_role(*READ_ROLES)
 def list_claims():
     """The caller's organisation's claims, newest first."""
@@ -217,11 +207,10 @@ def list_claims():
                "perPage": q.perPage, "pages": pages})
 
 
-@bp.get("/claims/<claim_id>")
 @require_role(*READ_ROLES)
 def get_claim(claim_id: str):
     """One claim with its lines and adjudication steps (404 for another organisation)."""
-    return ok(claim_json(queries.get_claim(claim_id, g.api_user)))
+    return ok(claim_json(queries.get_claim(g.api_user, claim_id)))
 
 
 # --- eligibility (FHIR CoverageEligibilityResponse) -----------------------------------------
@@ -231,7 +220,8 @@ def _member_by_national_id(raw: str) -> Adherent:
     if not (value.isdigit() and len(value) == 8):
         raise ApiError(422, "VALIDATION_ERROR", "Numéro CIN invalide : 8 chiffres attendus.",
                        {"field": "nationalId"})
-    member = queries.member_by_national_id(value)
+    member = queries.member_by_national_id(g.api_user, value)
+    lookup.audit_lookup(lookup.BY_NATIONAL_ID, [member.id] if member else [])
     if member is None:
         raise ApiError(404, "UNKNOWN_MEMBER", "Aucun adhérent ne correspond à ce numéro CIN.",
                        {"field": "nationalId"})
@@ -239,18 +229,18 @@ def _member_by_national_id(raw: str) -> Adherent:
 
 
 def _member_by_id(member_id: str) -> Adherent:
-    member = db.session.scalar(scoped(select(Adherent).where(
-        Adherent.id == member_id, Adherent.deleted_at.is_(None)), Adherent))
-    if member is None:
-        raise ApiError(404, "UNKNOWN_MEMBER", "Adhérent inconnu.", {"field": "memberId"})
+    try:
+        member = queries.get_member(g.api_user, member_id)
+    except ClaimError as exc:
+        lookup.audit_lookup(lookup.BY_ID, [])
+        raise api_error(exc) from None
+    lookup.audit_lookup(lookup.BY_ID, [member.id])
     return member
 
 
 def _contracts_by_number(number: str) -> list[Contract]:
-    contracts = db.session.scalars(scoped(select(Contract).where(
-        func.upper(Contract.contract_number) == number.strip().upper()), Contract)
-        .order_by(Contract.start_date.desc())).all()
-    contracts = [c for c in contracts if c.adherent.deleted_at is None]
+    contracts = queries.contracts_by_number(g.api_user, number)
+    lookup.audit_lookup(lookup.BY_CONTRACT, sorted({c.adherent_id for c in contracts}))
     if not contracts:
         raise ApiError(404, "UNKNOWN_CONTRACT", f"Aucun contrat n° « {number.strip()[:50]} ».",
                        {"field": "contractNumber"})
@@ -277,12 +267,12 @@ def eligibility_answer(q) -> dict:
         member = contracts[0].adherent
         only = {c.id for c in contracts if c.adherent_id == member.id}
     try:
-        panel = queries.rights(member, care_type, on, provider)
+        panel = queries.rights(user, member, care_type, on, provider)
     except ClaimError as exc:
         raise api_error(exc) from None
     if only is not None:
         panel = [r for r in panel if r.contract.id in only]
-    usable = [r for r in panel if r.eligibility.inforce and (provider is None or r.has_convention)]
+    usable = [r for r in panel if r.usable]
     if usable:
         disposition = usable[0].eligibility.message
     elif panel and provider is not None and panel[0].eligibility.inforce:
@@ -309,7 +299,6 @@ def eligibility_answer(q) -> dict:
     }
 
 
-@bp.get("/eligibility")
 @require_role(*ELIGIBILITY_ROLES)
 def eligibility_get():
     """Rights by contract number or member id (a national ID goes in ``POST /eligibility``)."""
@@ -317,11 +306,32 @@ def eligibility_get():
         raise ApiError(400, "NATIONAL_ID_IN_URL",
                        "Le numéro CIN ne doit jamais figurer dans une URL : envoyez-le dans le corps de "
                        "POST /api/v1/eligibility.", {"field": "nationalId"})
-    return ok(eligibility_answer(_query(EligibilityQuery)))
+    try:
+        return ok(eligibility_answer(_query(EligibilityQuery)))
+    finally:
+        # The request's commit, made here: a lookup that found nobody (a 404, which the edge
+        # rolls back) keeps its audit row too.
+        db.session.commit()
 
 
-@bp.post("/eligibility")
 @require_role(*ELIGIBILITY_ROLES)
 def eligibility_post():
     """Rights by national ID (in the body), contract number or member id."""
-    return ok(eligibility_answer(validate(EligibilityBody, json_body())))
+    try:
+        return ok(eligibility_answer(validate(EligibilityBody, json_body())))
+    finally:
+        # The request's commit, made here: a lookup that found nobody (a 404, which the edge
+        # rolls back) keeps its audit row too.
+        db.session.commit()
+
+
+#: (rule, view, methods), registered on the API blueprint by ``dhamen.core.api``; one submission
+#: view per claim type (``submit_<type>_claim``).
+ROUTES = (
+    *((f"/claims/{care_type}", _submit_view(care_type, role, schema), ("POST",))
+      for care_type, (role, schema) in CLAIM_ROUTES.items()),
+    ("/claims", list_claims, ("GET",)),
+    ("/claims/<claim_id>", get_claim, ("GET",)),
+    ("/eligibility", eligibility_get, ("GET",)),
+    ("/eligibility", eligibility_post, ("POST",)),
+)

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy.exc import IntegrityError
 
 from dhamen.claims.errors import ClaimError, item_errors_json
 from dhamen.claims.events import claim_event
@@ -41,16 +42,20 @@ from dhamen.claims.serialisation import claim_event_payload, render_claim
 from dhamen.core import audit
 from dhamen.core.services import after_commit
 from dhamen.core.sqltypes import new_id, utcnow
+from dhamen.domain import reference as claim_reference
 from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput, Tariffs, validate_items
 from dhamen.domain.errors import ConfigError, InvalidClaimError
 from dhamen.domain.labels import CARE_TYPE_LABELS
+from dhamen.domain.limits import MAX_CARE_AGE_DAYS, MAX_NOTES_LENGTH
+from dhamen.domain.text import parse_date
+from dhamen.domain.transitions import engine_path
 from dhamen.extensions import db
 from dhamen.models import Claim, ClaimItem, IdempotencyKey
 
-MAX_CARE_AGE_DAYS = 365
 IDEMPOTENCY_TTL = timedelta(hours=24)
+REFERENCE_ATTEMPTS = 3  # a claim whose short reference is taken is entered again with another one
 
 
 # --- adjudication -----------------------------------------------------------------------------
@@ -63,9 +68,9 @@ def parse_care_date(raw: Any, today: date | None = None, field_name: str = "care
         value = raw
     else:
         try:
-            value = date.fromisoformat(str(raw))
+            value = parse_date(str(raw))
         except ValueError:
-            raise ClaimError("INVALID_DATE", "Date de soins invalide (format attendu : AAAA-MM-JJ).",
+            raise ClaimError("INVALID_DATE", "Date de soins invalide (format attendu : jj/mm/aaaa).",
                              field_name) from None
     if value > today:
         raise ClaimError("INVALID_DATE", "La date de soins ne peut pas être dans le futur.", field_name)
@@ -99,30 +104,30 @@ def prepare(user, contract_id: str, care_type: str, care_date: date, items: list
     if not (isinstance(contract_id, str) and 0 < len(contract_id) <= 64):
         contract_id = None
     provider, contract, convention = claim_context(user, contract_id, care_date, lock)
-    if provider is None or provider.deleted_at is not None:
-        raise ClaimError("UNKNOWN_PROVIDER", "Votre compte n'est rattaché à aucun prestataire.", status=403)
+    if provider is None:
+        raise ClaimError("UNKNOWN_PROVIDER", "Votre compte n'est rattaché à aucun prestataire.", kind="forbidden")
     if not provider.is_active:
         raise ClaimError("PROVIDER_INACTIVE", "Votre établissement est désactivé : aucune demande ne peut être saisie.",
-                         status=403)
+                         kind="forbidden")
     expected = PROVIDER_CARE_TYPE.get(provider.type)
     if care_type != expected:
         label = CARE_TYPE_LABELS.get(care_type, care_type)
         raise ClaimError("WRONG_CLAIM_TYPE",
                          f"Un établissement de type « {provider.type} » ne peut pas saisir de demande « {label} ».",
-                         "type", 403)
-    if contract is None or contract.adherent.deleted_at is not None:
+                         "type", "forbidden")
+    if contract is None:
         raise ClaimError("UNKNOWN_CONTRACT", "Contrat inconnu : recherchez l'adhérent puis choisissez son contrat.",
-                         "contractId", 404)
+                         "contractId", "not_found")
     if convention is None:
         raise ClaimError("NO_CONVENTION",
                          f"Pas de convention de tiers payant en vigueur entre votre établissement et "
                          f"{contract.insurer.name} : le contrat {contract.contract_number} ne peut pas être "
-                         f"pris en charge ici.", "contractId", 422)
+                         f"pris en charge ici.", "contractId", "invalid")
     errors = validate_items(care_type, items)
     if errors:
-        raise ClaimError("INVALID_ITEMS", errors[0].message, "items", 422, item_errors_json(errors))
-    if notes is not None and len(notes) > 2000:
-        raise ClaimError("VALIDATION_ERROR", "La note ne peut pas dépasser 2000 caractères.", "notes")
+        raise ClaimError("INVALID_ITEMS", errors[0].message, "items", "invalid", item_errors_json(errors))
+    if notes is not None and len(notes) > MAX_NOTES_LENGTH:
+        raise ClaimError("VALIDATION_ERROR", f"La note ne peut pas dépasser {MAX_NOTES_LENGTH} caractères.", "notes")
     return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None, convention,
                         submitted, override_reason or None)
 
@@ -143,11 +148,11 @@ def evaluate(req: ClaimRequest) -> Adjudication:
             received_on=date.today(), submitted=req.submitted, override_reason=req.override_reason)
         return adjudicate(ctx, req.items)
     except InvalidClaimError as exc:
-        raise ClaimError("INVALID_ITEMS", exc.errors[0].message, "items", 422,
+        raise ClaimError("INVALID_ITEMS", exc.errors[0].message, "items", "invalid",
                          item_errors_json(list(exc.errors))) from exc
     except ConfigError as exc:
         raise ClaimError("CONFIGURATION_ERROR", f"Paramétrage de l'assureur ou du contrat invalide : {exc}",
-                         status=409) from exc
+                         kind="conflict") from exc
 
 
 def preview(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
@@ -177,12 +182,15 @@ def claim_rows(result: Adjudication, *, claim_id: str, care_type: str, contract_
                adherent_id: str, insurer_id: str, care_date: date, created_at: datetime, created_by: str | None,
                status: str | None = None, reason_code: Any = _FROM_RESULT, status_reason: Any = _FROM_RESULT,
                validated_at: datetime | None = None, details: dict | None = None, notes: str | None = None,
-               reconciliation_id: str | None = None, line_id=new_id) -> tuple[dict, list[dict]]:
+               reconciliation_id: str | None = None, line_id=new_id,
+               reference: str | None = None) -> tuple[dict, list[dict]]:
     """The ``claims`` row and its ``claim_items`` rows for an adjudication: what the counter and the
-    volume seed both insert (status and reason default to the engine's)."""
+    volume seed both insert (status and reason default to the engine's; the short reference is
+    drawn at random unless given)."""
     status = status or result.status
     claim = {
-        "id": claim_id, "type": care_type, "contract_id": contract_id, "provider_id": provider_id,
+        "id": claim_id, "reference": reference or claim_reference.new_reference(care_type, created_at.date()),
+        "type": care_type, "contract_id": contract_id, "provider_id": provider_id,
         "adherent_id": adherent_id, "insurer_id": insurer_id, "care_date": care_date,
         "total_amount": result.total_amount, "covered_amount": result.covered_amount,
         "copay_amount": result.copay_amount, "fraud_score": result.fraud_score,
@@ -216,11 +224,8 @@ def create_claim(user, req: ClaimRequest, result: Adjudication) -> tuple[dict, l
     db.session.execute(_INSERT_CLAIM, claim)
     if items:
         db.session.execute(_INSERT_ITEMS, items)
-    transitions = ["pending", "eligible" if result.status != "rejected" or result.eligibility.inforce else "rejected"]
-    if result.status != transitions[-1]:
-        transitions.append(result.status)
     audit.record("claim.create", "claim", claim["id"], {
-        "type": claim["type"], "status": transitions, "reason_code": result.reason_code,
+        "type": claim["type"], "status": engine_path(result.status, result.eligibility.inforce), "reason_code": result.reason_code,
         "total_amount": claim["total_amount"], "covered_amount": claim["covered_amount"],
         "fraud_score": claim["fraud_score"], "lines": len(result.lines)}, user=user)
     after_commit("events", claim_event, claim_event_payload(claim, "claim.created"))
@@ -246,7 +251,7 @@ def find_idempotent(user, key: str | None, fingerprint: str) -> StoredResponse |
         return None
     if not 1 <= len(key) <= 255:
         raise ClaimError("INVALID_IDEMPOTENCY_KEY", "En-tête Idempotency-Key invalide (1 à 255 caractères).",
-                         "Idempotency-Key", 400)
+                         "Idempotency-Key", "bad_request")
     row = db.session.execute(STORED_RESPONSE, {"user_id": user.id, "key": key}).first()
     if row is None:
         return None
@@ -255,7 +260,7 @@ def find_idempotent(user, key: str | None, fingerprint: str) -> StoredResponse |
         return None
     if row.request_hash != fingerprint:
         raise ClaimError("IDEMPOTENCY_KEY_REUSED",
-                         "Cette clé d'idempotence a déjà servi pour une autre demande.", "Idempotency-Key", 422)
+                         "Cette clé d'idempotence a déjà servi pour une autre demande.", "Idempotency-Key", "invalid")
     return StoredResponse(row.claim_id, row.response_json)
 
 
@@ -272,13 +277,21 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
                                                       "date": str(care_date), "items": [repr(i) for i in items],
                                                       "details": details, "notes": notes, "submitted": submitted,
                                                       "override": override_reason})
-    existing = find_idempotent(user, idempotency_key, fingerprint)
-    if existing is not None:
-        return existing.claim_id, existing.response_json, True
-    req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True, submitted=submitted,
-                  override_reason=override_reason)
-    result = evaluate(req)
-    claim, lines = create_claim(user, req, result)
+    for attempt in range(REFERENCE_ATTEMPTS):
+        existing = find_idempotent(user, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing.claim_id, existing.response_json, True
+        req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True, submitted=submitted,
+                      override_reason=override_reason)
+        result = evaluate(req)
+        try:
+            claim, lines = create_claim(user, req, result)
+            break
+        except IntegrityError as exc:
+            # Another claim drew the same short reference (1 chance in billions): start again.
+            if "reference" not in str(exc.orig).lower() or attempt == REFERENCE_ATTEMPTS - 1:
+                raise
+            db.session.rollback()
     body = render_claim(claim, lines)
     if idempotency_key is not None and not _store_idempotency_key(user, idempotency_key, fingerprint, body,
                                                                   claim["id"]):
@@ -287,7 +300,7 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
         existing = find_idempotent(user, idempotency_key, fingerprint)
         if existing is None:
             raise ClaimError("IDEMPOTENCY_CONFLICT", "Requête concurrente avec la même clé d'idempotence : "
-                             "réessayez.", "Idempotency-Key", 409)
+                             "réessayez.", "Idempotency-Key", "conflict")
         return existing.claim_id, existing.response_json, True
     return claim["id"], body, False
 

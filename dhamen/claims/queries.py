@@ -1,5 +1,6 @@
-"""What the claim services read: member search, the rights panel, the claim's context
-(plain rows, not ORM objects) and history, with the hot path's prebuilt statements.
+"""What the claim services read: the rights panel, the claim's context (plain rows, not ORM
+objects) and history, with the hot path's prebuilt statements.  Finding a member (and
+auditing it): :mod:`dhamen.claims.lookup`.
 
 Rules decided here (see also :mod:`dhamen.claims.operations`):
 
@@ -29,11 +30,13 @@ from dhamen.claims.errors import ClaimError
 from dhamen.claims.events import usual_amount
 from dhamen.core import crypto
 from dhamen.domain import eligibility as elig
+from dhamen.domain import reference as claim_reference
 from dhamen.domain.config import history_window
-from dhamen.domain.coverage import tariff_items
+from dhamen.domain.coverage import benefits_under, tariff_items
 from dhamen.domain.errors import ConfigError
 from dhamen.domain.fraud import FraudContext, RecentClaim
 from dhamen.domain.labels import STATUS_LABELS
+from dhamen.domain.text import parse_date
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -52,62 +55,32 @@ _CIN = re.compile(r"^[0-9]{8}$")
 
 # --- members ----------------------------------------------------------------------------
 
-@dataclass
-class MemberMatch:
-    adherent: Adherent
-    contracts: list[Contract]
-    matched_by: str  # national_id | contract_number | name
+# Finding a member (national ID, contract number, name + date of birth): dhamen.claims.lookup.
 
 
-def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
-    """By national ID (through the keyed hash), contract number, or name."""
-    query = (query or "").strip()
-    if len(query) < 2 or len(query) > 100:
-        return []
-    results: dict[str, MemberMatch] = {}
-    normalised = crypto.normalise_national_id(query)
-    if _CIN.match(normalised):
-        member = member_by_national_id(normalised)
-        if member is not None:
-            results[member.id] = MemberMatch(member, [], "national_id")
-    contract_rows = db.session.scalars(scoped(select(Contract).where(
-        func.upper(Contract.contract_number) == query.upper()), Contract)).all()
-    for contract in contract_rows:
-        if contract.adherent.deleted_at is None:
-            results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], "contract_number"))
-    if not results and not normalised.isdigit():
-        terms = [t for t in re.split(r"\s+", query.lower()) if t][:4]
-        stmt = select(Adherent).where(Adherent.deleted_at.is_(None))
-        for term in terms:
-            like = f"%{term.replace('%', '').replace('_', '')}%"
-            stmt = stmt.where(or_(func.lower(Adherent.first_name).like(like),
-                                  func.lower(Adherent.last_name).like(like)))
-        for member in db.session.scalars(scoped(stmt.order_by(Adherent.last_name, Adherent.first_name)
-                                                .limit(limit), Adherent)):
-            results.setdefault(member.id, MemberMatch(member, [], "name"))
-    matches = list(results.values())[:limit]
-    if matches:
-        contracts = db.session.scalars(scoped(select(Contract).where(
-            Contract.adherent_id.in_([m.adherent.id for m in matches])).options(selectinload(Contract.insurer))
-            .order_by(Contract.start_date.desc()), Contract)).all()
-        by_member: dict[str, list[Contract]] = {}
-        for c in contracts:
-            by_member.setdefault(c.adherent_id, []).append(c)
-        for m in matches:
-            m.contracts = by_member.get(m.adherent.id, [])
-    return matches
+def contracts_by_number(user, number: str) -> list[Contract]:
+    """The contracts with this number (any case) that the caller may see, of members not
+    deleted, newest first."""
+    contracts = db.session.scalars(scoped(select(Contract).where(
+        func.upper(Contract.contract_number) == number.strip().upper()), Contract, user)
+        .order_by(Contract.start_date.desc())).all()
+    return [c for c in contracts if c.adherent.is_live]
 
 
-def member_by_national_id(national_id: str) -> Adherent | None:
+def member_by_national_id(user, national_id: str) -> Adherent | None:
     """The (not deleted) member with this national ID, through the keyed hash, scoped to the caller."""
     return db.session.scalar(scoped(select(Adherent).where(
-        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.deleted_at.is_(None)), Adherent))
+        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.is_live), Adherent, user))
 
 
-def get_member(adherent_id: str) -> Adherent:
-    member = get_or_404(Adherent, adherent_id)
-    if member.deleted_at is not None:
-        raise ClaimError("UNKNOWN_MEMBER", "Adhérent inconnu.", "memberId", 404)
+def get_member(user, adherent_id: str) -> Adherent:
+    """The (not deleted) member, scoped to the caller; ``UNKNOWN_MEMBER`` otherwise."""
+    member = None
+    if isinstance(adherent_id, str) and 0 < len(adherent_id) <= 64:
+        member = db.session.scalar(scoped(select(Adherent).where(Adherent.id == adherent_id, Adherent.is_live),
+                                          Adherent, user))
+    if member is None:
+        raise ClaimError("UNKNOWN_MEMBER", "Adhérent inconnu.", "memberId", "not_found")
     return member
 
 
@@ -137,6 +110,13 @@ class ContractRights:
     eligibility: elig.Eligibility
     has_convention: bool
     excluded: list[str] = field(default_factory=list)
+    at_provider: bool = True  # asked by a provider: a convention with it is needed
+
+    @property
+    def usable(self) -> bool:
+        """The verdict "a claim on this contract can be paid here": in force, and under
+        convention with the provider asking (an insurer's question needs no convention)."""
+        return self.eligibility.inforce and (self.has_convention or not self.at_provider)
 
 
 def convention_in_force(insurer_id, provider_id, on):
@@ -151,21 +131,26 @@ def active_convention(insurer_id: str, provider_id: str, on: date) -> Convention
     return db.session.scalar(select(Convention).where(convention_in_force(insurer_id, provider_id, on)))
 
 
-def rights(member: Adherent, care_type: str | None, on: date, provider: Provider | None = None) -> list[ContractRights]:
+def rights(user, member: Adherent, care_type: str | None, on: date, provider: Provider | None = None
+           ) -> list[ContractRights]:
     """The counter's rights panel: every contract of the member, in force or not and why."""
     contracts = db.session.scalars(scoped(select(Contract).where(Contract.adherent_id == member.id)
                                           .options(selectinload(Contract.insurer))
-                                          .order_by(Contract.end_date.desc()), Contract)).all()
+                                          .order_by(Contract.end_date.desc()), Contract, user)).all()
     out = []
     for contract in contracts:
+        convention = active_convention(contract.insurer_id, provider.id, on) if provider is not None else None
         try:
+            # The rates as this provider's claims are priced: the convention's overrides included.
+            benefits = benefits_under(elig.parse_coverage(contract.coverage_json or {}),
+                                      convention.bareme_json if convention else None)
             used = used_in_contract_year(contract, on) if in_period(contract, on) else 0
-            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used)
+            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used, benefits=benefits)
         except ConfigError as exc:
             raise ClaimError("CONTRACT_MISCONFIGURED", f"Contrat {contract.contract_number} mal paramétré : {exc}",
-                             status=409) from exc
-        has_conv = provider is not None and active_convention(contract.insurer_id, provider.id, on) is not None
-        out.append(ContractRights(contract, contract.insurer, e, has_conv, list(contract.exclusions_json or [])))
+                             kind="conflict") from exc
+        out.append(ContractRights(contract, contract.insurer, e, convention is not None,
+                                  list(contract.exclusions_json or []), at_provider=provider is not None))
     # Usable contracts first, the one that pays first (payer_rank 1) before those that complete it.
     out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.payer_rank or 1,
                             r.contract.contract_number))
@@ -183,7 +168,6 @@ class ProviderFacts:
     type: str
     name: str
     is_active: bool
-    deleted_at: Any
     city: str | None
     lat: float | None
     lng: float | None
@@ -192,7 +176,6 @@ class ProviderFacts:
 @dataclass(frozen=True, slots=True)
 class MemberFacts:
     id: str
-    deleted_at: Any
     city: str | None
     lat: float | None
     lng: float | None
@@ -240,6 +223,9 @@ _PROVIDER_FIELDS = _names(ProviderFacts)
 _CONTRACT_FIELDS = _names(ContractFacts, skip=("adherent", "insurer"))
 _MEMBER_FIELDS = _names(MemberFacts, skip=("id",))  # id: the contract's adherent_id
 _INSURER_FIELDS = _names(InsurerFacts, skip=("id",))  # id: the contract's insurer_id
+_PROVIDER_KEYS = tuple((name, f"provider_{name}") for name in _PROVIDER_FIELDS)
+_MEMBER_KEYS = tuple((name, f"member_{name}") for name in _MEMBER_FIELDS)
+_INSURER_KEYS = tuple((name, f"insurer_{name}") for name in _INSURER_FIELDS)
 
 _P, _A, _I, _C = Provider.__table__.c, Adherent.__table__.c, Insurer.__table__.c, Contract.__table__.c
 _V, _CL, _IT, _K = Convention.__table__.c, Claim.__table__.c, ClaimItem.__table__.c, IdempotencyKey.__table__.c
@@ -247,11 +233,11 @@ _V, _CL, _IT, _K = Convention.__table__.c, Claim.__table__.c, ClaimItem.__table_
 # The hot path's statements are built once, with bind parameters: building a statement
 # and its cache key on each call costs several times what running it does.
 _CONTRACT = (select(*(_C[name] for name in _CONTRACT_FIELDS),
-                    *(_A[name].label(f"member_{name}") for name in _MEMBER_FIELDS),
-                    *(_I[name].label(f"insurer_{name}") for name in _INSURER_FIELDS))
+                    *(_A[name].label(key) for name, key in _MEMBER_KEYS),
+                    *(_I[name].label(key) for name, key in _INSURER_KEYS))
              .join_from(Contract.__table__, Adherent.__table__, _A.id == _C.adherent_id)
              .join(Insurer.__table__, _I.id == _C.insurer_id)
-             .where(_C.id == bindparam("contract_id")))
+             .where(_C.id == bindparam("contract_id"), Adherent.is_live))
 _USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
     # adherent_id is implied by the contract: it lets the (adherent_id, care_date) index serve the sum.
     _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
@@ -277,8 +263,9 @@ STORED_RESPONSE = select(_K.id, _K.created_at, _K.request_hash, _K.claim_id, _K.
 def _context_statement(user, lock: bool):
     """Provider, contract (with member and insurer) and convention in one statement.
 
-    The provider's row always comes back; the contract's columns are NULL when it is
-    unknown or outside the user's organisation (``tenancy`` scopes the inner select),
+    The provider's row comes back unless it is deleted; the contract's columns are NULL when
+    it is unknown, its member deleted, or outside the user's organisation (``tenancy``
+    scopes the inner select),
     the convention's when none is in force on the care date.  ``lock``: the contract's
     row is locked (``FOR UPDATE``) until the commit, so that two claims on one contract
     are adjudicated one after the other and the annual limit is never overspent.
@@ -290,11 +277,11 @@ def _context_statement(user, lock: bool):
 def _context_around(inner, lock: bool):
     """Built once per scoped contract select (statements hash by identity)."""
     c = (inner.with_for_update(of=Contract.__table__) if lock else inner).subquery("c")
-    return (select(*(_P[name].label(f"provider_{name}") for name in _PROVIDER_FIELDS),
+    return (select(*(_P[name].label(key) for name, key in _PROVIDER_KEYS),
                    *c.c, _V.id.label("convention_id"), _V.bareme_json)
             .select_from(Provider.__table__.outerjoin(c, true()).outerjoin(
                 Convention.__table__, convention_in_force(c.c.insurer_id, _P.id, bindparam("on"))))
-            .where(_P.id == bindparam("provider_id")))
+            .where(_P.id == bindparam("provider_id"), Provider.is_live))
 
 
 def claim_context(user, contract_id: str | None, on: date, lock: bool = False
@@ -308,14 +295,14 @@ def claim_context(user, contract_id: str | None, on: date, lock: bool = False
     if row is None:
         return None, None, None
     m = row._mapping
-    provider = ProviderFacts(**{name: m[f"provider_{name}"] for name in _PROVIDER_FIELDS})
+    provider = ProviderFacts(**{name: m[key] for name, key in _PROVIDER_KEYS})
     contract = None
     if m["contract_number"] is not None:
-        insurer = {name: m[f"insurer_{name}"] for name in _INSURER_FIELDS}
+        insurer = {name: m[key] for name, key in _INSURER_KEYS}
         insurer["config_json"] = insurer["config_json"] or {}
         contract = ContractFacts(
             **{name: m[name] for name in _CONTRACT_FIELDS},
-            adherent=MemberFacts(m["adherent_id"], **{name: m[f"member_{name}"] for name in _MEMBER_FIELDS}),
+            adherent=MemberFacts(m["adherent_id"], **{name: m[key] for name, key in _MEMBER_KEYS}),
             insurer=InsurerFacts(m["insurer_id"], **insurer))
     convention = ConventionFacts(m["convention_id"], m["bareme_json"]) if m["convention_id"] else None
     return provider, contract, convention
@@ -384,15 +371,28 @@ def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: 
 # --- reading claims ------------------------------------------------------------------------
 
 def recent_member_claims(adherent_id: str, provider_id: str | None, limit: int = 10) -> list[dict]:
-    """The member's latest claims at any provider: amounts only, no other provider's details."""
+    """The member's latest claims at any provider, with their codes (what a counter needs to avoid
+    a second delivery).  Another provider's claim keeps its date, care type and codes only: no
+    amount, no status, no provider, no id."""
     rows = db.session.execute(
         select(Claim.id, Claim.care_date, Claim.type, Claim.status, Claim.total_amount, Claim.covered_amount,
                Claim.provider_id)
         .where(Claim.adherent_id == adherent_id).order_by(Claim.care_date.desc(), Claim.created_at.desc())
         .limit(limit)).all()
-    return [{"careDate": r.care_date, "type": r.type, "status": r.status, "totalAmount": r.total_amount,
-             "coveredAmount": r.covered_amount, "atThisProvider": r.provider_id == provider_id,
-             "claimId": r.id if r.provider_id == provider_id else None} for r in rows]
+    codes: dict[str, list[str]] = {}
+    if rows:
+        for claim_id, code in db.session.execute(select(ClaimItem.claim_id, ClaimItem.code).where(
+                ClaimItem.claim_id.in_([r.id for r in rows])).order_by(ClaimItem.claim_id, ClaimItem.position)):
+            codes.setdefault(claim_id, []).append(code)
+    out = []
+    for r in rows:
+        entry = {"careDate": r.care_date, "type": r.type, "codes": codes.get(r.id, []),
+                 "atThisProvider": r.provider_id == provider_id}
+        if entry["atThisProvider"]:
+            entry |= {"status": r.status, "totalAmount": r.total_amount, "coveredAmount": r.covered_amount,
+                      "claimId": r.id}
+        out.append(entry)
+    return out
 
 
 @dataclass
@@ -402,6 +402,7 @@ class HistoryFilters:
     status: str | None = None
     member: str | None = None
     care_type: str | None = None
+    reference: str | None = None  # a claim's short reference, normalised
 
 
 def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
@@ -411,9 +412,9 @@ def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
         raw = (args.get(name) or "").strip()
         if raw:
             try:
-                setattr(filters, attr, date.fromisoformat(raw))
+                setattr(filters, attr, parse_date(raw))
             except ValueError:
-                errors.append(f"Date « {raw} » invalide (format AAAA-MM-JJ).")
+                errors.append(f"Date « {raw} » invalide (format jj/mm/aaaa).")
     status = (args.get("statut") or "").strip()
     if status:
         if status in STATUS_LABELS:
@@ -422,6 +423,12 @@ def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
             errors.append("Statut inconnu.")
     member = (args.get("adherent") or "").strip()[:100]
     filters.member = member or None
+    ref = (args.get("demande") or "").strip()[:40]
+    if ref:
+        filters.reference = claim_reference.normalise(ref)
+        if filters.reference is None:
+            errors.append(f"N° de demande « {ref} » invalide : il s'écrit comme PH-26-4K7Q-9MXC "
+                          "(vérifiez chaque caractère, le dernier est une clé de contrôle).")
     return filters, errors
 
 
@@ -435,6 +442,8 @@ def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
         stmt = stmt.where(Claim.status == filters.status)
     if filters.care_type:
         stmt = stmt.where(Claim.type == filters.care_type)
+    if filters.reference:
+        stmt = stmt.where(Claim.reference == filters.reference)
     if filters.member:
         normalised = crypto.normalise_national_id(filters.member)
         if _CIN.match(normalised):
@@ -453,5 +462,11 @@ def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
     return rows, total, page, max(1, -(-total // per_page))
 
 
-def get_claim(claim_id: str, user=None) -> Claim:
+def get_claim(user, claim_id: str) -> Claim:
+    """A claim of the user's organisation by its id (ULID) or its short reference (as typed:
+    any case, with or without dashes), else a 404."""
+    ref = claim_reference.normalise(claim_id) if claim_id and len(claim_id) != 26 else None
+    if ref is not None:
+        found = db.session.scalar(scoped(select(Claim.id).where(Claim.reference == ref), Claim, user))
+        claim_id = found or ""
     return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))

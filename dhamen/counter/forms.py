@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from dhamen.domain import catalogue
-from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, ItemError, ItemInput
-from dhamen.domain.errors import MoneyError
+from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, ItemInput
+from dhamen.domain.errors import ItemError, MoneyError
 from dhamen.domain.history import OVERRIDE_REASONS
+from dhamen.domain.limits import MAX_ROOM_LENGTH, MAX_STAY_DAYS
 from dhamen.domain.money import parse_tnd
+from dhamen.domain.text import parse_date
 
 _LINE_FIELD = re.compile(r"^lines-(\d{1,4})-(code|label|qty|price|generic)$")
 _QUANTITY = re.compile(r"^\d{1,6}$")
@@ -34,8 +36,6 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _LINE_PREFIX = re.compile(r"^Ligne \d+ : ")
 # ItemError.field (domain) → the editor's input name.
 _DOMAIN_FIELDS = {"code": "code", "label": "label", "quantity": "qty", "unit_price": "price", "is_generic": "generic"}
-MAX_ROOM_LENGTH = 30
-MAX_STAY_DAYS = 365
 
 
 def new_token() -> str:
@@ -220,7 +220,7 @@ def _read_stay(form: Mapping[str, str], parsed: EntryForm, today: date) -> None:
     if parsed.discharge_raw:
         discharge = _iso_date(parsed.discharge_raw)
         if discharge is None:
-            parsed.errors.append("Date de sortie invalide (format attendu : AAAA-MM-JJ).")
+            parsed.errors.append("Date de sortie invalide (format attendu : jj/mm/aaaa).")
         elif admission is not None and discharge < admission:
             parsed.errors.append("La date de sortie ne peut pas précéder la date d'admission.")
         elif admission is not None and discharge > admission + timedelta(days=MAX_STAY_DAYS):
@@ -233,7 +233,7 @@ def _read_stay(form: Mapping[str, str], parsed: EntryForm, today: date) -> None:
 
 def _iso_date(raw: str) -> date | None:
     try:
-        return date.fromisoformat(raw)
+        return parse_date(raw)
     except ValueError:
         return None
 

@@ -111,7 +111,7 @@ from typing import Any
 from . import reasons
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES, ROOM_DAY_CATEGORY, CatalogueItem, find
 from .eligibility import Benefit, matching_exclusion
-from .errors import ConfigError, MoneyError, refuse_unknown_keys
+from .errors import ConfigError, ItemError, MoneyError, refuse_unknown_keys
 from .money import apply_rate, format_tnd, percent_label, rate_from_percent
 from .text import fold, normalize_code
 
@@ -123,7 +123,6 @@ __all__ = [
     "MAX_UNIT_PRICE",
     "BaremeEntry",
     "Convention",
-    "ItemError",
     "ItemInput",
     "LineResult",
     "PricedClaim",
@@ -165,16 +164,6 @@ class ItemInput:
     category: str | None = None
     #: unit price agreed by the insurer's agent (review of the claim): it is the line's tariff
     agreed_unit_price: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemError:
-    """One problem in the claim lines. ``line`` is 1-based (``None`` for the
-    claim as a whole); ``field`` names the input field."""
-
-    line: int | None
-    field: str | None
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,6 +526,17 @@ def tariff_items(care_type: str, insurer_bareme: Mapping[str, Any] | None,
     return [CatalogueItem(code, "", care_type, price) for code, price in sorted(caps.items())]
 
 
+def with_tariffs(items: Sequence[CatalogueItem], tariffs: Sequence[CatalogueItem]) -> list[CatalogueItem]:
+    """``items`` priced at the tariff that applies (``tariffs`` as :func:`tariff_items` gives
+    them) instead of the catalogue's reference price: what the counter pre-fills, so that by
+    default the member pays nothing above the tariff."""
+    caps = {item.code: item.unit_price for item in tariffs}
+    return [
+        replace(item, unit_price=caps[code]) if (code := normalize_code(item.code)) in caps else item
+        for item in items
+    ]
+
+
 # -- pricing ------------------------------------------------------------------
 
 
@@ -642,6 +642,81 @@ class _Rate:
     from_convention: bool
 
 
+def applicable_tariff(
+    code: str, bareme: Mapping[str, int], convention: Convention | None, care_type: str | None = None
+) -> tuple[int | None, str | None]:
+    """The tariff (unit price cap, millimes) of a normalised ``code`` and where it comes from:
+    the convention's tariff if any (``"convention"``), else the insurer's barème of the care
+    type (``"bareme"``), else, given the ``care_type``, the catalogue price of the code for that
+    care type (``"catalogue"``), else ``(None, None)``: hors nomenclature.  Pricing and the
+    counter's pre-filled prices both ask here."""
+    if convention is not None and code in convention.tariffs:
+        return convention.tariffs[code], "convention"
+    if code in bareme:
+        return bareme[code], "bareme"
+    if care_type is not None:
+        reference = find(care_type, code)
+        if reference is not None:
+            return reference.unit_price, "catalogue"
+    return None, None
+
+
+def applicable_rate(
+    care_type: str, benefit: Benefit, convention: Convention | None, is_generic: bool
+) -> _Rate:
+    """The rate of a line of ``care_type``: for a generic line the generic rate (the
+    convention's if set, else the contract's) when one is set; otherwise the convention's
+    rate of the care type if set, else the contract's.  Pricing and the rights panel
+    (:func:`benefits_under`) both ask here."""
+    assert benefit.rate_bp is not None
+    if is_generic and convention is not None and convention.generic_rate_bp is not None:
+        rate_bp = convention.generic_rate_bp
+        return _Rate(
+            rate_bp,
+            reasons.GENERIC_RATE,
+            f"taux générique conventionnel {percent_label(rate_bp)}",
+            True,
+        )
+    if is_generic and benefit.generic_rate_bp is not None:
+        rate_bp = benefit.generic_rate_bp
+        return _Rate(rate_bp, reasons.GENERIC_RATE, f"taux générique {percent_label(rate_bp)}", False)
+    if convention is not None and care_type in convention.rates_bp:
+        rate_bp = convention.rates_bp[care_type]
+        return _Rate(
+            rate_bp,
+            reasons.CONVENTION_RATE,
+            f"taux conventionnel {percent_label(rate_bp)}",
+            True,
+        )
+    rate_bp = benefit.rate_bp
+    return _Rate(rate_bp, reasons.CONTRACT_RATE, f"taux du contrat {percent_label(rate_bp)}", False)
+
+
+def benefits_under(
+    benefits: Mapping[str, Benefit], convention_json: Mapping[str, Any] | None
+) -> dict[str, Benefit]:
+    """The contract's benefits as its claims are priced under this convention ``bareme_json``
+    (``None``: no convention): each covered care type's rate and generic rate are those
+    :func:`applicable_rate` gives a line (the generic rate stays ``None`` when neither the
+    contract nor the convention sets one: generic lines then take the care type's rate).
+    What the rights panel shows.  Raises :class:`ConfigError` for a malformed convention."""
+    convention = parse_convention(convention_json)
+    if convention is None:
+        return dict(benefits)
+    out: dict[str, Benefit] = {}
+    for care_type, benefit in benefits.items():
+        if not benefit.covered or benefit.rate_bp is None:
+            out[care_type] = benefit
+            continue
+        has_generic = benefit.generic_rate_bp is not None or convention.generic_rate_bp is not None
+        out[care_type] = replace(
+            benefit,
+            rate_bp=applicable_rate(care_type, benefit, convention, False).rate_bp,
+            generic_rate_bp=applicable_rate(care_type, benefit, convention, True).rate_bp if has_generic else None,
+        )
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class _Hold:
     code: str
@@ -657,25 +732,19 @@ class _Pricer:
     benefit: Benefit
     exclusions: Sequence[str]
     entries: Mapping[str, BaremeEntry]
+    bareme: Mapping[str, int]  # the entries' prices
     bareme_name: str
     convention: Convention | None
     rules: PricingRules
 
     def cap(self, code: str, item: ItemInput, is_room_day: bool, reference: Reference) -> _Cap:
-        convention, unit_price = self.convention, item.unit_price
+        unit_price = item.unit_price
         if item.agreed_unit_price is not None:
-            tariff, source, source_code = item.agreed_unit_price, "agreement", reasons.AGREED_TARIFF
-            name = "prix accordé par l'assureur"
-        elif convention is not None and code in convention.tariffs:
-            tariff, source, source_code = convention.tariffs[code], "convention", reasons.CONVENTION_TARIFF
-            name = "tarif conventionnel"
-        elif code in self.entries:
-            tariff, source, source_code = self.entries[code].price, "bareme", reasons.BAREME_TARIFF
-            name = f"tarif du {self.bareme_name}"
-        elif reference.catalogue is not None:
-            tariff, source, source_code = reference.catalogue.unit_price, "catalogue", reasons.CATALOGUE_TARIFF
-            name = "prix de référence de la nomenclature"
+            tariff: int | None = item.agreed_unit_price
+            source: str | None = "agreement"
         else:
+            tariff, source = applicable_tariff(code, self.bareme, self.convention, self.care_type)
+        if tariff is None:
             label = CARE_TYPE_LABELS[self.care_type].lower()
             return _Cap(  # nothing is eligible until the insurer agrees a price
                 0,
@@ -683,6 +752,12 @@ class _Pricer:
                 f"Code hors nomenclature ({label}) : aucun tarif de référence",
                 None,
             )
+        source_code, name = {
+            "agreement": (reasons.AGREED_TARIFF, "prix accordé par l'assureur"),
+            "convention": (reasons.CONVENTION_TARIFF, "tarif conventionnel"),
+            "bareme": (reasons.BAREME_TARIFF, f"tarif du {self.bareme_name}"),
+            "catalogue": (reasons.CATALOGUE_TARIFF, "prix de référence de la nomenclature"),
+        }[source or ""]
         codes: list[str] = []
         if unit_price > tariff:
             capped, text = tariff, f"{name[:1].upper()}{name[1:]} {format_tnd(tariff)} appliqué"
@@ -697,29 +772,7 @@ class _Pricer:
         return _Cap(capped, (*codes, source_code), text, source)
 
     def rate(self, is_generic: bool) -> _Rate:
-        convention, benefit = self.convention, self.benefit
-        assert benefit.rate_bp is not None
-        if is_generic and convention is not None and convention.generic_rate_bp is not None:
-            rate_bp = convention.generic_rate_bp
-            return _Rate(
-                rate_bp,
-                reasons.GENERIC_RATE,
-                f"taux générique conventionnel {percent_label(rate_bp)}",
-                True,
-            )
-        if is_generic and benefit.generic_rate_bp is not None:
-            rate_bp = benefit.generic_rate_bp
-            return _Rate(rate_bp, reasons.GENERIC_RATE, f"taux générique {percent_label(rate_bp)}", False)
-        if convention is not None and self.care_type in convention.rates_bp:
-            rate_bp = convention.rates_bp[self.care_type]
-            return _Rate(
-                rate_bp,
-                reasons.CONVENTION_RATE,
-                f"taux conventionnel {percent_label(rate_bp)}",
-                True,
-            )
-        rate_bp = benefit.rate_bp
-        return _Rate(rate_bp, reasons.CONTRACT_RATE, f"taux du contrat {percent_label(rate_bp)}", False)
+        return applicable_rate(self.care_type, self.benefit, self.convention, is_generic)
 
     def holds(self, code: str, item: ItemInput, cap: _Cap, rate_bp: int, allowed: int) -> list[_Hold]:
         """Why the line is not (fully) paid automatically; see the module docstring."""
@@ -875,6 +928,7 @@ def price_claim(
         benefit=benefit,
         exclusions=exclusions,
         entries=entries,
+        bareme={code: entry.price for code, entry in entries.items()},
         bareme_name=f"barème {version}" if version else "barème de l'assureur",
         convention=convention,
         rules=rules,

@@ -194,7 +194,7 @@ def test_a_provider_posting_another_type_gets_a_clear_403(client, shop, care_typ
 @pytest.mark.parametrize("who", ["agentA", "admin"])
 def test_non_provider_roles_are_forbidden(client, shop, who):
     r = post_claim(client, shop, who=who)
-    assert r.status_code == 403 and error_of(r) == {"code": "FORBIDDEN", "message": "Insufficient permissions"}
+    assert r.status_code == 403 and error_of(r) == {"code": "FORBIDDEN", "message": "Droits insuffisants pour cette action."}
 
 
 def test_no_token_no_claim(client, shop):
@@ -236,7 +236,7 @@ def test_engine_line_errors_are_named_like_the_body():
     from dhamen.claims.api import api_error
     from dhamen.claims.errors import ClaimError
 
-    err = api_error(ClaimError("INVALID_ITEMS", "Ligne 3 : prix", "items", 422,
+    err = api_error(ClaimError("INVALID_ITEMS", "Ligne 3 : prix", "items", "invalid",
                                [{"line": 3, "field": "unit_price", "message": "Ligne 3 : prix"},
                                 {"line": None, "field": None, "message": "Trop de lignes"}]))
     assert (err.status, err.code) == (422, "INVALID_ITEMS")

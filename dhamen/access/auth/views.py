@@ -49,6 +49,16 @@ class LoginForm(FlaskForm):
                                                          Length(max=1024)])
 
 
+class ForgotForm(FlaskForm):
+    email = EmailField("Adresse e-mail", validators=[DataRequired("Saisissez votre adresse e-mail."),
+                                                     email_validator(), Length(max=254)])
+
+
+class NewPasswordForm(FlaskForm):
+    new = PasswordField("Nouveau mot de passe", validators=[DataRequired("Saisissez un nouveau mot de passe.")])
+    confirm = PasswordField("Confirmation", validators=[DataRequired("Confirmez le nouveau mot de passe.")])
+
+
 class CodeForm(FlaskForm):
     code = StringField("Code", validators=[DataRequired("Saisissez le code."), Length(max=32)])
 
@@ -128,7 +138,6 @@ def _start_session(user, method: str | None = None):
     session["sid"] = sid
     login_user(user, remember=False, fresh=True)
     service.record_login(user, "web", method)
-    db.session.commit()
     return redirect(next_url or url_for(home_endpoint(user.role)))
 
 
@@ -166,7 +175,6 @@ def login():
     status = 200
     if form.validate_on_submit():
         result = service.authenticate(form.email.data, form.password.data, request.remote_addr)
-        db.session.commit()
         if result.status == "throttled":
             minutes = max(1, round(result.retry_after / 60))
             error = f"Trop de tentatives. Réessayez dans {minutes} minute{'s' if minutes > 1 else ''}."
@@ -207,7 +215,6 @@ def mfa_challenge():
         result = service.verify_mfa(token, form.code.data, request.remote_addr)
         if result.ok:
             return _start_session(result.user, result.method)
-        db.session.commit()
         error, status = result.message, (429 if result.retry_after else 401)
         if result.retry_after:
             g.retry_after = result.retry_after
@@ -225,7 +232,6 @@ def mfa_challenge():
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
 def mfa_sms():
     sent, message = service.send_sms_code(session.get("mfa_token"))
-    db.session.commit()
     flash(message, "success" if sent else "error")
     return redirect(url_for("auth.mfa_challenge"))
 
@@ -270,13 +276,10 @@ def mfa_enrol():
                     session.pop("mfa_token", None)
                     return redirect(url_for("auth.login"))
                 _start_session(user, "totp_enrolment")
-            else:
-                db.session.commit()
             _stash("recovery_codes", user.id, codes, _CODES_TTL)
             return redirect(url_for("auth.recovery_codes"))
         db.session.rollback()
         audit.record("auth.mfa_enrolment_failed", "user", user.id, user=user)
-        db.session.commit()
         error, status = "Code incorrect : vérifiez l'heure de votre téléphone et saisissez le code affiché.", 422
     elif request.method == "POST":
         status = 422
@@ -302,7 +305,6 @@ def regenerate_recovery_codes():
         abort(400)
     codes = mfa.new_recovery_codes(current_user)
     audit.record("auth.recovery_codes_regenerated", "user", current_user.id)
-    db.session.commit()
     _stash("recovery_codes", current_user.id, codes, _CODES_TTL)
     return redirect(url_for("auth.recovery_codes"))
 
@@ -325,16 +327,83 @@ def change_password():
         else:
             errors = service.change_password(current_user, form.current.data, form.new.data)
         if not errors:
-            db.session.commit()
             logout_user()
             session.clear()
             flash("Mot de passe modifié : toutes vos sessions ont été fermées. Reconnectez-vous.", "success")
             return redirect(url_for("auth.login"))
-        db.session.commit()  # the audit row of a failed attempt
         status = 422
     elif request.method == "POST":
         status = 422
-    return render_template("auth/password.html", form=form, errors=errors), status
+    return render_template("auth/password.html", form=form, errors=errors,
+                           forced=current_user.must_change_password), status
+
+
+LINK_EXPIRED = ("Ce lien de réinitialisation n'est plus valable (déjà utilisé, expiré ou remplacé). "
+                "Demandez-en un nouveau avec « Mot de passe oublié ? ».")
+
+
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+def forgot_password():
+    from dhamen.access.auth import reset
+
+    form = ForgotForm()
+    if form.validate_on_submit():
+        reset.request_reset(form.email.data, request.remote_addr)
+        flash(reset.SAME_ANSWER, "success")
+        return redirect(url_for("auth.login"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/forgot.html", form=form), status
+
+
+@bp.get("/mot-de-passe/reinitialiser/<token>")
+@public
+def password_reset(token: str):
+    """The link of the e-mail: the token moves into the session, out of the address bar (and Referer)."""
+    from dhamen.access.auth import reset
+
+    if reset.user_for(token) is None:
+        session.pop("reset_token", None)
+        flash(LINK_EXPIRED, "error")
+        return redirect(url_for("auth.login"), 303)
+    session["reset_token"] = token
+    return redirect(url_for("auth.password_reset_form"), 303)
+
+
+@bp.route("/mot-de-passe/reinitialiser", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+def password_reset_form():
+    from dhamen.access.auth import reset
+    from dhamen.access.auth.passwords import policy_errors
+
+    token = session.get("reset_token")
+    user = reset.user_for(token)
+    if user is None:
+        session.pop("reset_token", None)
+        flash(LINK_EXPIRED, "error")
+        return redirect(url_for("auth.login"), 303)
+    form = NewPasswordForm()
+    errors, status = [], 200
+    if form.validate_on_submit():
+        if form.new.data != form.confirm.data:
+            errors = ["Confirmation : elle ne correspond pas au nouveau mot de passe."]
+        else:
+            errors = policy_errors(form.new.data, email=user.email)
+        if not errors:
+            if not reset.consume(token):
+                session.pop("reset_token", None)
+                flash("Ce lien de réinitialisation a déjà servi. Demandez-en un nouveau.", "error")
+                return redirect(url_for("auth.forgot_password"))
+            service.set_password(user, form.new.data, action="auth.password_reset_by_email")
+            session.clear()
+            flash("Mot de passe modifié : connectez-vous avec le nouveau mot de passe.", "success")
+            return redirect(url_for("auth.login"), 303)
+        status = 422
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/reset.html", form=form, errors=errors, email=user.email), status
 
 
 @bp.post("/deconnexion")
@@ -343,7 +412,6 @@ def logout():
     sid = session.get("sid")
     if current_user.is_authenticated:
         audit.record("auth.logout", "user", current_user.id, {"channel": "web"})
-        db.session.commit()
     sessions.end(sid)
     logout_user()
     session.clear()
