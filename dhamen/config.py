@@ -66,6 +66,8 @@ class Settings:
     sms_sender: str = "log"
     sms_api_url: str | None = None
     sms_api_token: str | None = None
+    # The portal's public address (QR codes and links in PDFs made by background jobs).
+    public_base_url: str = "http://127.0.0.1:5000"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -161,6 +163,7 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str | None 
     data_key_raw = required("DATA_ENCRYPTION_KEY", _DEV_DATA_KEY)
     lookup_raw = required("LOOKUP_HMAC_KEY", _DEV_LOOKUP_KEY)
 
+    public_base_url = required("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     storage_url = env.get("STORAGE_URL") or None
     if storage_url is None and not dev:
         missing.append("STORAGE_URL")
@@ -184,6 +187,10 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str | None 
     if lookup_key in keys.values():
         raise ConfigError("LOOKUP_HMAC_KEY doit être distincte de DATA_ENCRYPTION_KEY.")
 
+    if public_base_url and not public_base_url.startswith(("https://", "http://")):
+        raise ConfigError(f"PUBLIC_BASE_URL doit commencer par https:// (reçu {public_base_url!r}).")
+    if public_base_url and not dev and not public_base_url.startswith("https://"):
+        raise ConfigError("PUBLIC_BASE_URL doit être une adresse https:// hors développement.")
     storage = _storage(env, storage_url, instance)
     if database_url.startswith("postgres://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
@@ -223,6 +230,7 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str | None 
         sms_sender=sms_sender,
         sms_api_url=env.get("SMS_API_URL") or None,
         sms_api_token=env.get("SMS_API_TOKEN") or None,
+        public_base_url=(public_base_url or "").rstrip("/"),
         extra={
             "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN") or "30 per minute",
             "RATELIMIT_API": env.get("RATELIMIT_API") or "300 per minute",

@@ -432,7 +432,7 @@ def receipt_pdf(claim_id: str):
     _provider()
     found = service.get_claim(claim_id)
     html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True)
-    response = make_response(render_pdf(html, request.url_root))
+    response = make_response(render_pdf(html))
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = f'inline; filename="recu-{found.id}.pdf"'
     return response

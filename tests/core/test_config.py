@@ -18,6 +18,7 @@ PROD = {
     "LOOKUP_HMAC_KEY": KEY_B,
     "SMS_SENDER": "http",
     "SMS_API_URL": "https://sms.example/api",
+    "PUBLIC_BASE_URL": "https://dhamen.example",
 }
 
 
@@ -32,7 +33,8 @@ def test_spec_defaults_in_development(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "JWT_SECRET", "DATABASE_URL", "REDIS_URL", "STORAGE_URL", "DATA_ENCRYPTION_KEY", "LOOKUP_HMAC_KEY"]
+    "missing", ["SECRET_KEY", "JWT_SECRET", "DATABASE_URL", "REDIS_URL", "STORAGE_URL", "DATA_ENCRYPTION_KEY", "LOOKUP_HMAC_KEY",
+     "PUBLIC_BASE_URL"]
 )
 @pytest.mark.parametrize("environment", ["staging", "production"])
 def test_missing_variable_stops_the_app_naming_it(missing, environment):
@@ -87,3 +89,12 @@ def test_create_app_refuses_incomplete_production(tmp_path):
 
     with pytest.raises(ConfigError, match="REDIS_URL"):
         create_app({k: v for k, v in PROD.items() if k != "REDIS_URL"}, instance_path=str(tmp_path))
+
+
+def test_public_base_url_is_https_outside_development(tmp_path):
+    assert load_config(PROD).public_base_url == "https://dhamen.example"
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_config(dict(PROD, PUBLIC_BASE_URL="http://dhamen.example"))
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_config(dict(PROD, PUBLIC_BASE_URL="dhamen.example"))
+    assert load_config({}, instance_path=str(tmp_path)).public_base_url == "http://127.0.0.1:5000"
