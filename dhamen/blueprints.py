@@ -19,6 +19,14 @@ def register_blueprints(app) -> None:
         app.register_blueprint(blueprint)
     from dhamen.counter.portals import register as register_portals
     register_portals(app)
+    from dhamen.reconciliation import api as _reconciliation_api  # noqa: F401  (routes on api_bp)
+    from dhamen.reconciliation.provider_views import register as register_statements
+    from dhamen.reconciliation.views import bp as reconciliation_bp
+    from dhamen.reconciliation.views import verify_bp
+
+    app.register_blueprint(reconciliation_bp)
+    app.register_blueprint(verify_bp)
+    register_statements(app)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # the JSON API authenticates with Bearer tokens, never with cookies
     register_error_handlers(app)

@@ -37,4 +37,7 @@ def seed_command(claims: int, members: int, batch_size: int) -> None:
 
 
 def register_cli(app) -> None:
+    from dhamen.reconciliation.cli import due_command
+
+    dhamen_cli.add_command(due_command)
     app.cli.add_command(dhamen_cli)

@@ -178,10 +178,11 @@ class S3Storage:
     def probe(self) -> None:
         self._call(self._probe_client.head_bucket)
 
-    def presigned_url(self, key: str, expires: int = 300) -> str:
-        return self._client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": _check_key(key)}, ExpiresIn=expires
-        )
+    def presigned_url(self, key: str, expires: int = 300, filename: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": _check_key(key)}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
 
 def make_storage(settings: StorageSettings):

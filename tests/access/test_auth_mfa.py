@@ -253,7 +253,8 @@ def test_log_sender_is_refused_outside_development():
     env = {"ENVIRONMENT": "production", "SECRET_KEY": "s" * 40, "JWT_SECRET": "j" * 40,
            "DATABASE_URL": "sqlite:////tmp/x.db", "REDIS_URL": "redis://127.0.0.1:6379/0",
            "DATA_ENCRYPTION_KEY": "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
-           "LOOKUP_HMAC_KEY": "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=", "STORAGE_URL": "file:///tmp/st"}
+           "LOOKUP_HMAC_KEY": "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=", "STORAGE_URL": "file:///tmp/st",
+           "PUBLIC_BASE_URL": "https://dhamen.example"}
     with pytest.raises(ConfigError, match="SMS"):
         load_config(dict(env, SMS_SENDER="log"))
     with pytest.raises(ConfigError, match="SMS_API_URL"):
