@@ -76,8 +76,8 @@ def _stylesheet(path: str):
     return CSS(filename=path, font_config=_fonts(), url_fetcher=_fetcher(Path(path).parent))
 
 
-def _stylesheets(names: Sequence[str]) -> list:
-    root = static_root()
+def _stylesheets(names: Sequence[str], root: Path | None = None) -> list:
+    root = root or static_root()
     sheets = []
     for name in names:
         path = (root / name).resolve()
@@ -87,30 +87,89 @@ def _stylesheets(names: Sequence[str]) -> list:
     return sheets
 
 
-def render(html: str, stylesheets: Sequence[str] = (), target: str | Path | IO[bytes] | None = None):
-    """``html`` as a PDF: bytes, or written to ``target`` (a path or a binary file)."""
+def render(html: str, stylesheets: Sequence[str] = (), target: str | Path | IO[bytes] | None = None,
+           root: str | Path | None = None):
+    """``html`` as a PDF: bytes, or written to ``target`` (a path or a binary file).  ``root``: the
+    static folder, when there is no application context (a rendering process)."""
     from weasyprint import HTML
 
-    root = static_root()
+    root = Path(root).resolve() if root else static_root()
     document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=_fetcher(root))
-    return document.write_pdf(target, stylesheets=_stylesheets(stylesheets), font_config=_fonts())
+    return document.write_pdf(target, stylesheets=_stylesheets(stylesheets, root), font_config=_fonts())
 
 
-def page_count(path: str | Path) -> int:
+def _warm_up() -> None:
+    import weasyprint  # noqa: F401  (the import is most of a rendering process's start-up)
+
+
+class PartRenderer:
+    """Renders the parts of a large document to files, in order, in up to ``workers`` processes.
+
+    One process per core (started once, ``spawn``: no database connection is inherited) when there
+    are several parts; in this process otherwise.  At most ``workers + 1`` parts wait at a time, so
+    memory does not grow with the document.  Use as a context manager; :meth:`wait` answers the
+    files in submission order.
+    """
+
+    def __init__(self, stylesheets: Sequence[str], parts: int, workers: int | None = None):
+        import os
+
+        self.stylesheets, self.root = list(stylesheets), str(static_root())
+        wanted = workers if workers is not None else int(os.environ.get("PDF_WORKERS") or min(2, os.cpu_count() or 1))
+        self.workers = max(1, min(wanted, parts))
+        self._pool = None
+        self._pending: list = []
+        self._done: list[Path] = []
+
+    def __enter__(self):
+        if self.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_warm_up)
+        return self
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, html: str, target: Path) -> None:
+        if self._pool is None:
+            render(html, self.stylesheets, str(target), self.root)
+            self._done.append(target)
+            return
+        self._pending.append((self._pool.submit(render, html, self.stylesheets, str(target), self.root), target))
+        while len(self._pending) > self.workers:
+            self._collect()
+
+    def _collect(self) -> None:
+        future, target = self._pending.pop(0)
+        future.result()
+        self._done.append(target)
+
+    def wait(self) -> list[Path]:
+        while self._pending:
+            self._collect()
+        return self._done
+
+
+def reader(path: str | Path):
+    """A PDF opened for reading its pages (pypdf)."""
     from pypdf import PdfReader
 
-    return len(PdfReader(str(path)).pages)
+    return PdfReader(str(path))
 
 
-def join(parts: Iterable[tuple[str | Path, range | None]], target: str | Path | IO[bytes]) -> int:
-    """Write the pages of ``parts`` (file, page range or None for all) one after the other into
-    ``target``; answers the number of pages. Reads each part lazily."""
-    from pypdf import PdfReader, PdfWriter
+def join(parts: Iterable[tuple[object, range | None]], target: str | Path | IO[bytes]) -> int:
+    """Write the pages of ``parts`` (a file or a :func:`reader`, and a page range or None for all) one
+    after the other into ``target``; answers the number of pages."""
+    from pypdf import PdfWriter
 
     writer = PdfWriter()
-    for path, pages in parts:
-        reader = PdfReader(str(path))
-        writer.append(reader, pages=(pages.start, pages.stop) if pages is not None else None)
+    for source, pages in parts:
+        opened = reader(source) if isinstance(source, str | Path) else source
+        writer.append(opened, pages=(pages.start, pages.stop) if pages is not None else None)
     count = len(writer.pages)
     writer.write(target)
     writer.close()

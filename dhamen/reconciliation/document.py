@@ -23,6 +23,7 @@ stream, so it is the same for every rendering of the same reconciliation.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import tempfile
@@ -221,9 +222,7 @@ def _tunis():
     return ZoneInfo("Africa/Tunis")
 
 
-def _render_part(part: list[Page], context: dict, target: Path) -> None:
-    html = render_template("reconciliation/pdf/bordereau.html", pages=part, **context)
-    pdf.render(html, stylesheets=["css/bordereau.css"], target=str(target))
+STYLESHEETS = ["css/bordereau.css"]
 
 
 def _sha256(path: Path) -> str:
@@ -251,18 +250,18 @@ def produce(recon_id: str, progress: Callable[[int, int, str], None] = lambda *_
     context = _context(recon, insurer, layout.total)
     digest = hashlib.sha256()
     work = Path(tempfile.mkdtemp(prefix="dhamen-bordereau-"))
-    try:
-        parts: list[tuple[Path, int]] = []  # file, first page number
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        parts: list[tuple[Path, int, int]] = []  # file, first page number, pages
+        readers: dict[Path, object] = {}
         done = 0
         buffer: list[Page] = []
+        renderer = stack.enter_context(pdf.PartRenderer(STYLESHEETS, -(-layout.total // PAGES_PER_PART)))
 
         def flush() -> None:
             target = work / f"part-{len(parts):05d}.pdf"
-            _render_part(buffer, context, target)
-            rendered = pdf.page_count(target)
-            if rendered != len(buffer):
-                raise pdf.PdfError(f"mise en page : {rendered} pages rendues pour {len(buffer)} prévues")
-            parts.append((target, buffer[0].number))
+            renderer.submit(render_template("reconciliation/pdf/bordereau.html", pages=buffer, **context), target)
+            parts.append((target, buffer[0].number, len(buffer)))
             buffer.clear()
 
         for page in pages(recon, statements, layout, digest):
@@ -280,15 +279,20 @@ def produce(recon_id: str, progress: Callable[[int, int, str], None] = lambda *_
                          f"Mise en page du PDF : page {page.number} / {layout.total}")
         if buffer:
             flush()
+        renderer.wait()
+        for target, _first, expected in parts:
+            readers[target] = pdf.reader(target)
+            if len(readers[target].pages) != expected:
+                raise pdf.PdfError(f"mise en page : {len(readers[target].pages)} pages rendues pour {expected}")
         progress(recon.total_claims, recon.total_claims, "Assemblage et dépôt des documents")
 
         def pages_of(first: int, count: int) -> list[tuple[Path, range]]:
             picked = []
-            for n, (path, start) in enumerate(parts):
+            for n, (path, start, _count) in enumerate(parts):
                 end = parts[n + 1][1] if n + 1 < len(parts) else layout.total + 1
                 lo, hi = max(first, start), min(first + count, end)
                 if lo < hi:
-                    picked.append((path, range(lo - start, hi - start)))
+                    picked.append((readers[path], range(lo - start, hi - start)))
             return picked
 
         prefix = key_prefix(recon)
@@ -302,7 +306,7 @@ def produce(recon_id: str, progress: Callable[[int, int, str], None] = lambda *_
             statement_files[statement.id] = (key, _sha256(target))
             target.unlink()
         whole = work / "bordereau.pdf"
-        page_total = pdf.join(((path, None) for path, _start in parts), whole)
+        page_total = pdf.join(((readers[path], None) for path, _start, _count in parts), whole)
         key = f"{prefix}/bordereau.pdf"
         store.put_file(key, whole, PDF_TYPE)
         # Stored: now, and only now, the rows point to the files.
@@ -316,5 +320,3 @@ def produce(recon_id: str, progress: Callable[[int, int, str], None] = lambda *_
                      {"pdf_path": key, "pages": page_total, "statements": len(statements),
                       "content_sha256": recon.content_sha256}, user=None, insurer_id=recon.insurer_id)
         db.session.commit()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)

@@ -58,7 +58,12 @@ def test_generation_takes_every_approved_claim_of_the_period_once(app, shop):
     assert db.session.scalar(select(func.count()).select_from(Reconciliation)) == 1
 
 
-def test_pdf_totals_and_lines_match_the_database(app, shop):
+def test_pdf_totals_and_lines_match_the_database(app, shop, monkeypatch):
+    from dhamen.reconciliation import document
+
+    # Parts of 2 pages, rendered by two processes, joined: sections span parts.
+    monkeypatch.setattr(document, "PAGES_PER_PART", 2)
+    monkeypatch.setenv("PDF_WORKERS", "2")
     claims = add_claims(shop, 130) + add_claims(shop, 7, provider="doctor")
     run = generate(app, shop)
     recon = db.session.get(Reconciliation, run.reconciliation_id)
