@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from .catalogue import CARE_TYPE_LABELS
 
-__all__ = ["CARE_TYPE_LABELS", "CONTRACT_STATUS_LABELS", "STATUS_LABELS"]
+__all__ = ["CARE_TYPE_LABELS", "CONTRACT_STATUS_LABELS", "RECONCILIATION_STATUS_LABELS", "STATUS_LABELS"]
 
 STATUS_LABELS: Mapping[str, str] = MappingProxyType({
     "pending": "En cours",
@@ -24,3 +24,5 @@ STATUS_LABELS: Mapping[str, str] = MappingProxyType({
 })
 CONTRACT_STATUS_LABELS: Mapping[str, str] = MappingProxyType(
     {"active": "Actif", "suspended": "Suspendu", "expired": "Expiré", "cancelled": "Résilié"})
+RECONCILIATION_STATUS_LABELS: Mapping[str, str] = MappingProxyType(
+    {"generated": "Généré", "sent": "Envoyé", "paid": "Payé"})

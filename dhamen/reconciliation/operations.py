@@ -19,13 +19,15 @@ from sqlalchemy import func, select, update
 from dhamen.access.tenancy import scoped
 from dhamen.core import audit
 from dhamen.core.sqltypes import utcnow
+from dhamen.domain.labels import CARE_TYPE_LABELS, RECONCILIATION_STATUS_LABELS
+from dhamen.domain.labels import STATUS_LABELS as CLAIM_STATUS
 from dhamen.domain.money import format_tnd
 from dhamen.domain.transitions import TransitionError, check_claim, check_reconciliation
 from dhamen.extensions import db
 from dhamen.models import Claim, Contract, Provider, Reconciliation, ReconciliationStatement
 from dhamen.reconciliation.generation import CHUNK, ReconciliationError
 
-STATUS_LABELS = {"generated": "Généré", "sent": "Envoyé", "paid": "Payé"}
+STATUS_LABELS = RECONCILIATION_STATUS_LABELS
 RUN_STATE_LABELS = {"queued": "En attente", "running": "En cours", "done": "Terminé",
                     "empty": "Rien à rapprocher", "failed": "En échec"}
 BANK_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./_-]{2,63}$")
@@ -142,9 +144,6 @@ def _tnd_csv(millimes: int) -> str:
 
 def csv_lines(recon: Reconciliation, reference: str) -> Iterator[str]:
     """The reconciliation's lines as CSV for a French spreadsheet (``;``, decimal comma, BOM), streamed."""
-    from dhamen.claims.service import CARE_TYPE_LABELS
-    from dhamen.claims.service import STATUS_LABELS as CLAIM_STATUS
-
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
 
