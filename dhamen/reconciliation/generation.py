@@ -3,7 +3,8 @@
 1. **Claim** (one transaction): lock the insurer's row (two generations for
    one insurer run one after the other), create the reconciliation, and
    ``UPDATE claims SET reconciliation_id = … WHERE reconciliation_id IS NULL``
-   for the insurer's approved claims of the period.  The database keeps a
+   for the insurer's approved claims of the period, ``CHUNK`` claims per
+   statement (``CLAIM_CHUNK``; each statement stays short; the transaction takes them all or none).  The database keeps a
    claim in one reconciliation whatever the code does (a trigger refuses to
    change a ``reconciliation_id`` once set; a check admits only approved or
    paid claims).  The totals come from :class:`dhamen.domain.reconciliation.Ledger`,
@@ -49,6 +50,7 @@ from dhamen.models import (
 log = logging.getLogger("dhamen")
 
 CHUNK = 2000
+CLAIM_CHUNK = 5000  # claims moved per UPDATE statement
 JOB_TIMEOUT = 3600  # seconds: 100 000 claims render in a few minutes
 MAX_PERIOD_DAYS = 366
 SOURCES = ("portal", "api", "cron")
@@ -187,9 +189,16 @@ def claim_claims(run_id: str) -> str | None:
                            created_by=run.requested_by)
     db.session.add(recon)
     db.session.flush()
-    claimed = db.session.execute(
-        update(Claim).where(*eligible_claims(insurer.id, period)).values(reconciliation_id=recon.id),
-        execution_options={"synchronize_session": False}).rowcount
+    claimed = 0
+    while True:  # CLAIM_CHUNK claims per statement, all in this one transaction
+        batch = (select(Claim.id).where(*eligible_claims(insurer.id, period)).order_by(Claim.id).limit(CLAIM_CHUNK)
+                 .scalar_subquery())
+        moved = db.session.execute(
+            update(Claim).where(Claim.id.in_(batch)).values(reconciliation_id=recon.id),
+            execution_options={"synchronize_session": False}).rowcount
+        claimed += moved
+        if moved < CLAIM_CHUNK:
+            break
     if not claimed:
         db.session.rollback()
         return None
