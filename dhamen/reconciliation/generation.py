@@ -3,8 +3,8 @@
 1. **Claim** (one transaction): lock the insurer's row (two generations for
    one insurer run one after the other), create the reconciliation, and
    ``UPDATE claims SET reconciliation_id = … WHERE reconciliation_id IS NULL``
-   for the insurer's approved claims of the period, ``CHUNK`` claims per
-   statement (``CLAIM_CHUNK``; each statement stays short; the transaction takes them all or none).  The database keeps a
+   for the insurer's approved claims of the period, ``CLAIM_CHUNK`` claims per
+   statement (each stays short; the transaction takes them all or none).  The database keeps a
    claim in one reconciliation whatever the code does (a trigger refuses to
    change a ``reconciliation_id`` once set; a check admits only approved or
    paid claims).  The totals come from :class:`dhamen.domain.reconciliation.Ledger`,
