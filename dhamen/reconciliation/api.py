@@ -7,7 +7,7 @@ from flask import url_for
 
 from dhamen.access.rbac import current_actor, require_role
 from dhamen.access.tenancy import get_or_404
-from dhamen.core.api import ApiError, bp, json_body, ok
+from dhamen.core.http import ApiError, json_body, ok
 from dhamen.extensions import db
 from dhamen.models import Reconciliation, ReconciliationRun
 from dhamen.reconciliation import operations as ops
@@ -81,10 +81,9 @@ def reconciliation_detail(reconciliation_id: str):
     return ok(reconciliation_json(get_or_404(Reconciliation, reconciliation_id), with_providers=True))
 
 
-bp.add_url_rule("/reconciliation", "list_reconciliations", list_reconciliations, methods=["GET"])
-bp.add_url_rule("/reconciliation", "create_reconciliation", create_reconciliation, methods=["POST"])
-bp.add_url_rule("/reconciliation/runs/<run_id>", "reconciliation_run", reconciliation_run, methods=["GET"])
-bp.add_url_rule("/reconciliation/<reconciliation_id>", "reconciliation_detail", reconciliation_detail,
-                methods=["GET"])
-
-__all__ = ["reconciliation_json", "run_json"]
+ROUTES = (
+    ("/reconciliation", list_reconciliations, ("GET",)),
+    ("/reconciliation", create_reconciliation, ("POST",)),
+    ("/reconciliation/runs/<run_id>", reconciliation_run, ("GET",)),
+    ("/reconciliation/<reconciliation_id>", reconciliation_detail, ("GET",)),
+)

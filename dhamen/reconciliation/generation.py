@@ -29,6 +29,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select, tuple_, update
 
 from dhamen.core import audit
+from dhamen.core.errors import ServiceError
 from dhamen.core.jobs import with_app
 from dhamen.core.services import after_commit, services
 from dhamen.core.sqltypes import new_id, utcnow
@@ -56,12 +57,15 @@ MAX_PERIOD_DAYS = 366
 SOURCES = ("portal", "api", "cron")
 
 
-class ReconciliationError(Exception):
-    """Refused input or action: a stable code and a French message."""
+_KIND_OF_STATUS = {422: "invalid", 404: "not_found", 409: "conflict"}
+
+
+class ReconciliationError(ServiceError):
+    """Refused input or action: a stable code, a French message, the field at fault; nothing changed."""
 
     def __init__(self, code: str, message: str, field: str | None = None, status: int = 422):
-        super().__init__(message)
-        self.code, self.message, self.field, self.status = code, message, field, status
+        super().__init__(code, message, field, _KIND_OF_STATUS[status])
+        self.status = status
 
 
 @dataclass(frozen=True)
