@@ -47,7 +47,7 @@ COVER_SLOTS = 30  # the cover's title block, in lines
 SECTION_HEAD_SLOTS = 4
 COLUMN_HEAD_SLOTS = 2
 SUBTOTAL_SLOTS = 7
-REF_WIDTH = 26
+REF_WIDTH = 15  # PH-26-4K7Q-9MXC
 CONTRACT_WIDTH = 18
 AMOUNT_WIDTH = 14
 NAME_WIDTH = 34
@@ -77,8 +77,7 @@ RULE = "─" * len(CLAIM_HEAD)
 
 
 def claim_line(row) -> str:
-    ref = getattr(row, "reference", None) or row.id
-    return (f"{fit(ref, REF_WIDTH):<{REF_WIDTH}}  {row.care_date.strftime('%d/%m/%Y')}  "
+    return (f"{fit(row.reference, REF_WIDTH):<{REF_WIDTH}}  {row.care_date.strftime('%d/%m/%Y')}  "
             f"{fit(row.contract_number, CONTRACT_WIDTH):<{CONTRACT_WIDTH}}  {amount(row.total_amount):>{AMOUNT_WIDTH}}  "
             f"{amount(row.copay_amount):>{AMOUNT_WIDTH}}  {amount(row.covered_amount):>{AMOUNT_WIDTH}}")
 
@@ -151,10 +150,8 @@ def plan(statements: list[ReconciliationStatement]) -> Plan:
     return Plan(pages, [(s, section_pages(s.claim_count)) for s in statements])
 
 
-CLAIM_COLUMNS = [Claim.id, Claim.care_date, Contract.contract_number, Claim.total_amount, Claim.copay_amount,
-                 Claim.covered_amount]
-if hasattr(Claim, "reference"):  # the short human reference, where the claims have one
-    CLAIM_COLUMNS.append(Claim.reference)
+CLAIM_COLUMNS = [Claim.id, Claim.reference, Claim.care_date, Contract.contract_number, Claim.total_amount,
+                 Claim.copay_amount, Claim.covered_amount]
 
 
 def pages(recon: Reconciliation, statements: list[ReconciliationStatement], layout: Plan,
@@ -180,7 +177,7 @@ def pages(recon: Reconciliation, statements: list[ReconciliationStatement], layo
                 number += 1
                 page, room = Page(number, "section", statement), section_capacity(False)
             page.lines.append(claim_line(row))
-            digest.update(f"C|{row.id}|{statement.provider_id}|{row.care_date}|{row.contract_number}|"
+            digest.update(f"C|{row.id}|{row.reference}|{statement.provider_id}|{row.care_date}|{row.contract_number}|"
                           f"{row.total_amount}|{row.copay_amount}|{row.covered_amount}\n".encode())
             room -= 1
         if room < SUBTOTAL_SLOTS:
@@ -203,8 +200,11 @@ def reference(recon: Reconciliation, insurer: Insurer | None = None) -> str:
     return f"{insurer.code}-{recon.period_start.strftime('%Y%m')}-{recon.id[-6:]}"
 
 
+DEV_BASE_URL = "http://127.0.0.1:5000"  # bin/dev's address; PUBLIC_BASE_URL is required elsewhere
+
+
 def verification_url(recon_id: str, fingerprint: str | None = None) -> str:
-    base = current_app.config["DHAMEN"].public_base_url.rstrip("/")
+    base = (current_app.config["DHAMEN"].public_base_url or DEV_BASE_URL).rstrip("/")
     url = f"{base}/verification/{recon_id}"
     return f"{url}?empreinte={fingerprint}" if fingerprint else url
 

@@ -155,11 +155,8 @@ def csv_lines(recon: Reconciliation, reference: str) -> Iterator[str]:
 
     writer.writerow(CSV_HEADER)
     yield "\ufeff" + take()
-    ref_col = getattr(Claim, "reference", None)
-    columns = [Claim.id, Provider.name, Provider.license_no, Claim.care_date, Contract.contract_number, Claim.type,
+    columns = [Claim.id, Claim.reference, Provider.name, Provider.license_no, Claim.care_date, Contract.contract_number, Claim.type,
                Claim.total_amount, Claim.copay_amount, Claim.covered_amount, Claim.status]
-    if ref_col is not None:
-        columns.append(ref_col)
     last = ""
     while True:
         rows = db.session.execute(
@@ -167,8 +164,7 @@ def csv_lines(recon: Reconciliation, reference: str) -> Iterator[str]:
             .join(Contract, Contract.id == Claim.contract_id)
             .where(Claim.reconciliation_id == recon.id, Claim.id > last).order_by(Claim.id).limit(CHUNK)).all()
         for row in rows:
-            ref = getattr(row, "reference", None) or row.id
-            writer.writerow((reference, _safe(row.name), row.license_no, ref, row.id, row.care_date.isoformat(),
+            writer.writerow((reference, _safe(row.name), row.license_no, row.reference, row.id, row.care_date.isoformat(),
                              _safe(row.contract_number), CARE_TYPE_LABELS.get(row.type, row.type),
                              _tnd_csv(row.total_amount), _tnd_csv(row.copay_amount), _tnd_csv(row.covered_amount),
                              CLAIM_STATUS.get(row.status, row.status)))

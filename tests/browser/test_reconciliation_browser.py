@@ -79,7 +79,7 @@ def test_admin_generates_pays_and_pharmacist_sees_it(app, shop, page, tmp_path):
     with page.expect_download() as info:
         page.get_by_role("link", name="Télécharger le PDF").click()
     pdf = Path(info.value.path()).read_bytes()
-    assert pdf.startswith(b"%PDF") and claims[0].id in pdf_text(pdf)
+    assert pdf.startswith(b"%PDF") and claims[0].reference in pdf_text(pdf)
 
     page.fill("#bank_reference", "VIR-STB-2026-0042")
     page.fill("#payment_date", date.today().isoformat())
@@ -103,7 +103,7 @@ def test_admin_generates_pays_and_pharmacist_sees_it(app, shop, page, tmp_path):
     with page.expect_download() as info:
         page.get_by_role("link", name="(PDF)").first.click()
     text = pdf_text(Path(info.value.path()).read_bytes())
-    assert "Pharmacie Test" in text and "Dr Test" not in text and claims[0].id in text
+    assert "Pharmacie Test" in text and "Dr Test" not in text and claims[0].reference in text
     assert problems(page) == []
 
 

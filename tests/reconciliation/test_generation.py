@@ -82,7 +82,7 @@ def test_pdf_totals_and_lines_match_the_database(app, shop, monkeypatch):
     assert recon.content_sha256 in text.replace("\n", "")
     # A sample of lines: reference, date, contract number and amounts as stored.
     for claim in (claims[0], claims[77], claims[-1]):
-        line = next(ln for ln in text.splitlines() if claim.id in ln)
+        line = next(ln for ln in text.splitlines() if claim.reference in ln)
         assert claim.care_date.strftime("%d/%m/%Y") in line and "CT-ACTIVE-001" in line
         assert line.split()[-3:] == [_amount(claim.total_amount), _amount(claim.copay_amount),
                                      _amount(claim.covered_amount)]
@@ -95,7 +95,7 @@ def test_pdf_totals_and_lines_match_the_database(app, shop, monkeypatch):
     assert hashlib.sha256(statement).hexdigest() == doctor.pdf_sha256
     own = pdf_text(statement)
     assert "Dr Test" in own and "Pharmacie Test" not in own
-    assert all(c.id in own for c in claims[130:]) and claims[0].id not in own
+    assert all(c.reference in own for c in claims[130:]) and claims[0].reference not in own
 
 
 def _amount(millimes: int) -> str:

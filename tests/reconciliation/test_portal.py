@@ -63,7 +63,7 @@ def test_admin_generates_follows_downloads_and_marks_paid(app, shop, admin):
     detail = client.get(f"/assureur/bordereaux/{recon.id}").get_data(as_text=True)
     assert "Marquer comme payé" in detail and "Pharmacie Test" in detail
     text = pdf_text(download(client, f"/assureur/bordereaux/{recon.id}/bordereau.pdf"))
-    assert claims[0].id in text and "Bordereau de tiers payant" in text
+    assert claims[0].reference in text and "Bordereau de tiers payant" in text
 
     # Bad payment input: a French message, nothing changes.
     r = client.post(f"/assureur/bordereaux/{recon.id}/paye", data={
