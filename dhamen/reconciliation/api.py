@@ -73,12 +73,12 @@ def create_reconciliation():
 
 @require_role(*READERS)
 def reconciliation_run(run_id: str):
-    return ok(run_json(get_or_404(ReconciliationRun, run_id)))
+    return ok(run_json(get_or_404(ReconciliationRun, run_id, current_actor())))
 
 
 @require_role(*READERS)
 def reconciliation_detail(reconciliation_id: str):
-    return ok(reconciliation_json(get_or_404(Reconciliation, reconciliation_id), with_providers=True))
+    return ok(reconciliation_json(get_or_404(Reconciliation, reconciliation_id, current_actor()), with_providers=True))
 
 
 ROUTES = (

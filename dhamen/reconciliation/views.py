@@ -98,7 +98,7 @@ def generate():
 
 
 def _run(run_id: str) -> ReconciliationRun:
-    return get_or_404(ReconciliationRun, run_id)
+    return get_or_404(ReconciliationRun, run_id, current_user)
 
 
 @bp.get("/generations/<run_id>")
@@ -123,7 +123,7 @@ def retry_run(run_id: str):
 
 
 def _recon(reconciliation_id: str) -> Reconciliation:
-    return get_or_404(Reconciliation, reconciliation_id)
+    return get_or_404(Reconciliation, reconciliation_id, current_user)
 
 
 def _detail_page(recon: Reconciliation, errors=None, form=None, status=200):
