@@ -11,7 +11,7 @@ Issue 13:
 - reconciliation_runs: the generation jobs and their progress.
 
 Revision ID: 5e1c0a7d13aa
-Revises: a14d0a1b2c3d
+Revises: 9a1c5e7d2b40
 Create Date: 2026-11-29 22:50:00
 
 """
@@ -19,7 +19,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '5e1c0a7d13aa'
-down_revision = 'a14d0a1b2c3d'
+down_revision = '9a1c5e7d2b40'
 branch_labels = None
 depends_on = None
 
