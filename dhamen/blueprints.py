@@ -5,6 +5,7 @@ from __future__ import annotations
 from dhamen.access.auth import api as auth_api
 from dhamen.access.auth.views import bp as auth_bp
 from dhamen.admin.views import bp as admin_bp
+from dhamen.apidoc import views as apidoc_views
 from dhamen.claims import api as claims_api
 from dhamen.core.api import api_blueprint
 from dhamen.core.health import health_bp
@@ -19,7 +20,7 @@ from dhamen.reconciliation.views import bp as reconciliation_bp
 from dhamen.reconciliation.views import verify_bp
 
 #: The JSON API's route tables, one per feature.
-API_ROUTES = (auth_api.ROUTES, claims_api.ROUTES, reconciliation_api.ROUTES)
+API_ROUTES = (auth_api.ROUTES, claims_api.ROUTES, reconciliation_api.ROUTES, apidoc_views.ROUTES)
 
 
 def register_blueprints(app) -> None:

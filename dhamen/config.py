@@ -72,6 +72,7 @@ class Settings:
     lookup_key: bytes
     instance_path: str
     ratelimit_enabled: bool = True
+    api_docs_enabled: bool = True
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     api_session_absolute_hours: int = 168
@@ -241,6 +242,7 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str | None 
         lookup_key=lookup_key,
         instance_path=str(instance),
         ratelimit_enabled=_bool(env, "RATELIMIT_ENABLED", True),
+        api_docs_enabled=_bool(env, "API_DOCS_ENABLED", dev),
         session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30),
         session_absolute_hours=_int(env, "SESSION_ABSOLUTE_HOURS", 12),
         api_session_absolute_hours=_int(env, "API_SESSION_ABSOLUTE_HOURS", 168),
