@@ -11,18 +11,22 @@ below, no deadline); the number of cases tried per operation is printed at the e
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as oa_checks
 
-from dhamen.apidoc.document import INSURERS, PROVIDERS
+from dhamen.apidoc.document import INSURERS, OPERATIONS, PROVIDERS
 
 MAX_EXAMPLES = int(os.environ.get("OPENAPI_MAX_EXAMPLES", "12"))
 ROLES = (*PROVIDERS, INSURERS[0])
 TRIED: Counter = Counter()
+STATUSES: defaultdict = defaultdict(Counter)
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     oa_checks.status_code_conformance,
@@ -37,38 +41,88 @@ settings.register_profile(
 )
 
 
+USERS = {"PHARMACIST": "pharmacie@dhamen.tn", "DOCTOR": "medecin@dhamen.tn", "LAB_MANAGER": "labo@dhamen.tn",
+         "CLINIC_ADMIN": "clinique@dhamen.tn", "INSURER_ADMIN": "admin@star.tn"}
+CARE = {"PHARMACIST": "pharmacy", "DOCTOR": "consultation", "LAB_MANAGER": "lab", "CLINIC_ADMIN": "hospitalization"}
+
+
+@dataclass
+class Caller:
+    role: str
+    token: str
+    contracts: list[str] = field(default_factory=list)  # usable here: a convention with their insurer
+    claims: list[str] = field(default_factory=list)  # of their organisation
+
+
 @pytest.fixture
+def callers(app, client, demo) -> list[Caller]:
+    """Each role's demo user with a token, contracts it may claim on and one claim of its own (made
+    through the API), so that generated requests also reach the success paths."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from dhamen.access.auth import tokens
+    from dhamen.domain.catalogue import items_for
+    from dhamen.extensions import db
+    from dhamen.models import Contract, Convention, User
+
+    out = []
+    for role, email in USERS.items():
+        user = db.session.scalar(select(User).where(User.email == email))
+        caller = Caller(role, tokens.issue(user).access_token)
+        if user.provider_id:
+            insurers = select(Convention.insurer_id).where(Convention.provider_id == user.provider_id)
+            caller.contracts = list(db.session.scalars(
+                select(Contract.id).where(Contract.insurer_id.in_(insurers), Contract.status == "active",
+                                          Contract.end_date >= date.today()).order_by(Contract.id).limit(5)))
+        out.append(caller)
+    db.session.commit()
+    for caller in out:
+        if caller.role in CARE and caller.contracts:
+            item = items_for(CARE[caller.role])[0]
+            body = {"contractId": caller.contracts[0],
+                    "items": [{"code": item.code, "label": item.label, "quantity": 1, "unitPrice": item.unit_price}]}
+            if caller.role == "CLINIC_ADMIN":
+                body |= {"admissionDate": date.today().isoformat(), "dischargeDate": date.today().isoformat()}
+            answer = client.post(f"/api/v1/claims/{CARE[caller.role]}", json=body,
+                                 headers={"Authorization": f"Bearer {caller.token}"})
+            assert answer.status_code == 201, answer.get_json()
+            caller.claims.append(answer.get_json()["data"]["id"])
+    return out
+
+
+@pytest.fixture(scope="module")
 def api_schema(app):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
-@pytest.fixture
-def role_tokens(app, demo):
-    """An access token for each role (the demo users; no MFA step: the tokens are issued directly)."""
-    from sqlalchemy import select
-
-    from dhamen.access.auth import tokens
-    from dhamen.extensions import db
-    from dhamen.models import User
-
-    out = {}
-    for role in ROLES:
-        user = db.session.scalars(select(User).where(User.role == role).order_by(User.email)).first()
-        out[role] = tokens.issue(user).access_token
-    db.session.commit()
-    return out
+def _realistic(case, caller: Caller, draw) -> None:
+    """Half of the time, put the caller's own ids where the generator made some up."""
+    if isinstance(case.body, dict) and "contractId" in case.body and caller.contracts and draw(st.booleans()):
+        case.body["contractId"] = draw(st.sampled_from(caller.contracts))
+    if case.path_parameters and "claim_id" in case.path_parameters and caller.claims and draw(st.booleans()):
+        case.path_parameters["claim_id"] = caller.claims[0]
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+@pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS), ids=lambda v: v)
+def test_every_operation_as_every_role(method, path, api_schema, callers):
+    operation = api_schema[path][method.upper()]
+    label = f"{method.upper()} {path}"
+    secured = bool(operation.definition.raw.get("security"))
+    modes = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
 
+    @given(case=modes, data=st.data())
+    @settings(settings.get_profile("openapi-ci"))
+    def run(case, data):
+        TRIED[label] += 1
+        for caller in callers:
+            _realistic(case, caller, data.draw)
+            response = case.call_and_validate(headers={"Authorization": f"Bearer {caller.token}"} if secured else {},
+                                              checks=CHECKS)
+            STATUSES[label][response.status_code] += 1
 
-@schema.parametrize()
-@settings(settings.get_profile("openapi-ci"))
-def test_every_operation_as_every_role(case, role_tokens):
-    TRIED[f"{case.method.upper()} {case.path}"] += 1
-    for role, token in role_tokens.items():
-        headers = {"Authorization": f"Bearer {token}"} if case.operation.definition.raw.get("security") else {}
-        case.call_and_validate(headers=headers, checks=CHECKS)
+    run()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -79,6 +133,7 @@ def _report(request):
         reporter.write_line("")
         reporter.write_line(f"schemathesis : cas essayés par opération (× {len(ROLES)} rôles : {', '.join(ROLES)})")
         for op, n in sorted(TRIED.items()):
-            reporter.write_line(f"  {n:4d}  {op}")
+            answers = " ".join(f"{code}×{k}" for code, k in sorted(STATUSES[op].items()))
+            reporter.write_line(f"  {n:4d}  {op:42s} réponses : {answers}")
         reporter.write_line(f"  total : {sum(TRIED.values())} cas, {sum(TRIED.values()) * len(ROLES)} requêtes, "
                             "0 échec")
