@@ -13,7 +13,6 @@ import shlex
 from pathlib import Path
 
 import pyotp
-import pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
