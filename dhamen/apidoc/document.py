@@ -18,6 +18,7 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from dhamen.access.roles import role_label
 from dhamen.apidoc import models as m
 from dhamen.claims import schemas as s
 
@@ -269,7 +270,8 @@ def _operation(method: str, path: str, op: Op, refs: dict, defs: dict) -> dict:
         responses[str(status)] = _error_response(status, errors[status], op.answer if op.raw and status == 503 else None)
     roles = op.roles
     who = ("Public (sans jeton)." if roles is None else
-           "Tout utilisateur connecté." if not roles else "Rôles : " + ", ".join(f"`{r}`" for r in roles) + ".")
+           "Tout utilisateur connecté." if not roles else
+           "Rôles : " + ", ".join(f"{role_label(r)} (`{r}`)" for r in roles) + ".")
     out = {
         "operationId": f"{method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '').replace('.', '_')}",
         "summary": op.summary,

@@ -3,10 +3,13 @@ on the server from the same document: no script, no CDN)."""
 
 from __future__ import annotations
 
+import json
+
 from flask import abort, current_app, jsonify, render_template
 
 from dhamen.access.rbac import public
 from dhamen.apidoc import document
+from dhamen.claims.schemas import FIELD_LABELS
 
 
 def _document() -> dict:
@@ -28,8 +31,12 @@ def api_docs():
     if not current_app.config["DHAMEN"].api_docs_enabled:
         abort(404)
     doc = _document()
-    return render_template("apidoc/docs.html", doc=doc, operations=list(_operations(doc)),
-                           schemas=doc["components"]["schemas"])
+    examples = {op["operationId"]: json.dumps(op["requestBody"]["content"]["application/json"]["example"],
+                                              indent=2, ensure_ascii=False)
+                for _tag, _method, _path, op in _operations(doc)
+                if "example" in op.get("requestBody", {}).get("content", {}).get("application/json", {})}
+    return render_template("apidoc/docs.html", doc=doc, operations=list(_operations(doc)), examples=examples,
+                           schemas=doc["components"]["schemas"], labels=FIELD_LABELS)
 
 
 def _operations(doc: dict):

@@ -193,6 +193,13 @@ FIELD_LABELS = {
     "type": "type de demande",
     "page": "page",
     "perPage": "nombre par page (perPage)",
+    "email": "adresse e-mail",
+    "password": "mot de passe",
+    "mfaToken": "jeton de double authentification (réponse de la connexion)",
+    "otpCode": "code de vérification à 6 chiffres",
+    "refreshToken": "jeton de rafraîchissement",
+    "periodStart": "début de la période",
+    "periodEnd": "fin de la période",
 }
 
 
