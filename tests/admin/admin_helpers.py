@@ -58,3 +58,13 @@ def errors_of(html: str) -> str:
     import html as html_lib
 
     return " | ".join(html_lib.unescape(f) for f in found)
+
+
+def run_jobs(queue: str) -> None:
+    """Jobs run inline on the embedded Redis; with a real Redis, work that RQ queue here."""
+    from flask import current_app
+    from rq import SimpleWorker
+
+    svc = current_app.extensions["dhamen.services"]
+    if not svc.inline_jobs:
+        SimpleWorker([svc.queues[queue]], connection=svc.redis).work(burst=True)
