@@ -504,7 +504,7 @@ def receipt_pdf(claim_id: str):
     found = queries.get_claim(current_user, claim_id)
     html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True,
                            provisional=found.status in AWAITING)
-    response = make_response(render_pdf(html, request.url_root))
+    response = make_response(render_pdf(html))
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = f'inline; filename="recu-{found.reference}.pdf"'
     return response
