@@ -26,8 +26,7 @@ from dhamen.domain.eligibility import CONTRACT_STATUSES
 from dhamen.domain.transitions import CLAIM_STATUSES, RECONCILIATION_STATUSES
 from dhamen.extensions import db
 from dhamen.models import Adherent, Claim, Contract, Convention, Insurer, Provider, Reconciliation, User
-from dhamen.seed.bulk import generate_claims
-from dhamen.seed.demo import DEMO_USERS, seed_demo
+from dhamen.seed.demo import DEMO_USERS
 
 #: Internal values that are also ordinary French words (a label may be the same word).
 FRENCH_WORDS = {"active", "consultation"}
@@ -101,13 +100,6 @@ def _arguments(rule, user) -> dict | None:
             return None
         values[name] = row.id
     return values
-
-
-@pytest.fixture
-def seeded(ctx):
-    seed_demo(members=30)
-    generate_claims(400, progress=lambda _msg: None, seed=8)
-    db.session.commit()
 
 
 def test_no_page_of_any_role_shows_an_internal_value(app, seeded):
