@@ -1,9 +1,8 @@
-"""Fixtures and helpers of the admin portal tests (import the fixtures by function name)."""
+"""Helpers of the admin portal tests (the fixtures are in ``conftest.py``)."""
 
 from __future__ import annotations
 
-import pytest
-from auth_helpers import csrf_from, fast_web_session, make_insurer, make_provider, make_user
+from auth_helpers import csrf_from, fast_web_session
 
 
 class Page:
@@ -31,22 +30,6 @@ class Page:
 
     def post(self, path: str, data: dict | None = None, **kw):
         return self.client.post(path, data={"csrf_token": self.csrf, **(data or {})}, **kw)
-
-
-@pytest.fixture(name="admin")
-def admin_fixture(app, ctx):
-    return Page(app, make_user("ADMIN", email="root@dhamen.tn", mfa=True))
-
-
-@pytest.fixture(name="orgs")
-def orgs_fixture(ctx):
-    from dhamen.extensions import db
-
-    star, gat = make_insurer("STAR", "STAR Assurances"), make_insurer("GAT", "GAT Assurances")
-    pharmacy = make_provider("pharmacist", "Pharmacie Lafayette")
-    lab = make_provider("lab", "Labo Pasteur")
-    db.session.commit()
-    return {"star": star, "gat": gat, "pharmacy": pharmacy, "lab": lab}
 
 
 def errors_of(html: str) -> str:

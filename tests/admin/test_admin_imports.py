@@ -6,7 +6,7 @@ import io
 from datetime import date
 
 import pytest
-from admin_helpers import Page, admin_fixture, errors_of, orgs_fixture, run_jobs  # noqa: F401
+from admin_helpers import Page, errors_of, run_jobs
 from auth_helpers import audit_rows, location_path, make_user
 from sqlalchemy import func, select, text
 

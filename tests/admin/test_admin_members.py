@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from admin_helpers import Page, admin_fixture, errors_of, orgs_fixture  # noqa: F401
+from admin_helpers import Page, errors_of
 from auth_helpers import audit_dump, audit_rows, location_path, make_user
 from sqlalchemy import select, text
 

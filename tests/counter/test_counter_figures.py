@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from claims_helpers import shop_fixture  # noqa: F401
 from flask_login import login_user
 from sqlalchemy import select
 from test_portal_support import PORTALS, login, text

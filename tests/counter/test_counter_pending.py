@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from claims_helpers import drug, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import drug, post_claim
 from test_portal_support import PORTALS, claim_data, claims_of, entry_url, login, open_entry, text
 
 from dhamen.domain.transitions import check_claim

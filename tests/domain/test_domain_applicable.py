@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.domain import catalogue
@@ -30,7 +30,6 @@ def test_benefits_under_a_convention_take_its_rates():
     assert benefits_under(parse_coverage(COVERAGE), None) == parse_coverage(COVERAGE)
 
 
-@settings(deadline=None)  # a shared, busy machine: no per-example time limit
 @given(contract=percent, contract_generic=st.none() | percent, conv=st.none() | percent,
        conv_generic=st.none() | percent, generic=st.booleans())
 def test_the_panel_rate_is_the_rate_a_line_gets(contract, contract_generic, conv, conv_generic, generic):
