@@ -51,12 +51,17 @@ CARE = {"PHARMACIST": "pharmacy", "DOCTOR": "consultation", "LAB_MANAGER": "lab"
 class Caller:
     role: str
     token: str
+    org: str | None  # provider or insurer id
     contracts: list[str] = field(default_factory=list)  # usable here: a convention with their insurer
-    claims: list[str] = field(default_factory=list)  # of their organisation
+
+
+#: claim id -> (provider id, insurer id), one claim per provider role, made through the API
+CLAIMS: dict[str, tuple[str, str]] = {}
 
 
 @pytest.fixture
 def callers(app, client, demo) -> list[Caller]:
+    CLAIMS.clear()
     """Each role's demo user with a token, contracts it may claim on and one claim of its own (made
     through the API), so that generated requests also reach the success paths."""
     from datetime import date
@@ -71,7 +76,7 @@ def callers(app, client, demo) -> list[Caller]:
     out = []
     for role, email in USERS.items():
         user = db.session.scalar(select(User).where(User.email == email))
-        caller = Caller(role, tokens.issue(user).access_token)
+        caller = Caller(role, tokens.issue(user).access_token, user.provider_id or user.insurer_id)
         if user.provider_id:
             insurers = select(Convention.insurer_id).where(Convention.provider_id == user.provider_id)
             caller.contracts = list(db.session.scalars(
@@ -89,7 +94,8 @@ def callers(app, client, demo) -> list[Caller]:
             answer = client.post(f"/api/v1/claims/{CARE[caller.role]}", json=body,
                                  headers={"Authorization": f"Bearer {caller.token}"})
             assert answer.status_code == 201, answer.get_json()
-            caller.claims.append(answer.get_json()["data"]["id"])
+            data = answer.get_json()["data"]
+            CLAIMS[data["id"]] = (data["providerId"], data["insurerId"])
     return out
 
 
@@ -99,11 +105,18 @@ def api_schema(app):
 
 
 def _realistic(case, caller: Caller, draw) -> None:
-    """Half of the time, put the caller's own ids where the generator made some up."""
+    """Half of the time, put real ids where the generator made some up: a contract the caller may
+    claim on, a claim of any organisation (another organisation's must answer 404)."""
     if isinstance(case.body, dict) and "contractId" in case.body and caller.contracts and draw(st.booleans()):
         case.body["contractId"] = draw(st.sampled_from(caller.contracts))
-    if case.path_parameters and "claim_id" in case.path_parameters and caller.claims and draw(st.booleans()):
-        case.path_parameters["claim_id"] = caller.claims[0]
+    if case.path_parameters and "claim_id" in case.path_parameters and CLAIMS and draw(st.booleans()):
+        case.path_parameters["claim_id"] = draw(st.sampled_from(sorted(CLAIMS)))
+
+
+def _no_leak(case, caller: Caller, status: int) -> None:
+    owners = CLAIMS.get((case.path_parameters or {}).get("claim_id"))
+    if owners is not None and status == 200:
+        assert caller.org in owners, f"{caller.role} lit la demande d'une autre organisation"
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS), ids=lambda v: v)
@@ -122,6 +135,7 @@ def test_every_operation_as_every_role(method, path, api_schema, callers, record
             response = case.call_and_validate(headers={"Authorization": f"Bearer {caller.token}"} if secured else {},
                                               checks=CHECKS)
             STATUSES[label][response.status_code] += 1
+            _no_leak(case, caller, response.status_code)
 
     run()
     answers = " ".join(f"{code}×{k}" for code, k in sorted(STATUSES[label].items()))
