@@ -210,7 +210,8 @@ def decide(user, claim_id: str, action: str, note: str | None = None,
         code, reason = reasons.AGENT_REJECTED, f"Refusée par {insurer_name}"
     else:
         code, reason = reasons.AGENT_BLOCKED, f"Bloquée par {insurer_name}"
-    if result is not None and result.reason_code == reasons.LIMIT_PARTIAL:
+    if result is not None and any(code in (reasons.LIMIT_PARTIAL, reasons.LIMIT_REACHED)
+                                  for line in result.lines for code in line.reason_codes):
         reason += " (réduite par le plafond annuel)"
     if note:
         reason += f" : {note}"
