@@ -12,28 +12,27 @@ national ID is never in a URL, it is posted and turned into this id),
 ``contrat`` (contract number), ``du`` / ``au`` (care dates), ``montant_min``
 / ``montant_max`` (claim total, in TND as typed: ``120,500``),
 ``score_min`` / ``score_max`` (fraud score 0-100), ``signal`` (a fraud flag
-code), ``tri`` (see :data:`SORTS`), ``apres`` (the keyset cursor).
+code), ``tri`` (see :data:`SORTS`), ``apres`` / ``avant`` (keyset cursors:
+next / previous page).
 
-Paging is by keyset: the page after the row ``(v, id)`` is the rows whose
-``(sort value, id)`` comes after it, so page 400 costs what page 1 does.
-The cursor is opaque to the client (URL-safe base64 of JSON).
+Paging is by keyset (``dhamen.core.pagination``): the page after the row
+``(v, id)`` is the rows whose ``(sort value, id)`` comes after it, so page
+400 costs what page 1 does; cursors are signed and bound to their order.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from dhamen.access.tenancy import scoped
 from dhamen.claims.service import CARE_TYPE_LABELS
+from dhamen.core.pagination import CursorError, Keyset, Page, capped_count, paginate
 from dhamen.domain.errors import MoneyError
 from dhamen.domain.money import format_tnd, parse_tnd
 from dhamen.domain.reasons import REASONS
@@ -100,6 +99,10 @@ class ReviewFilters:
                 value = value.isoformat()
             out[f.name] = str(value)
         return out
+
+    def args_with(self, name: str, value: str) -> dict[str, str]:
+        """The filters' arguments plus one more (a page cursor)."""
+        return {**self.query_args(), name: value}
 
     @property
     def active(self) -> bool:
@@ -218,50 +221,16 @@ def filtered(stmt: Select, filters: ReviewFilters, statuses: tuple[str, ...] = R
     return stmt
 
 
-# --- keyset cursor ---------------------------------------------------------------------------
+# --- keyset order (dhamen.core.pagination) ---------------------------------------------------
 
-def _sort(filters: ReviewFilters):
-    _label, column, ascending = SORTS[filters.tri]
-    return getattr(Claim, column), ascending
-
-
-def encode_cursor(value: Any, claim_id: str) -> str:
-    if isinstance(value, datetime | date):
-        value = value.isoformat()
-    raw = json.dumps([value, claim_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, filters: ReviewFilters) -> tuple[Any, str]:
-    """The (sort value, id) after which the page starts; :class:`FilterError` when it does not fit the sort."""
-    bad = FilterError([("apres", "Curseur de pagination invalide : revenez à la première page.")])
-    try:
-        value, claim_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, TypeError):
-        raise bad from None
-    if not isinstance(claim_id, str) or len(claim_id) > 26:
-        raise bad
-    column = SORTS[filters.tri][1]
-    try:
-        if column == "created_at":
-            value = datetime.fromisoformat(value)
-        elif column == "care_date":
-            value = date.fromisoformat(value)
-        elif not isinstance(value, int) or isinstance(value, bool):
-            raise bad
-    except (TypeError, ValueError):
-        raise bad from None
-    return value, claim_id
-
-
-def keyset_page(stmt: Select, sort_column, ascending: bool, after: tuple[Any, str] | None, limit: int):
-    """Order ``stmt`` by (sort column, id) and keep the ``limit`` rows after the cursor (plus one, to
-    know whether a next page exists).  One small helper, easy to swap for the shared keyset one."""
-    key = tuple_(sort_column, Claim.id)
-    if after is not None:
-        stmt = stmt.where(key > tuple_(*after) if ascending else key < tuple_(*after))
-    order = (sort_column.asc(), Claim.id.asc()) if ascending else (sort_column.desc(), Claim.id.desc())
-    return stmt.order_by(*order).limit(limit + 1)
+KEYSETS: dict[str, Keyset] = {
+    "anciennes": Keyset("review.oldest", (Claim.created_at, Claim.id), descending=False),
+    "recentes": Keyset("review.newest", (Claim.created_at, Claim.id)),
+    "montant": Keyset("review.amount", (Claim.total_amount, Claim.id)),
+    "score": Keyset("review.score", (Claim.fraud_score, Claim.id)),
+    "soins": Keyset("review.care", (Claim.care_date, Claim.id), descending=False),
+}
+COUNT_CAP = 10_000
 
 
 # --- the queue -------------------------------------------------------------------------------
@@ -289,14 +258,6 @@ class QueueRow:
         return [FLAG_LABELS.get(f.get("code"), f.get("code")) for f in self.fraud_flags or () if f.get("points", 0) > 0]
 
 
-@dataclass
-class QueuePage:
-    rows: list[QueueRow]
-    next_cursor: str | None
-    filters: ReviewFilters
-    first: bool
-
-
 _ROW_COLUMNS = (Claim.id, Claim.type, Claim.status, Claim.care_date, Claim.created_at, Claim.total_amount,
                 Claim.covered_amount, Claim.fraud_score, Claim.fraud_flags_json, Claim.reason_code,
                 Claim.provider_id, Provider.name, Claim.adherent_id,
@@ -308,28 +269,25 @@ def review_statement(user, filters: ReviewFilters, statuses: tuple[str, ...] = R
     return scoped(filtered(select(Claim.id), filters, statuses), Claim, user)
 
 
-def page(user, filters: ReviewFilters, cursor: str | None = None, limit: int = PAGE_SIZE) -> QueuePage:
-    after = decode_cursor(cursor, filters) if cursor else None
-    column, ascending = _sort(filters)
-    ids = keyset_page(scoped(filtered(select(Claim.id, column), filters), Claim, user), column, ascending, after,
-                      limit).subquery("page")
+def page(user, filters: ReviewFilters, cursor: str | None = None, *, backwards: bool = False,
+         limit: int = PAGE_SIZE) -> Page:
+    """One page of the queue in the chosen order; :class:`FilterError` for a bad cursor."""
     stmt = (select(*_ROW_COLUMNS)
-            .join_from(ids, Claim, Claim.id == ids.c.id)
             .join(Provider, Provider.id == Claim.provider_id)
             .join(Adherent, Adherent.id == Claim.adherent_id)
             .join(Contract, Contract.id == Claim.contract_id))
-    order = (column.asc(), Claim.id.asc()) if ascending else (column.desc(), Claim.id.desc())
-    rows = [QueueRow(*r) for r in db.session.execute(stmt.order_by(*order)).all()]
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(getattr(last, SORTS[filters.tri][1]), last.id)
-    return QueuePage(rows, next_cursor, filters, first=cursor is None)
+    try:
+        result = paginate(scoped(filtered(stmt, filters), Claim, user), KEYSETS[filters.tri], cursor=cursor,
+                          backwards=backwards, per_page=limit, scalars=False)
+    except CursorError as exc:
+        raise FilterError([("apres", exc.message)]) from None
+    result.rows = [QueueRow(*r) for r in result.rows]
+    return result
 
 
-def count(user, filters: ReviewFilters) -> int:
-    return int(db.session.scalar(select(func.count()).select_from(review_statement(user, filters).subquery())) or 0)
+def count(user, filters: ReviewFilters) -> tuple[int, bool]:
+    """(n, exact): the queue's size, counted up to :data:`COUNT_CAP` ("plus de 10 000" beyond)."""
+    return capped_count(review_statement(user, filters), COUNT_CAP)
 
 
 def providers_in_queue(user) -> list[tuple[str, str]]:

@@ -44,11 +44,13 @@ def review_queue():
     errors: list[tuple[str, str]] = []
     try:
         filters = queue.parse_filters(request.args)
-        result = queue.page(current_user, filters, request.args.get("apres") or None)
+        before = request.args.get("avant") or None
+        result = queue.page(current_user, filters, before or request.args.get("apres") or None,
+                            backwards=before is not None)
         total = queue.count(current_user, filters)
     except queue.FilterError as exc:
         errors = exc.errors
-        filters, result, total = queue.ReviewFilters(), None, 0
+        filters, result, total = queue.ReviewFilters(), None, (0, True)
     context = {"filters": filters, "result": result, "total": total, "errors": errors,
                "review_threshold": _review_threshold(),
                "raw": request.args, "member": queue.member_label(current_user, filters.adherent)}

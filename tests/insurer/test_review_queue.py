@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,7 +73,7 @@ def test_bad_filters_get_french_errors_and_nothing_else(client, shop):
                  "Signal de fraude inconnu"):
         assert text in html
     r = client.get("/assureur/file?apres=bm90LWpzb24")
-    assert r.status_code == 422 and "Curseur de pagination invalide" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "Position de pagination invalide" in r.get_data(as_text=True)
 
 
 def test_keyset_pages_walk_the_whole_queue_once(client, shop):
@@ -84,15 +85,20 @@ def test_keyset_pages_walk_the_whole_queue_once(client, shop):
         seen += [i for i in ids if f'demandes/{i}"' in html]
         if "Page suivante" not in html:
             break
-        start = html.index("Page suivante") - 400
-        href = html[html.index('href="', start) + 6:]
-        url = href[:href.index('"')].replace("&amp;", "&")
+        url = re.search(r'<a class="button" href="([^"]+)"[^>]*>Page suivante</a>', html)[1].replace("&amp;", "&")
         assert "signal=HIGH_FREQUENCY" in url and "apres=" in url
     assert seen == ids  # oldest first, each once, no gap
     desc, url = [], "/assureur/file?tri=recentes"
     html = client.get(url).get_data(as_text=True)
     desc = [i for i in reversed(ids) if f'demandes/{i}"' in html]
     assert desc == list(reversed(ids))[:25]
+    # back from the second page to the first
+    url = re.search(r'<a class="button" href="([^"]+)"[^>]*>Page suivante</a>', html)[1].replace("&amp;", "&")
+    html = client.get(url).get_data(as_text=True)
+    url = re.search(r'<a class="button" href="([^"]+)"[^>]*>Page précédente</a>', html)[1].replace("&amp;", "&")
+    assert "avant=" in url
+    html = client.get(url).get_data(as_text=True)
+    assert [i for i in reversed(ids) if f'demandes/{i}"' in html] == list(reversed(ids))[:25]
 
 
 def test_htmx_request_gets_the_results_fragment(client, shop):
