@@ -13,6 +13,7 @@ def register_blueprints(app) -> None:
     from dhamen.core.health import health_bp
     from dhamen.core.web import bp as web_bp
     from dhamen.extensions import csrf
+    from dhamen.insurer import api as _insurer_api  # noqa: F401  (routes on api_bp)
     from dhamen.insurer.views import bp as insurer_bp
 
     for blueprint in (web_bp, auth_bp, admin_bp, insurer_bp, health_bp):
