@@ -117,18 +117,30 @@ def check_agreements(lines: Sequence[StoredLine], agreements: Sequence[LineAgree
     return out
 
 
-def pinned_tariffs(lines: Sequence[StoredLine], version: str | None,
-                   convention: Mapping[str, Any] | None) -> Tariffs:
+def pinned_tariffs(lines: Sequence[StoredLine], version: str | None, convention: Mapping[str, Any] | None,
+                   care_type: str) -> Tariffs:
     """The tariffs the claim was priced with: each line that had a tariff keeps the price that tariff
-    allowed (``capped_unit_price``), under the claim's ``bareme_version``; the convention's rates stay."""
-    tariffs = {line.code: line.capped_unit_price for line in lines
-               if line.capped_unit_price is not None
-               and {reasons.CONVENTION_TARIFF, reasons.BAREME_TARIFF} & set(line.reason_codes)}
-    pinned: dict[str, Any] = {k: v for k, v in (convention or {}).items() if k in ("rates", "generic_rate")}
-    pinned["tariffs"] = tariffs
-    if version:
-        pinned["version"] = version
-    return Tariffs(insurer_bareme={}, insurer_version=None, convention=pinned)
+    allowed (``capped_unit_price``), from the same source (convention or barème) under the same version
+    (the claim's ``bareme_version``: ``"CONV/BARÈME"`` when both were used); the convention's rates stay."""
+    def pinned(code: str) -> dict[str, int]:
+        return {line.code: line.capped_unit_price for line in lines
+                if line.capped_unit_price is not None and code in line.reason_codes}
+
+    from_convention, from_bareme = pinned(reasons.CONVENTION_TARIFF), pinned(reasons.BAREME_TARIFF)
+    used_convention = bool(from_convention) or any(
+        reasons.CONVENTION_RATE in line.reason_codes for line in lines)
+    parts = version.split("/", 1) if version else []
+    conv_version = bareme_version = None
+    if len(parts) == 2:
+        conv_version, bareme_version = parts
+    elif parts:
+        conv_version, bareme_version = (parts[0], None) if used_convention else (None, parts[0])
+    conv: dict[str, Any] = {k: v for k, v in (convention or {}).items() if k in ("rates", "generic_rate")}
+    conv["tariffs"] = from_convention
+    if conv_version:
+        conv["version"] = conv_version
+    return Tariffs(insurer_bareme={care_type: from_bareme} if from_bareme else {}, insurer_version=bareme_version,
+                   convention=conv)
 
 
 def _refused(line: StoredLine, reason: str) -> LineResult:

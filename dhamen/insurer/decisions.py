@@ -152,7 +152,7 @@ def recompute(claim: Claim, contract: Contract, agreements: list[LineAgreement])
         used -= claim.covered_amount  # this claim's current coverage is in the sum: leave it out
     ctx = ClaimContext(care_type=claim.type, care_date=claim.care_date, terms=terms_of(contract),
                        tariffs=_pinned(stored_lines(claim), claim.bareme_version,
-                                       convention.bareme_json if convention else None),
+                                       convention.bareme_json if convention else None, claim.type),
                        used_this_year=max(0, used),
                        insurer_config={k: v for k, v in config.items() if k != "bareme"})
     try:

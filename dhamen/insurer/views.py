@@ -14,6 +14,7 @@ from flask_login import current_user
 from dhamen.access.rbac import require_role
 from dhamen.claims.service import CARE_TYPE_LABELS, STATUS_LABELS, member_by_national_id
 from dhamen.core import crypto
+from dhamen.counter.portals import PLAN_LABELS
 from dhamen.domain.agreement import LineAgreement
 from dhamen.domain.errors import MoneyError
 from dhamen.domain.money import parse_tnd, percent_label
@@ -29,7 +30,17 @@ REVIEWERS = ("INSURER_ADMIN", "INSURER_AGENT")
 def _labels():
     return {"status_label": STATUS_LABELS.get, "care_label": CARE_TYPE_LABELS.get, "reason_label": REASONS.get,
             "percent": percent_label, "care_types": CARE_TYPE_LABELS, "flag_labels": queue.FLAG_LABELS,
-            "review_statuses": queue.REVIEW_STATUS_LABELS, "sorts": queue.SORTS}
+            "review_statuses": queue.REVIEW_STATUS_LABELS, "sorts": queue.SORTS, "plan_label": PLAN_LABELS.get,
+            "iso_date_fr": _iso_date_fr}
+
+
+def _iso_date_fr(value) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    except ValueError:
+        return str(value)
 
 
 def _is_fragment(target: str) -> bool:
@@ -56,7 +67,10 @@ def review_queue():
                "raw": request.args, "member": queue.member_label(current_user, filters.adherent)}
     status = 422 if errors else 200
     if _is_fragment("queue-results"):
-        return render_template("insurer/_queue_results.html", **context), status
+        # The address bar gets the canonical URL (no empty fields), so that it can be shared.
+        canonical = url_for(".review_queue", **filters.query_args(), **{
+            k: request.args[k] for k in ("apres", "avant") if request.args.get(k) and not errors})
+        return render_template("insurer/_queue_results.html", **context), status, {"HX-Push-Url": canonical}
     return render_template("insurer/queue.html", providers=queue.providers_in_queue(current_user),
                            **context), status
 
@@ -204,22 +218,8 @@ def export_csv():
 @bp.get("/")
 @require_role(*REVIEWERS)
 def home():
-    from datetime import date
+    from dhamen.insurer import dashboard
+    from dhamen.models import Insurer
 
-    from sqlalchemy import func, select
-
-    from dhamen.access.tenancy import scoped
-    from dhamen.extensions import db
-    from dhamen.models import Claim, Insurer
-
-    insurer = db.session.get(Insurer, current_user.insurer_id)
-    by_status = dict(db.session.execute(
-        scoped(select(Claim.status, func.count()).group_by(Claim.status), Claim)).all())
-    month_start = date.today().replace(day=1)
-    covered_month = db.session.scalar(
-        scoped(select(func.coalesce(func.sum(Claim.covered_amount), 0)).where(Claim.care_date >= month_start), Claim))
-    to_review = db.session.scalars(
-        scoped(select(Claim).where(Claim.status.in_(("pending_review", "blocked")))
-               .order_by(Claim.created_at.desc()).limit(20), Claim)).all()
-    return render_template("insurer/home.html", insurer=insurer, by_status=by_status,
-                           covered_month=int(covered_month or 0), to_review=to_review)
+    return render_template("insurer/home.html", insurer=db.session.get(Insurer, current_user.insurer_id),
+                           d=dashboard.build(current_user))

@@ -39,16 +39,29 @@ ITEMS = [ItemInput("CH-J", "Chambre", 4, 150_000, category="chambre"), ItemInput
 
 def test_without_agreement_the_recompute_gives_the_original_pricing():
     lines, original = stored(ctx(), ITEMS)
-    again = decide_lines(ctx(tariffs=pinned_tariffs(lines, original.bareme_version, None)), lines)
+    again = decide_lines(ctx(tariffs=pinned_tariffs(lines, original.bareme_version, None, "hospitalization")), lines)
     assert [(x.covered, x.copay, x.capped_unit_price) for x in again.lines] == \
            [(x.covered, x.copay, x.capped_unit_price) for x in original.lines]
     assert again.covered_amount == original.covered_amount == 4 * 108_000 + 315_000
+    assert [x.rule_applied for x in again.lines] == [x.rule_applied for x in original.lines]
+    assert again.bareme_version == original.bareme_version == "B-1"
+
+
+def test_pinned_tariffs_keep_each_source_and_version():
+    convention = {"version": "CONV-1", "tariffs": {"CH-J": 110_000}, "rates": {"hospitalization": 85}}
+    base = ctx(tariffs=Tariffs.from_configs(CONFIG, convention))
+    lines, original = stored(base, ITEMS)
+    assert original.bareme_version == "CONV-1/B-1"
+    pinned = pinned_tariffs(lines, original.bareme_version, convention, "hospitalization")
+    again = decide_lines(ctx(tariffs=pinned), lines)
+    assert [x.rule_applied for x in again.lines] == [x.rule_applied for x in original.lines]
+    assert again.bareme_version == "CONV-1/B-1" and again.covered_amount == original.covered_amount
 
 
 def test_the_barème_changed_since_pricing_does_not_apply():
     lines, original = stored(ctx(), ITEMS)
     newer = ctx(tariffs=Tariffs.from_configs({"bareme_version": "B-2", "bareme": {"hospitalization": {"BLOC": 100}}}))
-    pinned = pinned_tariffs(lines, original.bareme_version, None)
+    pinned = pinned_tariffs(lines, original.bareme_version, None, "hospitalization")
     assert decide_lines(ctx(tariffs=pinned), lines).covered_amount == original.covered_amount
     assert decide_lines(newer, lines).covered_amount != original.covered_amount
 
