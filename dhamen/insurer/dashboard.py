@@ -114,7 +114,7 @@ def build(user, now: datetime | None = None) -> Dashboard:
         .order_by(literal_column("asked").desc()).limit(TOP), Claim, user)).all()
     names = dict(db.session.execute(select(Provider.id, Provider.name).where(
         Provider.id.in_([r[0] for r in top]))).all()) if top else {}
-    d.providers = [Bar(names.get(pid, "?"), int(asked), format_tnd(int(asked)), f"{n} demandes")
+    d.providers = [Bar(names.get(pid, "?"), int(asked), format_tnd(int(asked)), f"{n} demande{'s' if n > 1 else ''}")
                    for pid, asked, n, _covered in top]
     return d
 
