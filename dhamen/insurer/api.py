@@ -26,12 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dhamen.access.rbac import require_role
 from dhamen.access.tenancy import get_or_404
-from dhamen.claims import service
+from dhamen.claims import operations, queries, serialisation
 from dhamen.claims.api import validate
-from dhamen.claims.service import ClaimError
+from dhamen.claims.errors import ClaimError
 from dhamen.core.api import ApiError, bp, json_body, ok
 from dhamen.domain.agreement import MAX_NOTE, MAX_REASON, LineAgreement
 from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, MAX_UNIT_PRICE
+from dhamen.domain.labels import STATUS_LABELS
 from dhamen.extensions import db
 from dhamen.insurer import decisions, queue
 from dhamen.models import Claim
@@ -58,7 +59,7 @@ class DecisionBody(_Body):
 
 
 def _row_json(r: queue.QueueRow) -> dict:
-    return {"id": r.id, "type": r.type, "status": r.status, "statusLabel": service.STATUS_LABELS[r.status],
+    return {"id": r.id, "type": r.type, "status": r.status, "statusLabel": STATUS_LABELS[r.status],
             "careDate": r.care_date.isoformat(), "createdAt": r.created_at.isoformat(),
             "totalAmount": r.total_amount, "coveredAmount": r.covered_amount, "fraudScore": r.fraud_score,
             "fraudFlags": r.fraud_flags, "reasonCode": r.reason_code,
@@ -107,9 +108,9 @@ def decide_claim(claim_id: str):
     get_or_404(Claim, claim_id, user)  # another insurer's claim: 404 before anything is read of the body
     body = validate(DecisionBody, json_body())
     key = request.headers.get("Idempotency-Key")
-    fingerprint = service.request_fingerprint({"decision": claim_id, "body": body.model_dump(mode="json")})
+    fingerprint = operations.request_fingerprint({"decision": claim_id, "body": body.model_dump(mode="json")})
     try:
-        stored = service.find_idempotent(user, key, fingerprint)
+        stored = operations.find_idempotent(user, key, fingerprint)
     except ClaimError as exc:
         db.session.rollback()
         raise ApiError(exc.status, exc.code, exc.message, exc.as_details() or None) from None
@@ -129,11 +130,11 @@ def decide_claim(claim_id: str):
                                  for e in details["errors"]]
             details["field"] = details["errors"][0]["field"]
         raise ApiError(exc.status, exc.code, exc.message, details) from None
-    data = service.claim_json(service.get_claim(claim_id, user))
+    data = serialisation.claim_json(queries.get_claim(claim_id, user))
     data["decision"] = (data.get("details") or {}).get("decision")
-    if key is not None and not service._store_idempotency_key(user, key, fingerprint, data, claim_id):  # noqa: SLF001
+    if key is not None and not operations._store_idempotency_key(user, key, fingerprint, data, claim_id):  # noqa: SLF001
         db.session.rollback()
-        stored = service.find_idempotent(user, key, fingerprint)
+        stored = operations.find_idempotent(user, key, fingerprint)
         if stored is None:
             raise ApiError(409, "IDEMPOTENCY_CONFLICT", "Requête concurrente avec la même clé d'idempotence : "
                            "réessayez.", {"field": "Idempotency-Key"})

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, literal_column, select
 
 from dhamen.access.tenancy import scoped
-from dhamen.claims.service import CARE_TYPE_LABELS, STATUS_LABELS
+from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
 from dhamen.domain.reasons import label as reason_label
 from dhamen.extensions import db
 from dhamen.insurer.queue import REVIEW_STATUSES

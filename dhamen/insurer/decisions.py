@@ -26,14 +26,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from dhamen.access.tenancy import scoped
-from dhamen.claims.service import (
-    NOT_PAYABLE,
-    STATUS_LABELS,
-    active_convention,
-    claim_event_payload,
-    terms_of,
-    used_in_contract_year,
-)
+from dhamen.claims.queries import NOT_PAYABLE, active_convention, terms_of, used_in_contract_year
+from dhamen.claims.serialisation import claim_event_payload
 from dhamen.core import audit
 from dhamen.core.services import after_commit
 from dhamen.core.sqltypes import utcnow
@@ -50,6 +44,7 @@ from dhamen.domain.agreement import (
 from dhamen.domain.agreement import pinned_tariffs as _pinned
 from dhamen.domain.config import parse_insurer_config
 from dhamen.domain.errors import ConfigError, InvalidClaimError
+from dhamen.domain.labels import STATUS_LABELS
 from dhamen.domain.money import format_tnd
 from dhamen.domain.transitions import OPEN_FOR_REVIEW, TransitionError, check_claim
 from dhamen.extensions import db

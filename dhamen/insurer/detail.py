@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from dhamen.access.roles import role_label
 from dhamen.access.tenancy import get_or_404, scoped
-from dhamen.claims.service import NOT_PAYABLE, terms_of, used_in_contract_year
+from dhamen.claims.queries import NOT_PAYABLE, terms_of, used_in_contract_year
 from dhamen.domain import eligibility as elig
 from dhamen.domain.errors import ConfigError
 from dhamen.domain.reasons import label as reason_label

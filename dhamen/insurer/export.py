@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 
 from dhamen.access.tenancy import scoped
-from dhamen.claims.service import CARE_TYPE_LABELS, STATUS_LABELS
+from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
 from dhamen.domain.money import format_tnd
 from dhamen.domain.reasons import label as reason_label
 from dhamen.extensions import db

@@ -31,9 +31,9 @@ from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from dhamen.access.tenancy import scoped
-from dhamen.claims.service import CARE_TYPE_LABELS
 from dhamen.core.pagination import CursorError, Keyset, Page, capped_count, paginate
 from dhamen.domain.errors import MoneyError
+from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.domain.money import format_tnd, parse_tnd
 from dhamen.domain.reasons import REASONS
 from dhamen.domain.transitions import CLAIM_STATUSES

@@ -12,11 +12,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from dhamen.access.rbac import require_role
-from dhamen.claims.service import CARE_TYPE_LABELS, STATUS_LABELS, member_by_national_id
+from dhamen.claims.queries import member_by_national_id
 from dhamen.core import crypto
 from dhamen.counter.portals import PLAN_LABELS
 from dhamen.domain.agreement import LineAgreement
 from dhamen.domain.errors import MoneyError
+from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
 from dhamen.domain.money import parse_tnd, percent_label
 from dhamen.domain.reasons import REASONS
 from dhamen.extensions import db
