@@ -224,3 +224,6 @@ def home():
 
     return render_template("insurer/home.html", insurer=db.session.get(Insurer, current_user.insurer_id),
                            d=dashboard.build(current_user))
+
+
+from dhamen.insurer import admin_views as _admin_views  # noqa: E402, F401  (routes on bp)
