@@ -98,3 +98,34 @@ def test_dashboard_renders(app, client, shop, page, live_server):
     expect(page.locator("h1")).to_contain_text("tableau de bord")
     assert page.locator("svg[role=img]").count() >= 3
     shot(page, "dashboard")
+
+
+def test_admin_changes_a_bareme_tariff_and_the_next_counter_claim_uses_it(app, client, shop, page, live_server):
+    from claims_helpers import drug, post_claim
+    from insurer_helpers import insurer_admin
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    before = post_claim(client, shop, items=[drug("PH0023", 1, 40_000)]).get_json()["data"]
+    assert before["items"][0]["cappedUnitPrice"] == 27_900
+    sign_in(app, page, live_server, insurer_admin(shop))
+    page.goto("/assureur/parametres")
+    shot(page, "settings")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Pharmacie").click()
+    row = page.locator("input[value='PH0023']")
+    price = page.locator(f"#{row.get_attribute('id').replace('-code', '-price')}")
+    price.fill("30,000")
+    page.fill("#version", "TA-2026.2")
+    shot(page, "bareme")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Enregistrer le barème").click()
+    expect(page.locator(".flash-success")).to_contain_text("version TA-2026.2")
+    after = post_claim(client, shop, items=[drug("PH0023", 1, 40_000)]).get_json()["data"]
+    assert after["items"][0]["cappedUnitPrice"] == 30_000 and "TA-2026.2" in after["baremeVersion"]
+    for path, name in (("/assureur/conventions", "conventions"), ("/assureur/utilisateurs", "users")):
+        page.goto(path)
+        shot(page, name)
+    page.goto("/assureur/conventions")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Pharmacie Test").click()
+    shot(page, "convention")
