@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -310,6 +311,10 @@ class Claim(db.Model):
         Index("idx_claims_reconciliation", "reconciliation_id"),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
         Index("idx_claims_provider_created", "provider_id", "created_at"),
+        # The insurer's review queue (keyset order); see the migration f1a2b3c4d5e6.
+        Index("idx_claims_review_queue", "insurer_id", "created_at", "id",
+              postgresql_where=text("status IN ('pending_review', 'blocked')"),
+              sqlite_where=text("status IN ('pending_review', 'blocked')")),
     )
 
     id: Mapped[str] = _id()
