@@ -79,6 +79,11 @@ def test_approve_in_part_agreed_quantity_and_price(client, shop):
     assert claim.status == "approved" and claim.reason_code == "AGENT_PARTIAL"
     assert claim.status_reason == "Accord partiel de Assurances Test A : Accord pour 2 nuits"
     assert "AGENT_AGREED" in items[0].reason_codes_json and "Sortie possible à J2" in items[0].rule_applied
+    # the clinic's claim page and receipt show the decision with its note and the agreed amounts
+    signed_in(client, shop.users["clinic"])
+    for path in (f"/clinique/demandes/{data['id']}", f"/clinique/demandes/{data['id']}/recu"):
+        html = client.get(path).get_data(as_text=True)
+        assert "Accord partiel de Assurances Test A : Accord pour 2 nuits" in html and "450,000" in html, path
     decision = claim.details_json["decision"]
     assert decision["action"] == "partial" and decision["lines"][0] == {
         "position": 0, "quantity": 2, "unitPrice": None, "reason": "Sortie possible à J2"}
