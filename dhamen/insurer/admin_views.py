@@ -50,7 +50,6 @@ def _save_config(insurer: Insurer, new: dict, section: str) -> None:
     diff = settings.changes(before, new)
     insurer.config_json = new
     audit.record("insurer.settings", "insurer", insurer.id, {"section": section, "changes": diff})
-    db.session.commit()
 
 
 def _settings_page(errors=None, values=None, status=200, report=None):
@@ -222,7 +221,6 @@ def convention_new():
     audit.record("convention.create", "convention", convention.id, {
         "provider_id": provider.id, "start_date": start.isoformat(), "end_date": end.isoformat() if end else None,
         "bareme": bareme_json})
-    db.session.commit()
     flash(f"Convention créée avec {provider.name}.", "success")
     return redirect(url_for(".conventions"))
 
@@ -243,7 +241,6 @@ def convention_edit(convention_id: str):
     after = {"bareme": bareme_json, "start_date": start.isoformat(), "end_date": end.isoformat() if end else None}
     audit.record("convention.update", "convention", convention.id, {
         k: {"before": before[k], "after": after[k]} for k in before if before[k] != after[k]})
-    db.session.commit()
     flash("Convention enregistrée : elle s'applique aux nouvelles demandes.", "success")
     return redirect(url_for(".conventions"))
 
@@ -268,7 +265,6 @@ def convention_end(convention_id: str):
     convention.end_date = end
     audit.record("convention.end", "convention", convention.id, {
         "end_date": {"before": old.isoformat() if old else None, "after": end.isoformat()}})
-    db.session.commit()
     flash(f"Convention avec {convention.provider.name} terminée le {end.strftime('%d/%m/%Y')}.", "success")
     return redirect(url_for(".conventions"))
 
@@ -311,7 +307,6 @@ def user_create():
     db.session.add(user)
     db.session.flush()
     audit.record("user.create", "user", user.id, {"email": email, "role": role, "insurer_id": user.insurer_id})
-    db.session.commit()
     flash(f"Utilisateur {email} créé : il choisira sa double authentification à la première connexion.", "success")
     return redirect(url_for(".users"))
 
@@ -331,7 +326,6 @@ def user_deactivate(user_id: str):
         flash("Vous ne pouvez pas désactiver votre propre compte.", "error")
         return redirect(url_for(".users"))
     auth_service.deactivate(user, current_user)
-    db.session.commit()
     flash(f"{user.email} désactivé : ses sessions et jetons sont révoqués.", "success")
     return redirect(url_for(".users"))
 
@@ -342,7 +336,6 @@ def user_reactivate(user_id: str):
     user = _own_user(user_id)
     user.is_active = True
     audit.record("user.reactivate", "user", user.id, {"is_active": [False, True]})
-    db.session.commit()
     flash(f"{user.email} réactivé.", "success")
     return redirect(url_for(".users"))
 
@@ -354,7 +347,6 @@ def user_reset_mfa(user_id: str):
     mfa.disable(user)
     auth_service.revoke_everything(user)
     audit.record("user.mfa_reset", "user", user.id)
-    db.session.commit()
     flash(f"Double authentification réinitialisée pour {user.email} : elle sera choisie à nouveau à la connexion.",
           "success")
     return redirect(url_for(".users"))

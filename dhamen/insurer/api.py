@@ -29,7 +29,7 @@ from dhamen.access.tenancy import get_or_404
 from dhamen.claims import operations, queries, serialisation
 from dhamen.claims.api import validate
 from dhamen.claims.errors import ClaimError
-from dhamen.core.api import ApiError, bp, json_body, ok
+from dhamen.core.http import ApiError, json_body, ok, status_of
 from dhamen.domain.agreement import MAX_NOTE, MAX_REASON, LineAgreement
 from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, MAX_UNIT_PRICE
 from dhamen.domain.labels import STATUS_LABELS
@@ -67,7 +67,6 @@ def _row_json(r: queue.QueueRow) -> dict:
             "member": {"id": r.adherent_id, "name": r.member_name}, "contractNumber": r.contract_number}
 
 
-@bp.get("/review")
 @require_role(*REVIEWERS)
 def review_queue():
     """The caller's insurer's claims waiting for a decision, keyset-paged."""
@@ -100,7 +99,6 @@ def review_queue():
                "count": count, "countExact": exact, "perPage": int(raw_size)})
 
 
-@bp.post("/claims/<claim_id>/decision")
 @require_role(*REVIEWERS)
 def decide_claim(claim_id: str):
     """Approve, approve in part, reject or block a claim under review (same rules as the portal)."""
@@ -113,9 +111,8 @@ def decide_claim(claim_id: str):
         stored = operations.find_idempotent(user, key, fingerprint)
     except ClaimError as exc:
         db.session.rollback()
-        raise ApiError(exc.status, exc.code, exc.message, exc.as_details() or None) from None
+        raise ApiError(status_of(exc), exc.code, exc.message, exc.as_details() or None) from None
     if stored is not None:
-        db.session.commit()
         return ok(stored.response_json, 200, {"Idempotent-Replayed": "true"})
     agreements = [LineAgreement(position=line.line - 1, quantity=line.quantity, unit_price=line.unitPrice,
                                 reason=line.reason) for line in body.lines]
@@ -139,9 +136,14 @@ def decide_claim(claim_id: str):
             raise ApiError(409, "IDEMPOTENCY_CONFLICT", "Requête concurrente avec la même clé d'idempotence : "
                            "réessayez.", {"field": "Idempotency-Key"})
         return ok(stored.response_json, 200, {"Idempotent-Replayed": "true"})
-    db.session.commit()
     return ok(data)
 
 
 def _camel(name: str | None) -> str:
     return {"unit_price": "unitPrice"}.get(name or "", name or "")
+
+
+ROUTES = (
+    ("/review", review_queue, ("GET",)),
+    ("/claims/<claim_id>/decision", decide_claim, ("POST",)),
+)

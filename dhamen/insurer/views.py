@@ -14,10 +14,9 @@ from flask_login import current_user
 from dhamen.access.rbac import require_role
 from dhamen.claims.queries import member_by_national_id
 from dhamen.core import crypto
-from dhamen.counter.portals import PLAN_LABELS
 from dhamen.domain.agreement import LineAgreement
 from dhamen.domain.errors import MoneyError
-from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
+from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.domain.money import parse_tnd, percent_label
 from dhamen.domain.reasons import REASONS
 from dhamen.extensions import db
@@ -29,9 +28,9 @@ REVIEWERS = ("INSURER_ADMIN", "INSURER_AGENT")
 
 @bp.context_processor
 def _labels():
-    return {"status_label": STATUS_LABELS.get, "care_label": CARE_TYPE_LABELS.get, "reason_label": REASONS.get,
+    return {"reason_label": REASONS.get,
             "percent": percent_label, "care_types": CARE_TYPE_LABELS, "flag_labels": queue.FLAG_LABELS,
-            "review_statuses": queue.REVIEW_STATUS_LABELS, "sorts": queue.SORTS, "plan_label": PLAN_LABELS.get,
+            "review_statuses": queue.REVIEW_STATUS_LABELS, "sorts": queue.SORTS,
             "iso_date_fr": _iso_date_fr}
 
 
@@ -167,7 +166,6 @@ def decide(claim_id: str):
 
             abort(404)
         return _claim_page(claim_id, form=request.form, error=exc, status=exc.status)
-    db.session.commit()
     flash(outcome.message, "success")
     return redirect(url_for(".claim", claim_id=claim_id))
 
@@ -184,7 +182,6 @@ def bulk_approve():
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(back)
-    db.session.commit()
     if done:
         flash(f"{len(done)} demande{'s' if len(done) > 1 else ''} approuvée{'s' if len(done) > 1 else ''}.", "success")
     for _claim_id, message in refused[:10]:
