@@ -74,11 +74,12 @@ def apply_general(config: Mapping[str, Any], form: Mapping[str, str]) -> dict:
     return _checked(new, errors)
 
 
-def _checked(new: dict, errors: dict[str, str]) -> dict:
+def _checked(new: dict, errors: dict[str, str], parse=parse_insurer_config) -> dict:
+    """``new`` once the form had no error and the domain's parser accepts it; else :class:`SettingsError`."""
     if errors:
         raise SettingsError(errors)
     try:
-        parse_insurer_config(new)
+        parse(new)
     except ConfigError as exc:
         raise SettingsError({"__all__": str(exc)}) from None
     return new
@@ -321,10 +322,4 @@ def convention_json(form: Mapping[str, str]) -> dict:
             out["generic_rate"] = generic
         except MoneyError as exc:
             errors["generic_rate"] = f"Taux générique : {exc}"
-    if errors:
-        raise SettingsError(errors)
-    try:
-        parse_convention(out)
-    except ConfigError as exc:
-        raise SettingsError({"__all__": str(exc)}) from None
-    return out
+    return _checked(out, errors, parse_convention)
