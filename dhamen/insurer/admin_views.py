@@ -114,9 +114,11 @@ def bareme_import():
     return redirect(url_for(".settings_page"))
 
 
-@bp.route("/parametres/bareme/<care_type>", methods=["GET", "POST"])
+@bp.route("/parametres/bareme", methods=["GET", "POST"])
 @require_role(ADMIN)
-def bareme(care_type: str):
+def bareme():
+    """One care type's tariffs (``?type=pharmacy``)."""
+    care_type = request.args.get("type", "")
     if care_type not in CARE_TYPES:
         abort(404)
     insurer = _insurer()
@@ -135,7 +137,7 @@ def bareme(care_type: str):
             _save_config(insurer, new, f"bareme-{care_type}")
             flash(f"Barème {CARE_TYPE_LABELS[care_type].lower()} enregistré (version {new['bareme_version']}) : "
                   "il s'applique aux nouvelles demandes.", "success")
-            return redirect(url_for(".bareme", care_type=care_type))
+            return redirect(url_for(".bareme", type=care_type))
     rows = list(rows) + [{"code": "", "price": ""}] * BLANK_ROWS
     return render_template("insurer/bareme.html", care_type=care_type, label=CARE_TYPE_LABELS[care_type],
                            rows=rows, version=version, errors=errors), status

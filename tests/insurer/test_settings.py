@@ -25,7 +25,7 @@ def _config(shop, label="A"):
 def test_agents_cannot_open_settings(client, shop):
     signed_in(client, shop.users["agentA"])
     for path in ("/assureur/parametres", "/assureur/conventions", "/assureur/utilisateurs",
-                 "/assureur/parametres/bareme/pharmacy"):
+                 "/assureur/parametres/bareme?type=pharmacy"):
         assert client.get(path).status_code == 403, path
 
 
@@ -33,7 +33,7 @@ def test_bareme_tariff_change_applies_to_new_claims_only(client, shop):
     before = post_claim(client, shop, items=[drug("PH0023", 1, 40_000)]).get_json()["data"]
     assert "TA-2026.1" in before["baremeVersion"]
     signed_in(client, insurer_admin(shop))
-    page = client.get("/assureur/parametres/bareme/pharmacy").get_data(as_text=True)
+    page = client.get("/assureur/parametres/bareme?type=pharmacy").get_data(as_text=True)
     assert "PH0023" in page
     token = csrf_from(page)
     from dhamen.domain.catalogue import reference_bareme
@@ -43,10 +43,10 @@ def test_bareme_tariff_change_applies_to_new_claims_only(client, shop):
     for n, (code, price) in enumerate(sorted(table.items())):
         form[f"rows-{n}-code"] = code
         form[f"rows-{n}-price"] = "30,000" if code == "PH0023" else f"{price // 1000},{price % 1000:03d}"
-    r = client.post("/assureur/parametres/bareme/pharmacy", data=form)
+    r = client.post("/assureur/parametres/bareme?type=pharmacy", data=form)
     assert r.status_code == 422 and "donnez une nouvelle version" in r.get_data(as_text=True)
     assert _config(shop)["bareme"]["pharmacy"]["PH0023"] == table["PH0023"]
-    r = client.post("/assureur/parametres/bareme/pharmacy", data={**form, "version": "TA-2026.2"})
+    r = client.post("/assureur/parametres/bareme?type=pharmacy", data={**form, "version": "TA-2026.2"})
     assert r.status_code == 302
     config = _config(shop)
     assert config["bareme"]["pharmacy"]["PH0023"] == 30_000 and config["bareme_version"] == "TA-2026.2"
@@ -63,7 +63,7 @@ def test_bareme_tariff_change_applies_to_new_claims_only(client, shop):
 def test_bareme_row_errors_are_reported_and_nothing_saved(client, shop):
     signed_in(client, insurer_admin(shop))
     token = _token(client)
-    r = client.post("/assureur/parametres/bareme/lab", data={
+    r = client.post("/assureur/parametres/bareme?type=lab", data={
         "csrf_token": token, "version": "V2", "rows-0-code": "B1", "rows-0-price": "abc",
         "rows-1-code": "B1", "rows-1-price": "2", "rows-2-code": "", "rows-2-price": "5", "rows-3-code": "X;Y",
         "rows-3-price": "1"})
@@ -72,7 +72,7 @@ def test_bareme_row_errors_are_reported_and_nothing_saved(client, shop):
     for text in ("Ligne 1 : Montant invalide", "Ligne 3 : code invalide", "Ligne 4 : code invalide"):
         assert text in html, text
     assert _config(shop)["bareme_version"] == "TA-2026.1" and audit_rows("insurer.settings") == []
-    assert client.get("/assureur/parametres/bareme/dentaire").status_code == 404
+    assert client.get("/assureur/parametres/bareme?type=dentaire").status_code == 404
 
 
 def test_csv_import_all_or_nothing_with_a_row_by_row_report(client, shop):
