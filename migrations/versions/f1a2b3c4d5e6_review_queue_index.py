@@ -9,7 +9,7 @@
   provider are read from the index alone (index-only scan), not the table.
 
 Revision ID: f1a2b3c4d5e6
-Revises: bcc02a4ea25d
+Revises: a14d0a1b2c3d
 Create Date: 2026-11-29 23:05:00
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'f1a2b3c4d5e6'
-down_revision = 'bcc02a4ea25d'
+down_revision = 'a14d0a1b2c3d'
 branch_labels = None
 depends_on = None
 
