@@ -42,7 +42,7 @@ def sign_in(app, pg, live_server, user) -> None:
     pg.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server}])
 
 
-def test_agent_filters_opens_and_approves_in_part(app, client, shop, page, live_server):
+def test_agent_filters_opens_and_approves_in_part(app, client, shop, browser, page, live_server):
     from insurer_helpers import stay_claim
     from test_review_queue import _insert_pending
 
@@ -57,6 +57,14 @@ def test_agent_filters_opens_and_approves_in_part(app, client, shop, page, live_
     claim.fraud_flags_json = [{"code": "UNUSUAL_AMOUNT", "points": 20, "message": "Montant 3 fois l'habituel"}]
     claim.fraud_score = 20
     db.session.commit()
+
+    # The clinic keeps its claim's page open while the insurer decides.
+    clinic = browser.new_context(base_url=live_server, locale="fr-FR").new_page()
+    clinic.set_default_timeout(15_000)
+    clinic.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(app, clinic, live_server, shop.users["clinic"])
+    clinic.goto(f"/clinique/demandes/{hosp['id']}")
+    expect(clinic.locator("body")).to_contain_text("630,000")
 
     sign_in(app, page, live_server, shop.users["agentA"])
     page.goto("/assureur/file")
@@ -80,12 +88,13 @@ def test_agent_filters_opens_and_approves_in_part(app, client, shop, page, live_
     expect(page.locator(".status-reason")).to_contain_text("Accord partiel de Assurances Test A : Accord pour deux nuits")
     shot(page, "claim-decided")
 
-    # the clinic's claim page shows the agreed amounts
-    sign_in(app, page, live_server, shop.users["clinic"])
-    page.goto(f"/clinique/demandes/{hosp['id']}")
-    expect(page.locator("body")).to_contain_text("540,000")
-    expect(page.locator("body")).to_contain_text("Accord pour deux nuits")
-    shot(page, "clinic-claim")
+    # the clinic's open page shows the agreed amounts and the note without a reload (it polls)
+    expect(clinic.locator("body")).to_contain_text("Accord pour deux nuits", timeout=20_000)
+    expect(clinic.locator("body")).to_contain_text("540,000")
+    assert clinic.evaluate("performance.getEntriesByType('navigation').length") == 1
+    assert clinic.evaluate("performance.getEntriesByType('navigation')[0].type") == "navigate"
+    shot(clinic, "clinic-claim")
+    clinic.context.close()
 
 
 def test_dashboard_renders(app, client, shop, page, live_server):
