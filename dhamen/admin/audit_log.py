@@ -18,7 +18,7 @@ from flask import Response, render_template, request, stream_with_context, url_f
 from sqlalchemy import func, select
 
 from dhamen.access.rbac import require_role
-from dhamen.admin.common import keyset
+from dhamen.admin.common import keyset, org_filter
 from dhamen.admin.views import _organisations, bp
 from dhamen.core.audit import redact
 from dhamen.extensions import db
@@ -71,11 +71,7 @@ def _filters(args) -> tuple[list, dict, list[str]]:
         ids = select(User.id).where(func.lower(User.email).like(f"%{who.lower()}%"))
         conditions.append(AuditLog.user_id.in_(ids))
         chosen["utilisateur"] = who
-    org = args.get("org") or ""
-    kind, _, oid = org.partition(":")
-    if kind in ("insurer", "provider") and 0 < len(oid) <= 26:
-        conditions.append((AuditLog.insurer_id if kind == "insurer" else AuditLog.provider_id) == oid)
-        chosen["org"] = org
+    org_filter(args, AuditLog, conditions, chosen)
     action = (args.get("action") or "").strip()[:64]
     if action:
         conditions.append(AuditLog.action.like(action.replace("%", "").replace("_", r"\_") + "%", escape="\\"))

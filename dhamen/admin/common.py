@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import date, datetime
 from typing import Any
 
 from flask_wtf import FlaskForm
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select
 from wtforms.i18n import get_translations
 
+from dhamen.core.pagination import CursorError, Keyset, paginate
 from dhamen.domain.labels import CONTRACT_STATUS_LABELS, PLAN_LABELS, PROVIDER_TYPE_LABELS
 
 __all__ = ["CONTRACT_STATUS_LABELS", "GENDER_LABELS", "PLAN_LABELS", "PROVIDER_TYPE_LABELS", "FrenchForm",
-           "apply_changes", "form_errors", "keyset", "plain_values"]
+           "apply_changes", "form_errors", "keyset", "org_filter", "plain_values"]
 
 GENDER_LABELS = {"M": "Homme", "F": "Femme"}
 PER_PAGE = 50
@@ -50,6 +49,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def org_filter(args, model, conditions: list, chosen: dict) -> None:
+    """The ``org`` filter (``insurer:ID`` / ``provider:ID``) on a model's insurer_id / provider_id columns."""
+    org = args.get("org") or ""
+    kind, _, oid = org.partition(":")
+    if kind in ("insurer", "provider") and 0 < len(oid) <= 26:
+        conditions.append((model.insurer_id if kind == "insurer" else model.provider_id) == oid)
+        chosen["org"] = org
+
+
 def form_errors(form) -> list[str]:
     """Every field error of a WTForms form, as "Label : message" (the field is always named)."""
     out = []
@@ -60,51 +68,23 @@ def form_errors(form) -> list[str]:
     return out
 
 
-# --- keyset pagination ---------------------------------------------------------------------
-# ``keyset(stmt, columns, cursor)`` orders by ``columns`` (the last one unique), reads one
-# page after the cursor and returns the rows and the next cursor.  The cursor is opaque
-# (base64 JSON of the last row's values); a tampered one is ignored (first page).
+# --- keyset pagination (dhamen.core.pagination) ----------------------------------------
 
-def _encode(values: list) -> str:
-    raw = [["d", v.isoformat()] if isinstance(v, datetime) else ["D", v.isoformat()] if isinstance(v, date)
-           else ["v", v] for v in values]
-    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str | None, n: int) -> list | None:
-    if not cursor or len(cursor) > 600:
-        return None
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(raw, list) or len(raw) != n:
-            return None
-        out = []
-        for tag, v in raw:
-            out.append(datetime.fromisoformat(v) if tag == "d" else date.fromisoformat(v) if tag == "D" else v)
-        return out
-    except (ValueError, TypeError, json.JSONDecodeError):
-        return None
+_KEYSETS: dict[tuple, Keyset] = {}
 
 
 def keyset(stmt: Select, columns: list, cursor: str | None, *, desc: bool = False, per_page: int = PER_PAGE,
            session=None):
-    """(rows, next_cursor or None) for one page of ``stmt`` ordered by ``columns``."""
-    if session is None:
-        from dhamen.extensions import db
+    """(rows, next_cursor or None) for one page of ``stmt`` ordered by ``columns`` (the last one unique).
 
-        session = db.session
-    after = _decode(cursor, len(columns))
-    if after is not None:
-        conditions = []
-        for i, col in enumerate(columns):
-            head = [columns[j] == after[j] for j in range(i)]
-            conditions.append(and_(*head, (col < after[i]) if desc else (col > after[i])))
-        stmt = stmt.where(or_(*conditions))
-    stmt = stmt.order_by(*[(c.desc() if desc else c.asc()) for c in columns]).limit(per_page + 1)
-    rows = session.execute(stmt).all()
-    rows = [r[0] if len(r) == 1 else r for r in rows]
-    if len(rows) <= per_page:
-        return rows, None
-    rows = rows[:per_page]
-    last = rows[-1]
-    return rows, _encode([getattr(last, c.key) for c in columns])
+    A cursor that is not one of ours (tampered, of another list) gives the first page.
+    """
+    key = (tuple(str(c) for c in columns), desc)
+    order = _KEYSETS.get(key)
+    if order is None:
+        order = _KEYSETS[key] = Keyset("admin:" + ",".join(key[0]), tuple(columns), descending=desc)
+    try:
+        page = paginate(stmt, order, cursor=cursor, per_page=per_page, session=session)
+    except CursorError:
+        page = paginate(stmt, order, per_page=per_page, session=session)
+    return page.rows, page.next_cursor

@@ -20,7 +20,7 @@ from dhamen.access.auth.passwords import hash_password, policy_errors
 from dhamen.access.auth.views import email_validator
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import INSURER_ROLES, ROLE_LABELS, ROLE_PROVIDER_TYPE, ROLES
-from dhamen.admin.common import FrenchForm, apply_changes, form_errors, keyset
+from dhamen.admin.common import FrenchForm, apply_changes, form_errors, keyset, org_filter
 from dhamen.core import audit
 from dhamen.core.sqltypes import utcnow
 from dhamen.domain.labels import PROVIDER_TYPE_LABELS
@@ -94,11 +94,7 @@ def _user_filters(args) -> tuple[list, dict]:
     if role in ROLES:
         conditions.append(User.role == role)
         chosen["role"] = role
-    org = args.get("org") or ""
-    kind, _, oid = org.partition(":")
-    if kind in ("insurer", "provider") and 0 < len(oid) <= 26:
-        conditions.append((User.insurer_id if kind == "insurer" else User.provider_id) == oid)
-        chosen["org"] = org
+    org_filter(args, User, conditions, chosen)
     for name, column in (("actif", User.is_active), ("mfa", User.mfa_enabled)):
         if args.get(name) in ("oui", "non"):
             conditions.append(column.is_(args[name] == "oui"))

@@ -63,7 +63,7 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(fold(text).replace("-", " ").split())
 
 
-def find_members(query: str, birth_date: date | None = None) -> tuple[str, list[MemberMatch]]:
+def find_members(user, query: str, birth_date: date | None = None) -> tuple[str, list[MemberMatch]]:
     """``(how, matches)`` for what the counter typed; raises :class:`MemberQueryError` when a
     name comes without a date of birth.  Audits the lookup (see the module docstring)."""
     query = (query or "").strip()
@@ -71,12 +71,12 @@ def find_members(query: str, birth_date: date | None = None) -> tuple[str, list[
     results: dict[str, MemberMatch] = {}
     if _CIN.match(normalised):
         how = BY_NATIONAL_ID
-        member = member_by_national_id(normalised)
+        member = member_by_national_id(user, normalised)
         if member is not None:
             results[member.id] = MemberMatch(member, [], how)
     else:
         how = BY_CONTRACT
-        for contract in contracts_by_number(query):
+        for contract in contracts_by_number(user, query):
             results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], how))
         if not results and not any(ch.isdigit() for ch in query):  # a name has no digit
             if birth_date is None:
@@ -85,22 +85,22 @@ def find_members(query: str, birth_date: date | None = None) -> tuple[str, list[
             how = BY_NAME
             typed = _words(query)
             for member in db.session.scalars(scoped(select(Adherent).where(
-                    Adherent.date_of_birth == birth_date, Adherent.is_live), Adherent)):
+                    Adherent.date_of_birth == birth_date, Adherent.is_live), Adherent, user)):
                 first, last = _words(member.first_name), _words(member.last_name)
                 if typed in (first + last, last + first, last):
                     results[member.id] = MemberMatch(member, [], how)
     matches = list(results.values())[:MAX_RESULTS]
-    _attach_contracts(matches)
+    _attach_contracts(user, matches)
     audit_lookup(how, [m.adherent.id for m in matches])
     return how, matches
 
 
-def _attach_contracts(matches: list[MemberMatch]) -> None:
+def _attach_contracts(user, matches: list[MemberMatch]) -> None:
     if not matches:
         return
     contracts = db.session.scalars(scoped(select(Contract).where(
         Contract.adherent_id.in_([m.adherent.id for m in matches])).options(selectinload(Contract.insurer))
-        .order_by(Contract.start_date.desc()), Contract)).all()
+        .order_by(Contract.start_date.desc()), Contract, user)).all()
     by_member: dict[str, list[Contract]] = {}
     for c in contracts:
         by_member.setdefault(c.adherent_id, []).append(c)

@@ -53,6 +53,7 @@ from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
 from dhamen.domain.coverage import with_tariffs
+from dhamen.domain.history import OVERRIDE_REASONS
 from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
 from dhamen.domain.limits import MAX_CARE_AGE_DAYS, MAX_ROOM_LENGTH
 from dhamen.domain.money import format_tnd, percent_label
@@ -147,7 +148,7 @@ def _provider() -> Provider:
 
 
 def _contract(contract_id: str) -> Contract:
-    contract = get_or_404(Contract, contract_id, options=(selectinload(Contract.insurer),
+    contract = get_or_404(Contract, contract_id, current_user, options=(selectinload(Contract.insurer),
                                                           selectinload(Contract.adherent)))
     if not contract.adherent.is_live:
         abort(404)
@@ -225,7 +226,7 @@ class Decompte:
 
 
 def _rights_for(contract: Contract, provider: Provider, on: date) -> ContractRights:
-    for r in queries.rights(contract.adherent, portal().care_type, on, provider):
+    for r in queries.rights(current_user, contract.adherent, portal().care_type, on, provider):
         if r.contract.id == contract.id:
             return r
     abort(404)
@@ -247,7 +248,8 @@ def _adjudicate(form: EntryForm, contract: Contract) -> Decompte:
     try:
         form.care_date = operations.parse_care_date(form.care_date_raw)
         _req, result = operations.preview(current_user, contract.id, portal().care_type, form.care_date, form.items,
-                                       form.details)
+                                          form.details, submitted=form.submit_to_insurer,
+                                          override_reason=form.override_reason)
     except ClaimError as exc:
         _refused(decompte, exc)
         return decompte
@@ -325,7 +327,7 @@ def _search(query: str, birth_raw: str, provider: Provider) -> tuple[list[Member
     if len(query) > 100:
         return [], "Recherche trop longue (100 caractères au maximum)."
     try:
-        how, matches = lookup.find_members(query, lookup.parse_birth_date(birth_raw))
+        how, matches = lookup.find_members(current_user, query, lookup.parse_birth_date(birth_raw))
     except lookup.MemberQueryError as exc:
         return [], str(exc)
     if not matches:
@@ -341,7 +343,7 @@ def _search(query: str, birth_raw: str, provider: Provider) -> tuple[list[Member
     results = []
     for match in matches:
         try:
-            results.append(MemberResult(match.adherent, queries.rights(match.adherent, care_type, today, provider)))
+            results.append(MemberResult(match.adherent, queries.rights(current_user, match.adherent, care_type, today, provider)))
         except ClaimError as exc:
             results.append(MemberResult(match.adherent, error=exc.message))
     return results, None
@@ -350,13 +352,13 @@ def _search(query: str, birth_raw: str, provider: Provider) -> tuple[list[Member
 def rights(adherent_id: str):
     provider = _provider()
     try:
-        member = queries.get_member(adherent_id)
+        member = queries.get_member(current_user, adherent_id)
     except ClaimError:
         abort(404)
     lookup.audit_lookup(lookup.BY_ID, [member.id])
     today = date.today()
     try:
-        contracts, error = queries.rights(member, portal().care_type, today, provider), None
+        contracts, error = queries.rights(current_user, member, portal().care_type, today, provider), None
     except ClaimError as exc:
         contracts, error = [], exc.message
     return render_template("counter/rights.html", member=member, contracts=contracts, error=error, today=today)
@@ -404,7 +406,9 @@ def submit(contract_id: str):
     try:
         form.care_date = operations.parse_care_date(form.care_date_raw)
         claim_id, _body, replayed = operations.submit(current_user, contract.id, config.care_type, form.care_date,
-                                                form.items, details=form.details, idempotency_key=key)
+                                                      form.items, details=form.details, idempotency_key=key,
+                                                      submitted=form.submit_to_insurer,
+                                                      override_reason=form.override_reason)
     except ClaimError as exc:
         db.session.rollback()
         _refused(decompte, exc)
@@ -476,31 +480,31 @@ def history():
 
 def claim(claim_id: str):
     _provider()
-    found = queries.get_claim(claim_id)
+    found = queries.get_claim(current_user, claim_id)
     return render_template("counter/claim.html", claim=found, lines=claim_lines(found))
 
 
 def claim_status(claim_id: str):
     """The claim's result card, polled by its page while the insurer has not decided (htmx)."""
     _provider()
-    found = queries.get_claim(claim_id)
+    found = queries.get_claim(current_user, claim_id)
     decided_now = request.args.get("vu") in AWAITING and found.status not in AWAITING
     return render_template("counter/_claim_result.html", claim=found, decided_now=decided_now)
 
 
 def receipt(claim_id: str):
     _provider()
-    found = queries.get_claim(claim_id)
+    found = queries.get_claim(current_user, claim_id)
     return render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=False,
                            provisional=found.status in AWAITING)
 
 
 def receipt_pdf(claim_id: str):
     _provider()
-    found = queries.get_claim(claim_id)
+    found = queries.get_claim(current_user, claim_id)
     html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True,
                            provisional=found.status in AWAITING)
-    response = make_response(render_pdf(html, request.url_root))
+    response = make_response(render_pdf(html))
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = f'inline; filename="recu-{found.reference}.pdf"'
     return response
@@ -529,7 +533,7 @@ def _template_context() -> dict:
     return {
         "portal": portal(), "provider": current_user.provider, "max_room_length": MAX_ROOM_LENGTH, "percent": percent_label,
         "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING, "next_step": next_step,
-        "poll_seconds": POLL_SECONDS,
+        "poll_seconds": POLL_SECONDS, "reason_label": reasons.label, "override_reasons": OVERRIDE_REASONS,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),
         "today_iso": date.today().isoformat(),
     }

@@ -9,7 +9,7 @@
   provider are read from the index alone (index-only scan), not the table.
 
 Revision ID: f1a2b3c4d5e6
-Revises: a14d0a1b2c3d
+Revises: 5e1c0a7d13aa
 Create Date: 2026-11-29 23:05:00
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'f1a2b3c4d5e6'
-down_revision = 'a14d0a1b2c3d'
+down_revision = '5e1c0a7d13aa'
 branch_labels = None
 depends_on = None
 

@@ -19,7 +19,7 @@ from dhamen.models import Claim
 
 @contextlib.contextmanager
 def acting_as(app, user):
-    """A request context in which ``current_actor()`` (and so ``scoped()``) is ``user``."""
+    """A request context in which ``g.api_user`` is ``user``."""
     with app.test_request_context("/api/v1/_service_test"):
         g.api_user = user
         yield user
@@ -32,7 +32,7 @@ def as_pharmacist(app, shop):
 
 
 def found(query, birth_date=None):
-    return [(m.adherent.last_name, m.matched_by) for m in lookup.find_members(query, birth_date)[1]]
+    return [(m.adherent.last_name, m.matched_by) for m in lookup.find_members(g.api_user, query, birth_date)[1]]
 
 
 def test_find_by_national_id_goes_through_the_keyed_hash(shop, as_pharmacist):
@@ -46,7 +46,7 @@ def test_find_by_national_id_goes_through_the_keyed_hash(shop, as_pharmacist):
 
 
 def test_find_by_contract_number_ignores_case(shop, as_pharmacist):
-    [match] = lookup.find_members("ct-limited-001")[1]
+    [match] = lookup.find_members(as_pharmacist, "ct-limited-001")[1]
     assert match.matched_by == "contract_number" and match.adherent.last_name == "NomLimited"
     assert [c.contract_number for c in match.contracts] == ["CT-LIMITED-001"]
 
@@ -68,7 +68,8 @@ def test_insurers_only_find_their_members(app, shop):
 
 
 def panel(shop, label, care_type="pharmacy", on=None, provider="pharmacist"):
-    [rights] = queries.rights(shop.members[label], care_type, on or date.today(), shop.providers.get(provider))
+    [rights] = queries.rights(g.api_user, shop.members[label], care_type, on or date.today(),
+                              shop.providers.get(provider))
     return rights
 
 

@@ -48,7 +48,7 @@ def test_rate_shown_equals_rate_applied_for_every_seeded_convention_and_care_typ
         contracts = db.session.scalars(select(Contract).where(Contract.insurer_id == convention.insurer_id,
                                                               Contract.status == "active")).all()
         for contract in contracts[:4]:
-            [r] = [r for r in queries.rights(contract.adherent, care_type, today, provider)
+            [r] = [r for r in queries.rights(user, contract.adherent, care_type, today, provider)
                    if r.contract.id == contract.id]
             if not r.eligibility.inforce or not r.has_convention:
                 continue
