@@ -42,7 +42,7 @@ def _posted_rows(form) -> list[dict]:
 
 
 def _insurer() -> Insurer:
-    return get_or_404(Insurer, current_user.insurer_id)
+    return get_or_404(Insurer, current_user.insurer_id, current_user)
 
 
 def _save_config(insurer: Insurer, new: dict, section: str) -> None:
@@ -149,13 +149,13 @@ def bareme():
 @require_role(ADMIN)
 def conventions():
     rows = db.session.scalars(scoped(select(Convention).join(Provider, Provider.id == Convention.provider_id)
-                                     .order_by(Provider.name), Convention)).all()
+                                     .order_by(Provider.name), Convention, current_user)).all()
     return render_template("insurer/conventions.html", conventions=rows, today=date.today(),
                            versions={c.id: (c.bareme_json or {}).get("version") for c in rows})
 
 
 def _convention_form(convention: Convention | None, errors=None, form=None, status=200):
-    taken = set(db.session.scalars(scoped(select(Convention.provider_id), Convention)))
+    taken = set(db.session.scalars(scoped(select(Convention.provider_id), Convention, current_user)))
     providers = db.session.scalars(select(Provider).where(Provider.deleted_at.is_(None), Provider.is_active.is_(True))
                                    .order_by(Provider.type, Provider.name)).all()
     if form is not None:
@@ -212,7 +212,8 @@ def convention_new():
     provider = db.session.get(Provider, request.form.get("provider_id") or "")
     if provider is None or provider.deleted_at is not None:
         errors["provider_id"] = "Choisissez le prestataire."
-    elif db.session.scalar(scoped(select(Convention.id).where(Convention.provider_id == provider.id), Convention)):
+    elif db.session.scalar(scoped(select(Convention.id).where(Convention.provider_id == provider.id), Convention,
+                                         current_user)):
         errors["provider_id"] = "Une convention existe déjà avec ce prestataire : modifiez-la."
     if errors:
         return _convention_form(None, errors, request.form, 422)
@@ -230,7 +231,7 @@ def convention_new():
 @bp.route("/conventions/<convention_id>", methods=["GET", "POST"])
 @require_role(ADMIN)
 def convention_edit(convention_id: str):
-    convention = get_or_404(Convention, convention_id)
+    convention = get_or_404(Convention, convention_id, current_user)
     if request.method == "GET":
         return _convention_form(convention)
     bareme_json, errors = _convention_json_or_errors(request.form)
@@ -250,7 +251,7 @@ def convention_edit(convention_id: str):
 @bp.post("/conventions/<convention_id>/fin")
 @require_role(ADMIN)
 def convention_end(convention_id: str):
-    convention = get_or_404(Convention, convention_id)
+    convention = get_or_404(Convention, convention_id, current_user)
     errors: dict[str, str] = {}
     raw = (request.form.get("end_date") or "").strip() or date.today().isoformat()
     try:
@@ -276,7 +277,7 @@ def convention_end(convention_id: str):
 @bp.get("/utilisateurs")
 @require_role(ADMIN)
 def users():
-    rows = db.session.scalars(scoped(select(User).order_by(User.last_name, User.first_name), User)).all()
+    rows = db.session.scalars(scoped(select(User).order_by(User.last_name, User.first_name), User, current_user)).all()
     return render_template("insurer/users.html", users=rows, roles=ROLE_LABELS, form={}, errors={})
 
 
@@ -302,7 +303,7 @@ def user_create():
     if problems:
         errors["password"] = " ".join(problems)
     if errors:
-        rows = db.session.scalars(scoped(select(User).order_by(User.last_name, User.first_name), User)).all()
+        rows = db.session.scalars(scoped(select(User).order_by(User.last_name, User.first_name), User, current_user)).all()
         return render_template("insurer/users.html", users=rows, roles=ROLE_LABELS, form=form, errors=errors), 422
     user = User(email=email, first_name=first, last_name=last, role=role, insurer_id=current_user.insurer_id,
                 password_hash=hash_password(form["password"]))
@@ -314,7 +315,7 @@ def user_create():
 
 
 def _own_user(user_id: str) -> User:
-    user = get_or_404(User, user_id)
+    user = get_or_404(User, user_id, current_user)
     if user.role not in INSURER_ROLES:  # scoped already: an insurer's users are insurer roles
         abort(404)
     return user

@@ -127,7 +127,7 @@ def decide_claim(claim_id: str):
                                  for e in details["errors"]]
             details["field"] = details["errors"][0]["field"]
         raise ApiError(exc.status, exc.code, exc.message, details) from None
-    data = serialisation.claim_json(queries.get_claim(claim_id, user))
+    data = serialisation.claim_json(queries.get_claim(user, claim_id))
     data["decision"] = (data.get("details") or {}).get("decision")
     if key is not None and not operations._store_idempotency_key(user, key, fingerprint, data, claim_id):  # noqa: SLF001
         db.session.rollback()

@@ -87,7 +87,7 @@ def queue_member():
     if not (value.isdigit() and len(value) == 8):
         flash("Numéro CIN invalide : 8 chiffres attendus.", "error")
         return redirect(url_for(".review_queue", **keep))
-    member = member_by_national_id(value)
+    member = member_by_national_id(current_user, value)
     if member is None:
         flash("Aucun adhérent de votre compagnie ne correspond à ce numéro CIN.", "error")
         return redirect(url_for(".review_queue", **keep))

@@ -9,6 +9,8 @@ from auth_helpers import audit_rows, csrf_from, make_user
 from claims_helpers import drug, post_claim, shop_fixture  # noqa: F401
 from insurer_helpers import insurer_admin, signed_in
 
+from dhamen.domain.fraud import DEFAULT_POINTS
+
 
 def _token(client, path="/assureur/parametres"):
     return csrf_from(client.get(path).get_data(as_text=True))
@@ -111,8 +113,7 @@ def test_general_and_fraud_forms_are_checked_by_the_domain(client, shop):
         (2.5, "weekly", True)
     fraud = {"csrf_token": token, "review_threshold": "80", "block_threshold": "60", "duplicate_window_days": "3",
              "max_claims_per_30_days": "8", "distance_km": "150", "amount_factor": "3",
-             **{f"points-{c}": "20" for c in ("DUPLICATE", "HIGH_FREQUENCY", "UNUSUAL_AMOUNT", "HIGH_QUANTITY",
-                                              "FAR_PROVIDER")}}
+             **{f"points-{c}": "20" for c in DEFAULT_POINTS}}
     r = client.post("/assureur/parametres/fraude", data=fraud)
     assert r.status_code == 422 and "seuil de contrôle doit être inférieur" in r.get_data(as_text=True)
     r = client.post("/assureur/parametres/fraude", data={**fraud, "review_threshold": "30", "points-DUPLICATE": "x"})
