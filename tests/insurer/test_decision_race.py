@@ -7,7 +7,6 @@ import threading
 
 import pytest
 from auth_helpers import audit_rows, csrf_from, make_user
-from claims_helpers import shop_fixture  # noqa: F401
 from insurer_helpers import signed_in, stay_claim
 
 from dhamen.insurer import decisions

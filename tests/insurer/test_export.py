@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from claims_helpers import post_claim, shop_fixture  # noqa: F401
+from claims_helpers import post_claim
 from insurer_helpers import signed_in, stay_claim
 from test_review_queue import _insert_pending
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from auth_helpers import audit_rows
-from claims_helpers import shop_fixture  # noqa: F401
 from insurer_helpers import stay_claim
 from test_review_queue import _insert_pending
 

@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
-from claims_helpers import shop_fixture  # noqa: F401
 from insurer_helpers import signed_in, stay_claim
 
 

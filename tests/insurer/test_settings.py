@@ -6,7 +6,7 @@ import io
 from datetime import date, timedelta
 
 from auth_helpers import audit_rows, csrf_from, make_user
-from claims_helpers import drug, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import drug, post_claim
 from insurer_helpers import insurer_admin, signed_in
 
 from dhamen.domain.fraud import DEFAULT_POINTS
