@@ -15,12 +15,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import test_browser_login
 from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "insurer"))
 pytestmark = pytest.mark.browser
-browser, live_server, page = test_browser_login.browser, test_browser_login.live_server, test_browser_login.page
 SCREENSHOTS = os.environ.get("DHAMEN_SCREENSHOTS")
 
 
