@@ -302,14 +302,18 @@ class Claim(db.Model):
         CheckConstraint(_in("status", CLAIM_STATUSES), name="status"),
         CheckConstraint("covered_amount + copay_amount = total_amount", name="balanced"),
         CheckConstraint("covered_amount >= 0 AND copay_amount >= 0", name="non_negative"),
-        Index("idx_claims_adherent", "adherent_id"),
-        Index("idx_claims_provider", "provider_id"),
-        Index("idx_claims_insurer", "insurer_id"),
         Index("idx_claims_status", "status"),
         Index("idx_claims_date", "created_at"),
         Index("idx_claims_reconciliation", "reconciliation_id"),
+        # The indexes of the queries (migration 7f3c2a91d5e4): lists newest first per organisation,
+        # with or without a status (keyset order: created_at, id), the annual-limit sum per contract,
+        # a member's recent claims and the duplicate rule.  They also serve the foreign keys.
+        Index("idx_claims_provider_created_id", "provider_id", "created_at", "id"),
+        Index("idx_claims_insurer_created_id", "insurer_id", "created_at", "id"),
+        Index("idx_claims_provider_status_created", "provider_id", "status", "created_at", "id"),
+        Index("idx_claims_insurer_status_created", "insurer_id", "status", "created_at", "id"),
+        Index("idx_claims_contract_care_date", "contract_id", "care_date"),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
-        Index("idx_claims_provider_created", "provider_id", "created_at"),
     )
 
     id: Mapped[str] = _id()
