@@ -306,12 +306,15 @@ class Claim(db.Model):
         Index("idx_claims_date", "created_at"),
         Index("idx_claims_reconciliation", "reconciliation_id"),
         # The indexes of the queries (migration 7f3c2a91d5e4): lists newest first per organisation,
-        # with or without a status (keyset order: created_at, id), the annual-limit sum per contract,
+        # with or without a status (keyset order: created_at, id) or by care date (care_date, id) when
+        # filtered on it, the annual-limit sum per contract,
         # a member's recent claims and the duplicate rule.  They also serve the foreign keys.
         Index("idx_claims_provider_created_id", "provider_id", "created_at", "id"),
         Index("idx_claims_insurer_created_id", "insurer_id", "created_at", "id"),
         Index("idx_claims_provider_status_created", "provider_id", "status", "created_at", "id"),
         Index("idx_claims_insurer_status_created", "insurer_id", "status", "created_at", "id"),
+        Index("idx_claims_provider_care_date", "provider_id", "care_date", "id"),
+        Index("idx_claims_insurer_care_date", "insurer_id", "care_date", "id"),
         Index("idx_claims_contract_care_date", "contract_id", "care_date"),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
     )

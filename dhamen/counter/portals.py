@@ -38,9 +38,10 @@ from sqlalchemy.orm import selectinload
 
 from dhamen.access.rbac import require_role
 from dhamen.access.tenancy import get_or_404
-from dhamen.claims import service
+from dhamen.claims import figures, listing, service
 from dhamen.claims.service import CARE_TYPE_LABELS, STATUS_LABELS, ClaimError, ContractRights
 from dhamen.core import crypto
+from dhamen.core.pagination import CursorError
 from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
 from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_pdf
 from dhamen.domain import catalogue, reasons
@@ -272,8 +273,9 @@ def _entry_page(provider: Provider, contract: Contract, form: EntryForm, decompt
 
 
 def _home_page(**context):
-    latest, _total, _page, _pages = service.history(current_user, service.HistoryFilters(), 1, 8)
-    return render_template("counter/home.html", latest=latest, **context)
+    latest = listing.page(current_user, listing.ClaimFilters(), per_page=8).rows
+    return render_template("counter/home.html", latest=latest, figures=figures.period_figures(current_user),
+                           **context)
 
 
 # --- views (the same functions serve the four portals) ------------------------------------------
@@ -400,20 +402,23 @@ def catalogue_options():
 
 def history():
     _provider()
-    filters, errors = service.parse_history_filters(request.args)
+    filters, errors = listing.parse_filters(request.args, STATUS_LABELS)
     if filters.member and crypto.normalise_national_id(filters.member).isdigit():
         errors.append("Pour retrouver un adhérent par CIN, utilisez la recherche du comptoir : "
                       "un CIN ne doit pas figurer dans l'adresse d'une page.")
         filters.member = None
+    newer = request.args.get("apres")
     try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
-    rows, total, page, pages = service.history(current_user, filters, page, PER_PAGE)
+        found = listing.page(current_user, filters, cursor=newer or request.args.get("avant"),
+                             backwards=bool(newer), per_page=PER_PAGE)
+    except CursorError as exc:
+        errors.append(exc.message)
+        found = listing.page(current_user, filters, per_page=PER_PAGE)
     args = {k: v for k, v in (("du", filters.date_from), ("au", filters.date_to), ("statut", filters.status),
                               ("adherent", filters.member)) if v}
-    return render_template("counter/history.html", rows=rows, total=total, page=page, pages=pages,
-                           filters=filters, errors=errors, args=args, status_labels=STATUS_LABELS.items())
+    return render_template("counter/history.html", found=found, total=listing.count_label(
+                           *listing.count(current_user, filters)), filters=filters, errors=errors, args=args,
+                           status_labels=STATUS_LABELS.items())
 
 
 def claim(claim_id: str):

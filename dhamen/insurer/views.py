@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, render_template
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from dhamen.access.rbac import require_role
-from dhamen.access.tenancy import scoped
+from dhamen.claims import figures
 from dhamen.extensions import db
-from dhamen.models import Claim, Insurer
+from dhamen.models import Insurer
 
 bp = Blueprint("insurer", __name__, url_prefix="/assureur")
 
@@ -19,14 +16,8 @@ bp = Blueprint("insurer", __name__, url_prefix="/assureur")
 @bp.get("/")
 @require_role("INSURER_ADMIN", "INSURER_AGENT")
 def home():
+    # Small aggregates only (dhamen.claims.figures): this month's claims, the waiting ones.
     insurer = db.session.get(Insurer, current_user.insurer_id)
-    by_status = dict(db.session.execute(
-        scoped(select(Claim.status, func.count()).group_by(Claim.status), Claim)).all())
-    month_start = date.today().replace(day=1)
-    covered_month = db.session.scalar(
-        scoped(select(func.coalesce(func.sum(Claim.covered_amount), 0)).where(Claim.care_date >= month_start), Claim))
-    to_review = db.session.scalars(
-        scoped(select(Claim).where(Claim.status.in_(("pending_review", "blocked")))
-               .order_by(Claim.created_at.desc()).limit(20), Claim)).all()
-    return render_template("insurer/home.html", insurer=insurer, by_status=by_status,
-                           covered_month=int(covered_month or 0), to_review=to_review)
+    return render_template("insurer/home.html", insurer=insurer, figures=figures.period_figures(current_user),
+                           waiting=figures.to_review_counts(current_user),
+                           to_review=figures.latest_to_review(current_user))

@@ -4,8 +4,9 @@ Issue 11.  Lists read newest first per organisation, ``ORDER BY created_at
 DESC, id DESC`` with a keyset bound ``(created_at, id) < (…)``: one index per
 organisation column, with and without the status filter, ends with
 ``created_at, id`` so a page reads ``per_page + 1`` index entries at any
-depth.  ``(contract_id, care_date)`` serves the annual-limit sum read at every
-claim.  The single-column indexes they make redundant (``provider_id``,
+depth; filtered on care dates, the lists are ordered by ``care_date, id``
+(``(org, care_date, id)``).  ``(contract_id, care_date)`` serves the
+annual-limit sum read at every claim.  The single-column indexes they make redundant (``provider_id``,
 ``insurer_id``, ``adherent_id`` — a prefix of ``(adherent_id, care_date)`` —
 and ``(provider_id, created_at)``) are dropped: fewer indexes to write per claim.
 
@@ -30,6 +31,8 @@ NEW = {
     "idx_claims_insurer_created_id": ["insurer_id", "created_at", "id"],
     "idx_claims_provider_status_created": ["provider_id", "status", "created_at", "id"],
     "idx_claims_insurer_status_created": ["insurer_id", "status", "created_at", "id"],
+    "idx_claims_provider_care_date": ["provider_id", "care_date", "id"],
+    "idx_claims_insurer_care_date": ["insurer_id", "care_date", "id"],
     "idx_claims_contract_care_date": ["contract_id", "care_date"],
 }
 OLD = {

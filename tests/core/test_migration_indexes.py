@@ -11,6 +11,8 @@ NEW = {"idx_claims_provider_created_id": ["provider_id", "created_at", "id"],
        "idx_claims_insurer_created_id": ["insurer_id", "created_at", "id"],
        "idx_claims_provider_status_created": ["provider_id", "status", "created_at", "id"],
        "idx_claims_insurer_status_created": ["insurer_id", "status", "created_at", "id"],
+       "idx_claims_provider_care_date": ["provider_id", "care_date", "id"],
+       "idx_claims_insurer_care_date": ["insurer_id", "care_date", "id"],
        "idx_claims_contract_care_date": ["contract_id", "care_date"]}
 OLD = {"idx_claims_provider": ["provider_id"], "idx_claims_insurer": ["insurer_id"],
        "idx_claims_adherent": ["adherent_id"], "idx_claims_provider_created": ["provider_id", "created_at"]}
