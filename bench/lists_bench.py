@@ -256,7 +256,7 @@ def run_lists(b: Bench, n: int) -> bool:
 
 def explain(b: Bench) -> None:
     from dhamen.claims import listing
-    from dhamen.claims.service import _USED
+    from dhamen.claims.queries import _USED
     from dhamen.models import Claim
 
     db, ph, ag = b.db, b.pharmacist, b.agent

@@ -43,7 +43,8 @@ from sqlalchemy import func, select
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import role_label
 from dhamen.access.tenancy import scoped
-from dhamen.claims import listing, service
+from dhamen.claims import listing, operations, queries
+from dhamen.claims.errors import ClaimError
 from dhamen.claims.schemas import (
     ClaimBody,
     ClaimListQuery,
@@ -52,19 +53,19 @@ from dhamen.claims.schemas import (
     HospitalizationBody,
     french_errors,
 )
-from dhamen.claims.service import ClaimError
+from dhamen.claims.serialisation import claim_json, claim_summary, rights_json
 from dhamen.core import crypto
 from dhamen.core.api import ApiError, bp, json_body, ok
 from dhamen.core.pagination import CursorError
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput
+from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.extensions import db
 from dhamen.models import (
     INSURER_ROLES,
     PROVIDER_ROLES,
     ROLE_PROVIDER_TYPE,
     Adherent,
-    Claim,
     Contract,
     Provider,
 )
@@ -142,7 +143,7 @@ def _wrong_type_guard(care_type: str, role: str):
                     own = PROVIDER_CARE_TYPE[ROLE_PROVIDER_TYPE[user.role]]
                     raise ApiError(403, "WRONG_CLAIM_TYPE",
                                    f"Le rôle « {role_label(user.role)} » ne peut pas saisir de demande "
-                                   f"« {service.CARE_TYPE_LABELS[care_type]} » : utilisez "
+                                   f"« {CARE_TYPE_LABELS[care_type]} » : utilisez "
                                    f"POST /api/v1/claims/{own}.", {"field": "type"}) from None
                 raise
 
@@ -173,13 +174,13 @@ def submit_claim(care_type: str, schema: type[ClaimBody]):
         date_field = "careDate" if body.careDate else "admissionDate"
     key = request.headers.get("Idempotency-Key")
     try:
-        care_date = service.parse_care_date(care_date, field_name=date_field)
+        care_date = operations.parse_care_date(care_date, field_name=date_field)
         items = [ItemInput(code=i.code, label=i.label, quantity=i.quantity, unit_price=i.unitPrice,
                            is_generic=i.isGeneric, category=i.category) for i in body.items]
         # The fingerprint is the validated body as sent (plus the claim type): a retry on the
         # next day without careDate is still the same request.
-        fingerprint = service.request_fingerprint({"type": care_type, "body": body.model_dump(mode="json")})
-        _claim_id, data, replayed = service.submit(
+        fingerprint = operations.request_fingerprint({"type": care_type, "body": body.model_dump(mode="json")})
+        _claim_id, data, replayed = operations.submit(
             user, body.contractId, care_type, care_date, items, details=details, notes=body.notes,
             idempotency_key=key, fingerprint=fingerprint)
     except ClaimError as exc:
@@ -206,21 +207,6 @@ for _care_type, (_role, _schema) in CLAIM_ROUTES.items():
 
 
 # --- reading claims ------------------------------------------------------------------------
-
-def claim_summary(claim: Claim) -> dict:
-    member = claim.adherent
-    return {
-        "id": claim.id, "type": claim.type, "status": claim.status,
-        "statusLabel": service.STATUS_LABELS[claim.status], "reasonCode": claim.reason_code,
-        "careDate": claim.care_date.isoformat(), "createdAt": claim.created_at.isoformat(),
-        "contractId": claim.contract_id, "contractNumber": claim.contract.contract_number,
-        "adherentId": claim.adherent_id,
-        "member": {"id": member.id, "firstName": member.first_name, "lastName": member.last_name},
-        "providerId": claim.provider_id, "insurerId": claim.insurer_id,
-        "totalAmount": claim.total_amount, "coveredAmount": claim.covered_amount,
-        "copayAmount": claim.copay_amount, "fraudScore": claim.fraud_score,
-    }
-
 
 @bp.get("/claims")
 @require_role(*READ_ROLES)
@@ -260,7 +246,7 @@ def list_claims():
 @require_role(*READ_ROLES)
 def get_claim(claim_id: str):
     """One claim with its lines and adjudication steps (404 for another organisation)."""
-    return ok(service.claim_json(service.get_claim(claim_id, g.api_user)))
+    return ok(claim_json(queries.get_claim(claim_id, g.api_user)))
 
 
 # --- eligibility (FHIR CoverageEligibilityResponse) -----------------------------------------
@@ -270,7 +256,7 @@ def _member_by_national_id(raw: str) -> Adherent:
     if not (value.isdigit() and len(value) == 8):
         raise ApiError(422, "VALIDATION_ERROR", "Numéro CIN invalide : 8 chiffres attendus.",
                        {"field": "nationalId"})
-    member = service.member_by_national_id(value)
+    member = queries.member_by_national_id(value)
     if member is None:
         raise ApiError(404, "UNKNOWN_MEMBER", "Aucun adhérent ne correspond à ce numéro CIN.",
                        {"field": "nationalId"})
@@ -316,7 +302,7 @@ def eligibility_answer(q) -> dict:
         member = contracts[0].adherent
         only = {c.id for c in contracts if c.adherent_id == member.id}
     try:
-        panel = service.rights(member, care_type, on, provider)
+        panel = queries.rights(member, care_type, on, provider)
     except ClaimError as exc:
         raise api_error(exc) from None
     if only is not None:
@@ -344,7 +330,7 @@ def eligibility_answer(q) -> dict:
         "requestor": {"providerId": provider.id, "name": provider.name} if provider else None,
         "inforce": bool(usable),
         "disposition": disposition,
-        "insurance": [r.as_json() for r in panel],
+        "insurance": [rights_json(r) for r in panel],
     }
 
 

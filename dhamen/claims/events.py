@@ -17,7 +17,10 @@ import logging
 
 import redis
 
+from dhamen.core import audit
 from dhamen.core.jobs import with_app
+from dhamen.core.services import services
+from dhamen.extensions import db
 
 log = logging.getLogger("dhamen.events")
 USUAL_MIN_SAMPLE = 20
@@ -25,10 +28,6 @@ USUAL_MIN_SAMPLE = 20
 
 @with_app
 def claim_event(event: dict) -> None:
-    from dhamen.core import audit
-    from dhamen.core.services import services
-    from dhamen.extensions import db
-
     r = services().redis
     key = f"stats:insurer:{event['insurerId']}"
     pipe = r.pipeline()
@@ -50,8 +49,6 @@ def claim_event(event: dict) -> None:
 
 
 def insurer_counters(insurer_id: str) -> dict[str, int]:
-    from dhamen.core.services import services
-
     try:
         raw = services().redis.hgetall(f"stats:insurer:{insurer_id}")
     except redis.exceptions.RedisError:
@@ -61,8 +58,6 @@ def insurer_counters(insurer_id: str) -> dict[str, int]:
 
 def usual_amount(insurer_id: str, care_type: str) -> int | None:
     """Mean claim total for this insurer and care type, once the sample is large enough."""
-    from dhamen.core.services import services
-
     try:
         raw = services().redis.hmget(f"stats:insurer:{insurer_id}:{care_type}", "n", "sum")
     except redis.exceptions.RedisError:

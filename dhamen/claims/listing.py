@@ -30,6 +30,7 @@ from sqlalchemy.orm import contains_eager, load_only
 from dhamen.access.tenancy import scoped
 from dhamen.core import crypto
 from dhamen.core.pagination import Keyset, Page, capped_count, paginate
+from dhamen.domain.labels import STATUS_LABELS
 from dhamen.models import Adherent, Claim, Contract
 
 NEWEST = Keyset("claims.newest", (Claim.created_at, Claim.id))
@@ -51,7 +52,7 @@ class ClaimFilters:
         return BY_CARE_DATE if self.date_from or self.date_to else NEWEST
 
 
-def parse_filters(args, status_labels) -> tuple[ClaimFilters, list[str]]:
+def parse_filters(args) -> tuple[ClaimFilters, list[str]]:
     """The history page's query string (``du``, ``au``, ``statut``, ``adherent``); French errors."""
     errors = []
     filters = ClaimFilters()
@@ -67,7 +68,7 @@ def parse_filters(args, status_labels) -> tuple[ClaimFilters, list[str]]:
         filters.date_from = filters.date_to = None
     status = (args.get("statut") or "").strip()
     if status:
-        if status in status_labels:
+        if status in STATUS_LABELS:
             filters.status = status
         else:
             errors.append("Statut inconnu.")

@@ -4,7 +4,7 @@ A :class:`ClaimEntryConfig` says what differs between the pharmacy, the
 doctor's office, the lab and the clinic (care type, role, URL, words, extra
 fields); :func:`make_blueprint` builds the same views and templates for
 each.  Views are thin: load → authorise (``require_role`` + tenant scoping)
-→ call :mod:`dhamen.claims.service` → render.  The only write is
+→ call :mod:`dhamen.claims.queries` / :mod:`~dhamen.claims.operations` → render.  The only write is
 :func:`submit`, which commits once.
 
 Pages (under the portal's prefix, e.g. ``/pharmacie``)::
@@ -38,14 +38,16 @@ from sqlalchemy.orm import selectinload
 
 from dhamen.access.rbac import require_role
 from dhamen.access.tenancy import get_or_404
-from dhamen.claims import figures, listing, service
-from dhamen.claims.service import CARE_TYPE_LABELS, STATUS_LABELS, ClaimError, ContractRights
+from dhamen.claims import figures, listing, operations, queries
+from dhamen.claims.errors import ClaimError
+from dhamen.claims.queries import ContractRights
 from dhamen.core import crypto
 from dhamen.core.pagination import CursorError
 from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
 from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_pdf
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
+from dhamen.domain.labels import CARE_TYPE_LABELS, CONTRACT_STATUS_LABELS, STATUS_LABELS
 from dhamen.domain.money import format_tnd, percent_label
 from dhamen.extensions import db
 from dhamen.models import ROLE_PROVIDER_TYPE, Adherent, Contract, IdempotencyKey, Provider
@@ -157,7 +159,7 @@ def ended_notice(contract: Contract, today: date | None = None) -> str | None:
     """A contract whose period ended less than a year ago still covers the care received before
     its end (a clinic bills a stay after discharge): the entry page stays open, with this notice."""
     today = today or date.today()
-    if contract.status != "active" or not today - timedelta(days=service.MAX_CARE_AGE_DAYS) <= contract.end_date < today:
+    if contract.status != "active" or not today - timedelta(days=operations.MAX_CARE_AGE_DAYS) <= contract.end_date < today:
         return None
     return (f"Le contrat a pris fin le {contract.end_date.strftime('%d/%m/%Y')} : seuls les soins reçus jusqu'à "
             "cette date peuvent être pris en charge. Indiquez la date des soins.")
@@ -210,7 +212,7 @@ class Decompte:
 
 
 def _rights_for(contract: Contract, provider: Provider, on: date) -> ContractRights:
-    for r in service.rights(contract.adherent, portal().care_type, on, provider):
+    for r in queries.rights(contract.adherent, portal().care_type, on, provider):
         if r.contract.id == contract.id:
             return r
     abort(404)
@@ -230,8 +232,8 @@ def _adjudicate(form: EntryForm, contract: Contract) -> Decompte:
     if not form.items:
         return decompte
     try:
-        form.care_date = service.parse_care_date(form.care_date_raw)
-        _req, result = service.preview(current_user, contract.id, portal().care_type, form.care_date, form.items,
+        form.care_date = operations.parse_care_date(form.care_date_raw)
+        _req, result = operations.preview(current_user, contract.id, portal().care_type, form.care_date, form.items,
                                        form.details)
     except ClaimError as exc:
         _refused(decompte, exc)
@@ -251,7 +253,7 @@ def _refused(decompte: Decompte, exc: ClaimError) -> None:
 def _care_date_or_today(raw: str | None) -> date:
     """The care date typed at the counter when it is a valid one, else today (the panel's date)."""
     try:
-        return service.parse_care_date(raw)
+        return operations.parse_care_date(raw)
     except ClaimError:
         return date.today()
 
@@ -267,7 +269,7 @@ def _entry_page(provider: Provider, contract: Contract, form: EntryForm, decompt
     return render_template(
         "counter/entry.html", contract=contract, member=contract.adherent, r=r, refusal=refusal(r, provider),
         ended_notice=notice, default_care_date=default_date,
-        recent=service.recent_member_claims(contract.adherent_id, provider.id), form=form,
+        recent=queries.recent_member_claims(contract.adherent_id, provider.id), form=form,
         decompte=decompte or Decompte(form), today=today, blank_row=LineRow(uid=0),
         **_code_options("", contract.id)), status
 
@@ -300,7 +302,7 @@ def _search(query: str, provider: Provider) -> tuple[list[MemberResult], str | N
         return [], "Saisissez au moins 2 caractères : CIN (8 chiffres), numéro de contrat ou nom."
     if len(query) > 100:
         return [], "Recherche trop longue (100 caractères au maximum)."
-    matches = service.find_members(query)
+    matches = queries.find_members(query)
     if not matches:
         digits = crypto.normalise_national_id(query)
         hint = " Un CIN compte 8 chiffres." if digits.isdigit() and len(digits) != 8 else ""
@@ -309,7 +311,7 @@ def _search(query: str, provider: Provider) -> tuple[list[MemberResult], str | N
     results = []
     for match in matches:
         try:
-            results.append(MemberResult(match.adherent, service.rights(match.adherent, care_type, today, provider)))
+            results.append(MemberResult(match.adherent, queries.rights(match.adherent, care_type, today, provider)))
         except ClaimError as exc:
             results.append(MemberResult(match.adherent, error=exc.message))
     return results, None
@@ -318,12 +320,12 @@ def _search(query: str, provider: Provider) -> tuple[list[MemberResult], str | N
 def rights(adherent_id: str):
     provider = _provider()
     try:
-        member = service.get_member(adherent_id)
+        member = queries.get_member(adherent_id)
     except ClaimError:
         abort(404)
     today = date.today()
     try:
-        contracts, error = service.rights(member, portal().care_type, today, provider), None
+        contracts, error = queries.rights(member, portal().care_type, today, provider), None
     except ClaimError as exc:
         contracts, error = [], exc.message
     return render_template("counter/rights.html", member=member, contracts=contracts, error=error, today=today)
@@ -367,8 +369,8 @@ def submit(contract_id: str):
         return _entry_page(provider, contract, form, decompte, 422)
     key = f"portal:{form.token}"
     try:
-        form.care_date = service.parse_care_date(form.care_date_raw)
-        claim_id, _body, replayed = service.submit(current_user, contract.id, config.care_type, form.care_date,
+        form.care_date = operations.parse_care_date(form.care_date_raw)
+        claim_id, _body, replayed = operations.submit(current_user, contract.id, config.care_type, form.care_date,
                                                 form.items, details=form.details, idempotency_key=key)
     except ClaimError as exc:
         db.session.rollback()
@@ -391,7 +393,7 @@ def _code_options(query: str, contract_id: str | None) -> dict:
     """The autocomplete's entries: the shipped catalogue, plus the codes of the contract's
     insurer barème and convention that the catalogue lacks."""
     care_type = portal().care_type
-    extra, bareme_source = service.tariff_suggestions(current_user, contract_id, care_type, date.today())
+    extra, bareme_source = queries.tariff_suggestions(current_user, contract_id, care_type, date.today())
     return {"options": catalogue.search(care_type, query, 12, extra), "bareme_source": bareme_source}
 
 
@@ -402,7 +404,7 @@ def catalogue_options():
 
 def history():
     _provider()
-    filters, errors = listing.parse_filters(request.args, STATUS_LABELS)
+    filters, errors = listing.parse_filters(request.args)
     if filters.member and crypto.normalise_national_id(filters.member).isdigit():
         errors.append("Pour retrouver un adhérent par CIN, utilisez la recherche du comptoir : "
                       "un CIN ne doit pas figurer dans l'adresse d'une page.")
@@ -423,19 +425,19 @@ def history():
 
 def claim(claim_id: str):
     _provider()
-    found = service.get_claim(claim_id)
+    found = queries.get_claim(claim_id)
     return render_template("counter/claim.html", claim=found, lines=claim_lines(found))
 
 
 def receipt(claim_id: str):
     _provider()
-    found = service.get_claim(claim_id)
+    found = queries.get_claim(claim_id)
     return render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=False)
 
 
 def receipt_pdf(claim_id: str):
     _provider()
-    found = service.get_claim(claim_id)
+    found = queries.get_claim(claim_id)
     html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True)
     response = make_response(render_pdf(html, request.url_root))
     response.headers["Content-Type"] = "application/pdf"
@@ -462,7 +464,7 @@ ROUTES = (
 def _template_context() -> dict:
     return {
         "portal": portal(), "provider": current_user.provider, "status_label": STATUS_LABELS.get,
-        "contract_status_label": service.CONTRACT_STATUS_LABELS.get, "plan_label": PLAN_LABELS.get,
+        "contract_status_label": CONTRACT_STATUS_LABELS.get, "plan_label": PLAN_LABELS.get,
         "care_label": CARE_TYPE_LABELS.get, "percent": percent_label,
         "glance": glance, "exclusion_label": exclusion_label,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),

@@ -52,7 +52,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 from ulid import ULID
 
-from dhamen.claims.service import NOT_PAYABLE, claim_rows
+from dhamen.claims.operations import claim_rows
+from dhamen.claims.queries import NOT_PAYABLE
 from dhamen.core import audit
 from dhamen.domain import eligibility as elig
 from dhamen.domain import reasons

@@ -234,7 +234,7 @@ def test_line_order_and_counts_survive_in_the_database(client, shop):
 
 def test_engine_line_errors_are_named_like_the_body():
     from dhamen.claims.api import api_error
-    from dhamen.claims.service import ClaimError
+    from dhamen.claims.errors import ClaimError
 
     err = api_error(ClaimError("INVALID_ITEMS", "Ligne 3 : prix", "items", 422,
                                [{"line": 3, "field": "unit_price", "message": "Ligne 3 : prix"},

@@ -81,7 +81,7 @@ def test_providers_match_the_care_type_and_have_a_convention(bulk):
 
 
 def test_annual_limits_hold_per_contract_year(bulk):
-    from dhamen.claims.service import terms_of
+    from dhamen.claims.queries import terms_of
     from dhamen.domain.eligibility import contract_year
 
     contracts = {c.id: c for c in db.session.scalars(select(Contract).where(Contract.annual_limit.is_not(None)))}

@@ -11,7 +11,7 @@ import time_machine
 from claims_helpers import claim_body, delta, drug, post_claim, shop_fixture  # noqa: F401
 from sqlalchemy import select
 
-from dhamen.claims import service
+from dhamen.claims import operations, queries
 from dhamen.extensions import db
 from dhamen.models import Claim, IdempotencyKey
 
@@ -105,22 +105,22 @@ def test_two_concurrent_submissions_with_one_key_make_one_claim(app, client, sho
     """Both requests pass the key lookup before either commits (a barrier holds them in
     ``prepare``): the database's unique key decides, the loser replays the winner's answer."""
     barrier = threading.Barrier(2, timeout=10)
-    real_prepare = service.prepare
+    real_prepare = operations.prepare
 
     def prepare(*args, **kwargs):
         barrier.wait()
         return real_prepare(*args, **kwargs)
 
     lookups = []
-    real_find = service.find_idempotent
+    real_find = operations.find_idempotent
 
     def find_idempotent(*args, **kwargs):
         found = real_find(*args, **kwargs)
         lookups.append(found is not None)
         return found
 
-    monkeypatch.setattr(service, "prepare", prepare)
-    monkeypatch.setattr(service, "find_idempotent", find_idempotent)
+    monkeypatch.setattr(operations, "prepare", prepare)
+    monkeypatch.setattr(operations, "find_idempotent", find_idempotent)
     body = claim_body(shop)
     headers = {**shop.auth("pharmacist"), **key("k-race")}
     results = [None, None]
@@ -154,13 +154,13 @@ def test_two_concurrent_claims_on_one_contract_never_overspend_the_annual_limit(
     second wait for the first's commit and see it: it gets the 10 000 left (LIMIT_PARTIAL; it is also
     the same drug the same day, so it goes to review), never a second full coverage."""
     barrier = threading.Barrier(2, timeout=10)
-    real_prepare = service.prepare
+    real_prepare = operations.prepare
 
     def prepare(*args, **kwargs):
         barrier.wait()
         return real_prepare(*args, **kwargs)
 
-    monkeypatch.setattr(service, "prepare", prepare)
+    monkeypatch.setattr(operations, "prepare", prepare)
     contract = shop.contracts["limited"]
     body = {"contractId": contract.id, "items": [drug("PH0023", 2, 25_000)]}  # 80 %: 40 000
     headers = shop.auth("pharmacist")
@@ -180,4 +180,4 @@ def test_two_concurrent_claims_on_one_contract_never_overspend_the_annual_limit(
     assert (first["coveredAmount"], second["coveredAmount"]) == (40_000, 10_000), (first, second)
     assert first["status"] == "approved" and "LIMIT_PARTIAL" in second["items"][0]["reasonCodes"]
     db.session.expire_all()
-    assert service.used_in_contract_year(contract, datetime.now(UTC).date()) == 150_000
+    assert queries.used_in_contract_year(contract, datetime.now(UTC).date()) == 150_000

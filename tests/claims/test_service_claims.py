@@ -1,4 +1,4 @@
-"""dhamen.claims.service: member search, rights panel, usage, preview/submit."""
+"""dhamen.claims.queries / operations: member search, rights panel, usage, preview/submit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from claims_helpers import delta, shop_fixture  # noqa: F401
 from flask import g
 from sqlalchemy import text
 
-from dhamen.claims import service
+from dhamen.claims import operations, queries
+from dhamen.claims.errors import ClaimError
 from dhamen.domain.coverage import ItemInput
 from dhamen.extensions import db
 from dhamen.models import Claim
@@ -31,7 +32,7 @@ def as_pharmacist(app, shop):
 
 
 def found(query, **kw):
-    return [(m.adherent.last_name, m.matched_by) for m in service.find_members(query, **kw)]
+    return [(m.adherent.last_name, m.matched_by) for m in queries.find_members(query, **kw)]
 
 
 def test_find_by_national_id_goes_through_the_keyed_hash(shop, as_pharmacist):
@@ -45,7 +46,7 @@ def test_find_by_national_id_goes_through_the_keyed_hash(shop, as_pharmacist):
 
 
 def test_find_by_contract_number_ignores_case(shop, as_pharmacist):
-    [match] = service.find_members("ct-limited-001")
+    [match] = queries.find_members("ct-limited-001")
     assert match.matched_by == "contract_number" and match.adherent.last_name == "NomLimited"
     assert [c.contract_number for c in match.contracts] == ["CT-LIMITED-001"]
 
@@ -65,7 +66,7 @@ def test_insurers_only_find_their_members(app, shop):
 
 
 def panel(shop, label, care_type="pharmacy", on=None, provider="pharmacist"):
-    [rights] = service.rights(shop.members[label], care_type, on or date.today(), shop.providers.get(provider))
+    [rights] = queries.rights(shop.members[label], care_type, on or date.today(), shop.providers.get(provider))
     return rights
 
 
@@ -107,10 +108,10 @@ def test_limit_left_counts_payable_claims_of_the_contract_year(shop, as_pharmaci
                              status=status))
     db.session.flush()
     # rejected and blocked claims are not payable: only the pending review counts
-    assert service.used_in_contract_year(contract, date.today()) == 110_000
+    assert queries.used_in_contract_year(contract, date.today()) == 110_000
     assert panel(shop, "limited").eligibility.remaining == 40_000
     # a claim before the contract year does not count
-    assert service.used_in_contract_year(contract, contract.start_date) == 110_000
+    assert queries.used_in_contract_year(contract, contract.start_date) == 110_000
 
 
 def test_no_convention_is_visible_in_the_panel(shop, as_pharmacist):
@@ -121,11 +122,11 @@ def test_no_convention_is_visible_in_the_panel(shop, as_pharmacist):
 
 def test_preview_stores_nothing_and_submit_stores_once(shop, as_pharmacist):
     items = [ItemInput("PH0009", "Doliprane", 2, 2_100)]
-    req, result = service.preview(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(), items)
+    req, result = operations.preview(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(), items)
     assert result.status == "approved" and result.covered_amount == 3_360
     db.session.commit()
     assert delta(shop)["claims"] == 0
-    claim_id, body, replayed = service.submit(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(),
+    claim_id, body, replayed = operations.submit(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(),
                                               items)
     db.session.commit()
     assert not replayed and body["id"] == claim_id and body["coveredAmount"] == 3_360
@@ -137,19 +138,19 @@ def test_preview_stores_nothing_and_submit_stores_once(shop, as_pharmacist):
 ])
 def test_parse_care_date(raw, ok):
     if ok:
-        assert service.parse_care_date(raw) == date.today()
+        assert operations.parse_care_date(raw) == date.today()
     else:
-        with pytest.raises(service.ClaimError) as exc:
-            service.parse_care_date(raw)
+        with pytest.raises(ClaimError) as exc:
+            operations.parse_care_date(raw)
         assert exc.value.code == "INVALID_DATE" and exc.value.field == "careDate"
 
 
 def test_prepare_refusals_carry_codes(shop, as_pharmacist):
     items = [ItemInput("PH0009", "", 1, 2_100)]
-    with pytest.raises(service.ClaimError) as exc:
-        service.prepare(as_pharmacist, shop.contracts["active"].id, "lab", date.today(), items)
+    with pytest.raises(ClaimError) as exc:
+        operations.prepare(as_pharmacist, shop.contracts["active"].id, "lab", date.today(), items)
     assert (exc.value.code, exc.value.status) == ("WRONG_CLAIM_TYPE", 403)
-    with pytest.raises(service.ClaimError) as exc:
-        service.prepare(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(),
+    with pytest.raises(ClaimError) as exc:
+        operations.prepare(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(),
                         [ItemInput("PH0009", "", 0, 2_100)])
     assert exc.value.code == "INVALID_ITEMS" and exc.value.errors[0]["field"] == "quantity"

@@ -1,0 +1,371 @@
+"""What the claim services read: member search, the rights panel, the claim's context
+(plain rows, not ORM objects) and history, with the hot path's prebuilt statements.
+
+Rules decided here (see also :mod:`dhamen.claims.operations`):
+
+- the annual limit sums covered amounts of the contract's claims in the
+  contract year that are not ``rejected`` nor ``blocked`` (pending review
+  counts: the money may still be paid);
+- the claim's context is read in one statement; with ``lock`` the contract's
+  row stays locked (``FOR UPDATE``, PostgreSQL) until the commit, so two
+  counters at once never spend the annual limit twice.  SQLite (development
+  only) has no row locks.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field, fields
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, or_, select, true
+from sqlalchemy.orm import selectinload
+
+from dhamen.access.tenancy import get_or_404, scoped, scoped_static
+from dhamen.claims.errors import ClaimError
+from dhamen.claims.events import usual_amount
+from dhamen.core import crypto
+from dhamen.domain import eligibility as elig
+from dhamen.domain.coverage import tariff_items
+from dhamen.domain.errors import ConfigError
+from dhamen.domain.fraud import FraudContext, RecentClaim
+from dhamen.extensions import db
+from dhamen.models import (
+    Adherent,
+    Claim,
+    ClaimItem,
+    Contract,
+    Convention,
+    IdempotencyKey,
+    Insurer,
+    Provider,
+)
+
+NOT_PAYABLE = ("rejected", "blocked")
+_CIN = re.compile(r"^[0-9]{8}$")
+
+
+# --- members ----------------------------------------------------------------------------
+
+@dataclass
+class MemberMatch:
+    adherent: Adherent
+    contracts: list[Contract]
+    matched_by: str  # national_id | contract_number | name
+
+
+def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
+    """By national ID (through the keyed hash), contract number, or name."""
+    query = (query or "").strip()
+    if len(query) < 2 or len(query) > 100:
+        return []
+    results: dict[str, MemberMatch] = {}
+    normalised = crypto.normalise_national_id(query)
+    if _CIN.match(normalised):
+        member = member_by_national_id(normalised)
+        if member is not None:
+            results[member.id] = MemberMatch(member, [], "national_id")
+    contract_rows = db.session.scalars(scoped(select(Contract).where(
+        func.upper(Contract.contract_number) == query.upper()), Contract)).all()
+    for contract in contract_rows:
+        if contract.adherent.deleted_at is None:
+            results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], "contract_number"))
+    if not results and not normalised.isdigit():
+        terms = [t for t in re.split(r"\s+", query.lower()) if t][:4]
+        stmt = select(Adherent).where(Adherent.deleted_at.is_(None))
+        for term in terms:
+            like = f"%{term.replace('%', '').replace('_', '')}%"
+            stmt = stmt.where(or_(func.lower(Adherent.first_name).like(like),
+                                  func.lower(Adherent.last_name).like(like)))
+        for member in db.session.scalars(scoped(stmt.order_by(Adherent.last_name, Adherent.first_name)
+                                                .limit(limit), Adherent)):
+            results.setdefault(member.id, MemberMatch(member, [], "name"))
+    matches = list(results.values())[:limit]
+    if matches:
+        contracts = db.session.scalars(scoped(select(Contract).where(
+            Contract.adherent_id.in_([m.adherent.id for m in matches])).options(selectinload(Contract.insurer))
+            .order_by(Contract.start_date.desc()), Contract)).all()
+        by_member: dict[str, list[Contract]] = {}
+        for c in contracts:
+            by_member.setdefault(c.adherent_id, []).append(c)
+        for m in matches:
+            m.contracts = by_member.get(m.adherent.id, [])
+    return matches
+
+
+def member_by_national_id(national_id: str) -> Adherent | None:
+    """The (not deleted) member with this national ID, through the keyed hash, scoped to the caller."""
+    return db.session.scalar(scoped(select(Adherent).where(
+        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.deleted_at.is_(None)), Adherent))
+
+
+def get_member(adherent_id: str) -> Adherent:
+    member = get_or_404(Adherent, adherent_id)
+    if member.deleted_at is not None:
+        raise ClaimError("UNKNOWN_MEMBER", "Adhérent inconnu.", "memberId", 404)
+    return member
+
+
+# --- contract terms, usage, rights -----------------------------------------------------------
+
+def terms_of(contract: Contract | ContractFacts) -> elig.ContractTerms:
+    return elig.ContractTerms(
+        id=contract.id, status=contract.status, start_date=contract.start_date, end_date=contract.end_date,
+        carence_days=contract.carence_days or 0, annual_limit=contract.annual_limit,
+        coverage=contract.coverage_json or {}, exclusions=tuple(contract.exclusions_json or ()))
+
+
+def in_period(contract: Contract | ContractFacts, on: date) -> bool:
+    return contract.start_date <= on <= contract.end_date
+
+
+def used_in_contract_year(contract: Contract | ContractFacts, on: date) -> int:
+    start, end = elig.contract_year(terms_of(contract), on)
+    params = {"adherent_id": contract.adherent_id, "contract_id": contract.id, "start": start, "end": end}
+    return int(db.session.scalar(_USED, params) or 0)
+
+
+@dataclass
+class ContractRights:
+    contract: Contract
+    insurer: Insurer
+    eligibility: elig.Eligibility
+    has_convention: bool
+    excluded: list[str] = field(default_factory=list)
+
+
+def convention_in_force(insurer_id, provider_id, on):
+    """The condition "a convention of this insurer with this provider is in force on that date"
+    (values or SQL expressions): one definition for the rights panel and the claim's context query."""
+    v = Convention.__table__.c
+    return and_(v.insurer_id == insurer_id, v.provider_id == provider_id, v.is_active.is_(True), v.start_date <= on,
+                or_(v.end_date.is_(None), v.end_date >= on))
+
+
+def active_convention(insurer_id: str, provider_id: str, on: date) -> Convention | None:
+    return db.session.scalar(select(Convention).where(convention_in_force(insurer_id, provider_id, on)))
+
+
+def rights(member: Adherent, care_type: str | None, on: date, provider: Provider | None = None) -> list[ContractRights]:
+    """The counter's rights panel: every contract of the member, in force or not and why."""
+    contracts = db.session.scalars(scoped(select(Contract).where(Contract.adherent_id == member.id)
+                                          .options(selectinload(Contract.insurer))
+                                          .order_by(Contract.end_date.desc()), Contract)).all()
+    out = []
+    for contract in contracts:
+        try:
+            used = used_in_contract_year(contract, on) if in_period(contract, on) else 0
+            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used)
+        except ConfigError as exc:
+            raise ClaimError("CONTRACT_MISCONFIGURED", f"Contrat {contract.contract_number} mal paramétré : {exc}",
+                             status=409) from exc
+        has_conv = provider is not None and active_convention(contract.insurer_id, provider.id, on) is not None
+        out.append(ContractRights(contract, contract.insurer, e, has_conv, list(contract.exclusions_json or [])))
+    out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.contract_number))
+    return out
+
+
+# --- what a claim reads: plain rows, not ORM objects ------------------------------------------
+# Claim submission is the counter's hot path: it reads the columns it needs through Core
+# (no identity map, no decryption of the member's encrypted fields) into these records.
+# Each record's fields name the columns (or the labels) they are read from.
+
+@dataclass(frozen=True, slots=True)
+class ProviderFacts:
+    id: str
+    type: str
+    name: str
+    is_active: bool
+    deleted_at: Any
+    city: str | None
+    lat: float | None
+    lng: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    id: str
+    deleted_at: Any
+    city: str | None
+    lat: float | None
+    lng: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class InsurerFacts:
+    id: str
+    code: str
+    name: str
+    config_json: dict
+
+
+@dataclass(frozen=True, slots=True)
+class ContractFacts:
+    """The contract with its member and insurer, read in one query; ``terms_of`` accepts it."""
+
+    id: str
+    contract_number: str
+    adherent_id: str
+    insurer_id: str
+    status: str
+    start_date: date
+    end_date: date
+    carence_days: int
+    annual_limit: int | None
+    coverage_json: dict
+    exclusions_json: list
+    adherent: MemberFacts
+    insurer: InsurerFacts
+
+
+@dataclass(frozen=True, slots=True)
+class ConventionFacts:
+    id: str
+    bareme_json: dict | None
+
+
+def _names(record: type, *, skip: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(record) if f.name not in skip)
+
+
+# Column labels of the context statement: "<prefix><field>" for each record's field.
+_PROVIDER_FIELDS = _names(ProviderFacts)
+_CONTRACT_FIELDS = _names(ContractFacts, skip=("adherent", "insurer"))
+_MEMBER_FIELDS = _names(MemberFacts, skip=("id",))  # id: the contract's adherent_id
+_INSURER_FIELDS = _names(InsurerFacts, skip=("id",))  # id: the contract's insurer_id
+
+_P, _A, _I, _C = Provider.__table__.c, Adherent.__table__.c, Insurer.__table__.c, Contract.__table__.c
+_V, _CL, _IT, _K = Convention.__table__.c, Claim.__table__.c, ClaimItem.__table__.c, IdempotencyKey.__table__.c
+
+# The hot path's statements are built once, with bind parameters: building a statement
+# and its cache key on each call costs several times what running it does.
+_CONTRACT = (select(*(_C[name] for name in _CONTRACT_FIELDS),
+                    *(_A[name].label(f"member_{name}") for name in _MEMBER_FIELDS),
+                    *(_I[name].label(f"insurer_{name}") for name in _INSURER_FIELDS))
+             .join_from(Contract.__table__, Adherent.__table__, _A.id == _C.adherent_id)
+             .join(Insurer.__table__, _I.id == _C.insurer_id)
+             .where(_C.id == bindparam("contract_id")))
+_USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
+    # Served by the (contract_id, care_date) index; adherent_id (implied by the contract) lets
+    # (adherent_id, care_date) serve it too: the planner takes the narrower range.
+    _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
+    _CL.care_date >= bindparam("start"), _CL.care_date <= bindparam("end"), _CL.status.not_in(NOT_PAYABLE))
+_latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount)
+           .where(_CL.adherent_id == bindparam("adherent_id"), _CL.care_date >= bindparam("since"),
+                  _CL.care_date <= bindparam("until"), _CL.status != "rejected")
+           .order_by(_CL.care_date.desc()).limit(200).subquery())
+_used = _USED.subquery("u")
+# What the contract year has used, and the member's claims of the last 30 days with their
+# codes (fraud rules), in one round trip: the one-row sum, outer-joined to the recent lines.
+_HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code)
+            .select_from(_used.outerjoin(_latest, true()).outerjoin(ClaimItem.__table__,
+                                                                    _IT.claim_id == _latest.c.id)))
+STORED_RESPONSE = select(_K.id, _K.created_at, _K.request_hash, _K.claim_id, _K.response_json) \
+    .where(_K.user_id == bindparam("user_id"), _K.key == bindparam("key"))
+
+
+def _context_statement(user, lock: bool):
+    """Provider, contract (with member and insurer) and convention in one statement.
+
+    The provider's row always comes back; the contract's columns are NULL when it is
+    unknown or outside the user's organisation (``tenancy`` scopes the inner select),
+    the convention's when none is in force on the care date.  ``lock``: the contract's
+    row is locked (``FOR UPDATE``) until the commit, so that two claims on one contract
+    are adjudicated one after the other and the annual limit is never overspent.
+    """
+    return _context_around(scoped_static(_CONTRACT, Contract, user), lock)
+
+
+@functools.lru_cache(maxsize=256)
+def _context_around(inner, lock: bool):
+    """Built once per scoped contract select (statements hash by identity)."""
+    c = (inner.with_for_update(of=Contract.__table__) if lock else inner).subquery("c")
+    return (select(*(_P[name].label(f"provider_{name}") for name in _PROVIDER_FIELDS),
+                   *c.c, _V.id.label("convention_id"), _V.bareme_json)
+            .select_from(Provider.__table__.outerjoin(c, true()).outerjoin(
+                Convention.__table__, convention_in_force(c.c.insurer_id, _P.id, bindparam("on"))))
+            .where(_P.id == bindparam("provider_id")))
+
+
+def claim_context(user, contract_id: str | None, on: date, lock: bool = False
+                  ) -> tuple[ProviderFacts | None, ContractFacts | None, ConventionFacts | None]:
+    """The user's provider, the contract (None when unknown or not visible) and the convention
+    in force between them on ``on`` (None when there is none)."""
+    if not user.provider_id:
+        return None, None, None
+    row = db.session.execute(_context_statement(user, lock), {"provider_id": user.provider_id,
+                                                        "contract_id": contract_id, "on": on}).first()
+    if row is None:
+        return None, None, None
+    m = row._mapping
+    provider = ProviderFacts(**{name: m[f"provider_{name}"] for name in _PROVIDER_FIELDS})
+    contract = None
+    if m["contract_number"] is not None:
+        insurer = {name: m[f"insurer_{name}"] for name in _INSURER_FIELDS}
+        insurer["config_json"] = insurer["config_json"] or {}
+        contract = ContractFacts(
+            **{name: m[name] for name in _CONTRACT_FIELDS},
+            adherent=MemberFacts(m["adherent_id"], **{name: m[f"member_{name}"] for name in _MEMBER_FIELDS}),
+            insurer=InsurerFacts(m["insurer_id"], **insurer))
+    convention = ConventionFacts(m["convention_id"], m["bareme_json"]) if m["convention_id"] else None
+    return provider, contract, convention
+
+
+def tariff_suggestions(user, contract_id: str | None, care_type: str, on: date) -> tuple[list, str | None]:
+    """Codes of the contract's insurer barème and of the convention with the user's provider, for
+    the code autocomplete, with the insurer's name.  Nothing without a convention in force: a
+    counter sees the tariffs of the insurers it works with only."""
+    if not (isinstance(contract_id, str) and 0 < len(contract_id) <= 64):
+        return [], None
+    _provider, contract, convention = claim_context(user, contract_id, on)
+    if contract is None or convention is None:
+        return [], None
+    bareme = (contract.insurer.config_json or {}).get("bareme")
+    return (tariff_items(care_type, bareme if isinstance(bareme, dict) else None, convention.bareme_json),
+            contract.insurer.name)
+
+
+def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: str, care_date: date
+                   ) -> tuple[int, FraudContext]:
+    """What the contract year has already used (0 outside the contract's period) and the fraud context."""
+    member = contract.adherent
+    current = in_period(contract, care_date)
+    start, end = elig.contract_year(terms_of(contract), care_date) if current else (care_date, care_date)
+    used = 0
+    rows: dict[str, Any] = {}
+    codes: dict[str, list[str]] = {}
+    for r in db.session.execute(_HISTORY, {
+            "adherent_id": member.id, "contract_id": contract.id, "start": start, "end": end,
+            "since": care_date - timedelta(days=30), "until": care_date}):
+        used = int(r.used or 0) if current else 0
+        if r.id is None:
+            continue
+        rows.setdefault(r.id, r)
+        if r.code is not None:
+            codes.setdefault(r.id, []).append(r.code)
+    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(codes.get(r.id, ())), r.total_amount)
+              for r in rows.values()]
+    return used, FraudContext(
+        member_lat=member.lat, member_lng=member.lng, member_city=member.city, provider_lat=provider.lat,
+        provider_lng=provider.lng, provider_city=provider.city, recent_claims=recent,
+        usual_amount=usual_amount(contract.insurer_id, care_type), provider_id=provider.id)
+
+
+# --- reading claims ------------------------------------------------------------------------
+
+def recent_member_claims(adherent_id: str, provider_id: str | None, limit: int = 10) -> list[dict]:
+    """The member's latest claims at any provider: amounts only, no other provider's details."""
+    rows = db.session.execute(
+        select(Claim.id, Claim.care_date, Claim.type, Claim.status, Claim.total_amount, Claim.covered_amount,
+               Claim.provider_id)
+        .where(Claim.adherent_id == adherent_id).order_by(Claim.care_date.desc(), Claim.created_at.desc())
+        .limit(limit)).all()
+    return [{"careDate": r.care_date, "type": r.type, "status": r.status, "totalAmount": r.total_amount,
+             "coveredAmount": r.covered_amount, "atThisProvider": r.provider_id == provider_id,
+             "claimId": r.id if r.provider_id == provider_id else None} for r in rows]
+
+
+def get_claim(claim_id: str, user=None) -> Claim:
+    return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))
