@@ -194,41 +194,40 @@ def cases(b: Bench):
     db.session.remove()
     F = listing.ClaimFilters
 
+    def variants(prefix: str, user, path: str, cursor_param: str, api: bool, filter_list) -> list:
+        """First page and 10,000 rows deep (or the deepest page) of a list, for each filter."""
+        found = []
+        for label, filters, query in filter_list:
+            if query:
+                found.append((f"{prefix}{label}, 1re page", user, f"{path}?{query}", api))
+            cursor, depth = b.deep_cursor(user, filters)
+            if cursor:
+                found.append((f"{prefix}{label}, {depth:_} lignes plus bas".replace("_", " "), user,
+                               f"{path}?{query + '&' if query else ''}{cursor_param}={cursor}", api))
+        return found
+
+    quarter_q = f"du={quarter[0]}&au={quarter[1]}"
     out = [("référence : GET /api/v1/claims/<id> (agent)", ag, f"/api/v1/claims/{one}", True),
            ("pharmacie : comptoir /pharmacie/", ph, "/pharmacie/", False),
            ("pharmacie : historique, 1re page", ph, "/pharmacie/demandes", False)]
-    for label, filters, query in (
-            ("", F(), ""),
-            (" statut=pending_review", F(status="pending_review"), "statut=pending_review"),
-            (f" adherent={name}", F(member=name), f"adherent={quote(name)}"),
-            (f" du={month_ago}", F(date_from=month_ago), f"du={month_ago}"),
-            (f" du={quarter[0]}&au={quarter[1]}", F(date_from=quarter[0], date_to=quarter[1]),
-             f"du={quarter[0]}&au={quarter[1]}")):
-        if query:
-            out.append((f"pharmacie : historique{label}, 1re page", ph, f"/pharmacie/demandes?{query}", False))
-        cursor, depth = b.deep_cursor(ph, filters)
-        if cursor:
-            out.append((f"pharmacie : historique{label}, {depth:_} lignes plus bas".replace("_", " "), ph,
-                        f"/pharmacie/demandes?{query + '&' if query else ''}avant={cursor}", False))
-    out.append(("pharmacie : API GET /api/v1/claims", ph, "/api/v1/claims", True))
-    out += [("assureur : tableau de bord /assureur/", ag, "/assureur/", False),
+    out += variants("pharmacie : historique", ph, "/pharmacie/demandes", "avant", False, (
+        ("", F(), ""),
+        (" statut=pending_review", F(status="pending_review"), "statut=pending_review"),
+        (f" adherent={name}", F(member=name), f"adherent={quote(name)}"),
+        (f" du={month_ago}", F(date_from=month_ago), f"du={month_ago}"),
+        (f" {quarter_q}", F(date_from=quarter[0], date_to=quarter[1]), quarter_q)))
+    out += [("pharmacie : API GET /api/v1/claims", ph, "/api/v1/claims", True),
+            ("assureur : tableau de bord /assureur/", ag, "/assureur/", False),
             ("assureur : API GET /api/v1/claims, 1re page", ag, "/api/v1/claims", True),
             ("assureur : API ?page=40 (975 lignes, compatibilité)", ag, "/api/v1/claims?page=40", True)]
-    for label, filters, query in (
-            ("", F(), ""),
-            (" statut=pending_review", F(status="pending_review"), "statut=pending_review"),
-            (" statut=eligible", F(status="eligible"), "statut=eligible"),
-            (" type=hospitalization", F(care_type="hospitalization"), "type=hospitalization"),
-            (f" du={month_ago}", F(date_from=month_ago), f"du={month_ago}"),
-            (f" du={quarter[0]}&au={quarter[1]}&statut=approved",
-             F(date_from=quarter[0], date_to=quarter[1], status="approved"),
-             f"du={quarter[0]}&au={quarter[1]}&statut=approved")):
-        if query:
-            out.append((f"assureur : API{label}, 1re page", ag, f"/api/v1/claims?{query}", True))
-        cursor, depth = b.deep_cursor(ag, filters)
-        if cursor:
-            out.append((f"assureur : API{label}, {depth:_} lignes plus bas".replace("_", " "), ag,
-                        f"/api/v1/claims?{query + '&' if query else ''}cursor={cursor}", True))
+    out += variants("assureur : API", ag, "/api/v1/claims", "cursor", True, (
+        ("", F(), ""),
+        (" statut=pending_review", F(status="pending_review"), "statut=pending_review"),
+        (" statut=eligible", F(status="eligible"), "statut=eligible"),
+        (" type=hospitalization", F(care_type="hospitalization"), "type=hospitalization"),
+        (f" du={month_ago}", F(date_from=month_ago), f"du={month_ago}"),
+        (f" {quarter_q}&statut=approved", F(date_from=quarter[0], date_to=quarter[1], status="approved"),
+         f"{quarter_q}&statut=approved")))
     return out
 
 
