@@ -1,8 +1,11 @@
 # Dhamen — web (gunicorn) and worker (rq) image.
+# Production runs it through compose.yaml (README, « Production ») :
+#   docker compose pull && docker compose up -d --wait
+# By hand:
 #   docker build -t dhamen .
-#   docker run --env-file prod.env -p 8000:8000 dhamen                       # web
-#   docker run --env-file prod.env dhamen rq worker --url "$REDIS_URL" events reconciliation   # worker
 #   docker run --env-file prod.env dhamen flask --app app db upgrade          # once, before the workers
+#   docker run --env-file prod.env -p 8000:8000 dhamen                       # web
+#   docker run --env-file prod.env dhamen sh -c 'exec rq worker --url "$REDIS_URL" events reconciliation'   # worker
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

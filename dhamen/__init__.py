@@ -62,7 +62,7 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         crypto.Keyring(settings.data_encryption_keys, settings.data_encryption_key_id, settings.lookup_key)
     )
 
-    from dhamen.core.services import build_services, run_inline_jobs
+    from dhamen.core.services import build_services
     from dhamen.extensions import csrf, db, init_limiter, login_manager, migrate
 
     # Fixed order: database → migrations → cache/queues/storage → rate limits → login → CSRF → blueprints.
@@ -99,10 +99,9 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
             abort(413)
 
-    @app.after_request
-    def _after(response):
-        run_inline_jobs()
-        return response
+    from dhamen.core.unit import register_unit_of_work
+
+    register_unit_of_work(app)
 
     from dhamen.cli import register_cli
 

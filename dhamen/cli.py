@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
+
+from dhamen.core.unit import committed
+from dhamen.seed.bulk import generate_claims
+from dhamen.seed.demo import DEMO_PASSWORD, seed_demo
 
 dhamen_cli = AppGroup("dhamen", help="Commandes Dhamen (données de démonstration, maintenance).")
 
@@ -16,10 +22,9 @@ dhamen_cli = AppGroup("dhamen", help="Commandes Dhamen (données de démonstrati
 @click.option("--members", type=click.IntRange(min=1, max=1_000_000), default=300, show_default=True,
               help="Nombre d'adhérents de démonstration.")
 @click.option("--batch-size", type=click.IntRange(min=100, max=100_000), default=5000, show_default=True)
+@committed
 def seed_command(claims: int, members: int, batch_size: int) -> None:
     """Charge le jeu de données tunisien de démonstration (idempotent)."""
-    from dhamen.seed.demo import DEMO_PASSWORD, seed_demo
-
     settings = current_app.config["DHAMEN"]
     report = seed_demo(members=members, with_demo_users=settings.is_development)
     click.echo(report.summary())
@@ -30,10 +35,31 @@ def seed_command(claims: int, members: int, batch_size: int) -> None:
     else:
         click.echo("ENVIRONMENT hors développement: aucun compte de démonstration créé.")
     if claims:
-        from dhamen.seed.bulk import generate_claims
-
         created = generate_claims(claims, batch_size=batch_size, progress=click.echo)
         click.echo(f"{created} demandes générées.")
+
+
+@dhamen_cli.command("storage-init")
+@click.option("--wait", "wait_seconds", type=click.IntRange(min=0, max=600), default=60, show_default=True,
+              help="Secondes pendant lesquelles réessayer si le serveur S3 démarre encore.")
+def storage_init_command(wait_seconds: int) -> None:
+    """Crée le compartiment S3 de STORAGE_URL (ou le dossier local) s'il n'existe pas, puis vérifie l'accès."""
+    from dhamen.core.services import services
+    from dhamen.core.storage import StorageError
+
+    storage = services().storage
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            storage.ensure_bucket()
+            storage.probe()
+            break
+        except StorageError as exc:
+            if time.monotonic() >= deadline:
+                raise click.ClickException(f"Stockage inaccessible : {exc}") from exc
+            time.sleep(2)
+    where = f"compartiment S3 « {storage.bucket} »" if storage.kind == "s3" else f"dossier {storage.root}"
+    click.echo(f"Stockage prêt : {where}.")
 
 
 def register_cli(app) -> None:

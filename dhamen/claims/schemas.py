@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from dhamen.domain.catalogue import CARE_TYPES
 from dhamen.domain.coverage import (
     MAX_CATEGORY_LENGTH,
     MAX_CODE_LENGTH,
@@ -35,11 +36,10 @@ from dhamen.domain.coverage import (
     MAX_QUANTITY,
     MAX_UNIT_PRICE,
 )
+from dhamen.domain.limits import MAX_NOTES_LENGTH, MAX_ROOM_LENGTH, MAX_STAY_DAYS
 from dhamen.domain.money import format_tnd
-from dhamen.models import CLAIM_STATUSES, CLAIM_TYPES
+from dhamen.domain.transitions import CLAIM_STATUSES
 
-MAX_NOTES = 2000
-MAX_STAY_DAYS = 365
 MAX_PER_PAGE = 100
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -86,7 +86,7 @@ class ClaimBody(_Body):
     contractId: Annotated[str, Field(min_length=1, max_length=64)]
     careDate: IsoDate | None = None
     items: Annotated[list[ItemBody], Field(min_length=1, max_length=MAX_LINES)]
-    notes: Annotated[str | None, Field(max_length=MAX_NOTES)] = None
+    notes: Annotated[str | None, Field(max_length=MAX_NOTES_LENGTH)] = None
 
 
 class HospitalizationBody(ClaimBody):
@@ -97,7 +97,7 @@ class HospitalizationBody(ClaimBody):
 
     admissionDate: IsoDate
     dischargeDate: IsoDate
-    room: Annotated[str | None, Field(min_length=1, max_length=50)] = None
+    room: Annotated[str | None, Field(min_length=1, max_length=MAX_ROOM_LENGTH)] = None
 
     @field_validator("dischargeDate")
     @classmethod
@@ -120,7 +120,7 @@ class EligibilityBody(_Body):
     nationalId: NationalId | None = None
     contractNumber: Annotated[str | None, Field(min_length=1, max_length=50)] = None
     memberId: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-    careType: Literal[CLAIM_TYPES] | None = None  # type: ignore[valid-type]
+    careType: Literal[CARE_TYPES] | None = None  # type: ignore[valid-type]
     date: IsoDate | None = None
 
 
@@ -134,7 +134,7 @@ class EligibilityQuery(_Query):
 
     contractNumber: Annotated[str | None, Field(min_length=1, max_length=50)] = None
     memberId: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-    careType: Literal[CLAIM_TYPES] | None = None  # type: ignore[valid-type]
+    careType: Literal[CARE_TYPES] | None = None  # type: ignore[valid-type]
     date: IsoDate | None = None
 
 
@@ -144,7 +144,7 @@ class ClaimListQuery(_Query):
     du: IsoDate | None = None
     au: IsoDate | None = None
     statut: Literal[CLAIM_STATUSES] | None = None  # type: ignore[valid-type]
-    type: Literal[CLAIM_TYPES] | None = None  # type: ignore[valid-type]
+    type: Literal[CARE_TYPES] | None = None  # type: ignore[valid-type]
     page: Annotated[int, Field(ge=1, le=1_000_000)] = 1  # bounded in the view: the first 1 000 claims
     perPage: Annotated[int, Field(ge=1, le=MAX_PER_PAGE)] = 25
     cursor: Annotated[str | None, Field(min_length=1, max_length=400)] = None  # a nextCursor

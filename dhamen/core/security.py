@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import redis
 from flask import g, request
+from werkzeug.exceptions import ServiceUnavailable
 
 from dhamen.access.auth.sessions import SessionStoreDown
+from dhamen.access.auth.tokens import authenticate_bearer
+from dhamen.core.http import error_response, is_api_request, render_error_page
+from dhamen.extensions import db
 
 # What ``g`` may hold about the caller; cleared at the start of every request
 # (Flask-Login's current user, our API caller, Flask-WTF's token and its "already
@@ -34,8 +38,6 @@ def register_security(app) -> None:
         for name in (*PER_REQUEST_G, app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")):
             g.pop(name, None)
         if request.path.startswith("/api/") and request.headers.get("Authorization"):
-            from dhamen.access.auth.tokens import authenticate_bearer
-
             try:
                 authenticate_bearer()
             except SessionStoreDown:
@@ -79,18 +81,11 @@ def register_security(app) -> None:
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)
     def _store_down(exc):
-        from werkzeug.exceptions import ServiceUnavailable
-
-        from dhamen.core.api import error_response, is_api_request
-        from dhamen.extensions import db
-
         db.session.rollback()
         app.logger.error("Redis injoignable: %s", exc.__class__.__name__)
         if is_api_request():
             return error_response(503, "SERVICE_UNAVAILABLE",
                                   "Service d'authentification momentanément indisponible.")
-        from dhamen.core.web import render_error_page
-
         # The page must not ask Redis who is signed in (it would fail again): render it
         # for an anonymous visitor.
         g._login_user = app.login_manager.anonymous_user()

@@ -64,6 +64,10 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"suppression impossible: {key}") from exc
 
+    def ensure_bucket(self) -> None:
+        """Counterpart of ``S3Storage.ensure_bucket``: the folder is the bucket."""
+        self.probe()
+
     def probe(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if not os.access(self.root, os.W_OK):
@@ -78,28 +82,20 @@ class S3Storage:
         from botocore.config import Config
 
         self.bucket = settings.bucket
-        self._client = boto3.client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=settings.secret_access_key,
-            region_name=None if settings.region == "auto" else settings.region,
-            config=Config(
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                retries={"max_attempts": 2, "mode": "standard"},
-                s3={"addressing_style": "path"},
-                signature_version="s3v4",
-            ),
-        )
-        self._probe_client = boto3.client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=settings.secret_access_key,
-            region_name=None if settings.region == "auto" else settings.region,
-            config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
-        )
+
+        def client(**config):
+            return boto3.client(
+                "s3",
+                endpoint_url=settings.endpoint_url,
+                aws_access_key_id=settings.access_key_id,
+                aws_secret_access_key=settings.secret_access_key,
+                region_name=None if settings.region == "auto" else settings.region,
+                config=Config(s3={"addressing_style": "path"}, **config),
+            )
+
+        self._client = client(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                              retries={"max_attempts": 2, "mode": "standard"}, signature_version="s3v4")
+        self._probe_client = client(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
 
     def _call(self, fn, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
@@ -130,12 +126,17 @@ class S3Storage:
         self._call(self._client.delete_object, Key=_check_key(key))
 
     def ensure_bucket(self) -> None:
-        from botocore.exceptions import ClientError
+        """Create the bucket unless it exists; an unreachable server raises ``StorageError``."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self._client.head_bucket(Bucket=self.bucket)
+            return
         except ClientError:
-            self._call(self._client.create_bucket)
+            pass  # missing (or not visible yet): try to create it
+        except BotoCoreError as exc:
+            raise StorageError(f"stockage S3 indisponible ou en erreur: {exc.__class__.__name__}") from exc
+        self._call(self._client.create_bucket)
 
     def probe(self) -> None:
         self._call(self._probe_client.head_bucket)

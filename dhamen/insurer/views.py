@@ -7,7 +7,6 @@ from flask_login import current_user
 
 from dhamen.access.rbac import require_role
 from dhamen.claims import figures
-from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
 from dhamen.extensions import db
 from dhamen.models import Insurer
 
@@ -21,5 +20,4 @@ def home():
     insurer = db.session.get(Insurer, current_user.insurer_id)
     return render_template("insurer/home.html", insurer=insurer, figures=figures.period_figures(current_user),
                            waiting=figures.to_review_counts(current_user),
-                           to_review=figures.latest_to_review(current_user), status_label=STATUS_LABELS.get,
-                           care_label=CARE_TYPE_LABELS.get)
+                           to_review=figures.latest_to_review(current_user))
