@@ -83,7 +83,15 @@ def clone(args) -> None:
     with psql_admin(args) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
         t = time.perf_counter()
-        conn.execute(f'CREATE DATABASE "{args.database}" TEMPLATE "{args.clone}"')
+        deadline = time.monotonic() + 600
+        while True:  # another session copying the template at the same moment: wait for it
+            try:
+                conn.execute(f'CREATE DATABASE "{args.database}" TEMPLATE "{args.clone}"')
+                break
+            except psycopg.errors.ObjectInUse:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(5)
         print(f"   copie de {args.clone} : {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     flask(["db", "upgrade"], env_for(args, args.database))
