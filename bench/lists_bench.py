@@ -210,7 +210,7 @@ def cases(b: Bench):
                 found.append((f"{prefix}{label}, 1re page", user, f"{path}?{query}", api))
             cursor, depth = b.deep_cursor(user, filters)
             if cursor:
-                found.append((f"{prefix}{label}, {depth:_} lignes plus bas".replace("_", " "), user,
+                found.append((f"{prefix}{label}, {depth:,} lignes plus bas".replace(",", "\u202f"), user,
                                f"{path}?{query + '&' if query else ''}{cursor_param}={cursor}", api))
         return found
 
@@ -298,11 +298,11 @@ def explain(b: Bench) -> None:
         # The annual-limit sum read at every claim, and the dashboard's month figures.
         contract = conn.exec_driver_sql("SELECT contract_id, adherent_id FROM claims WHERE provider_id = %(p)s "
                                         "ORDER BY created_at DESC LIMIT 1", {"p": ph.provider_id}).one()
-        used = _USED.compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
         params = {"adherent_id": contract.adherent_id, "contract_id": contract.contract_id,
                   "start": date.today() - timedelta(days=365), "end": date.today()}
+        used = _USED.params(**params).compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
         plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(used),
-                                    used.construct_params(params)).scalars().all()
+                                    used.construct_params()).scalars().all()
         print("\n### Somme annuelle du contrat (à chaque demande)\n```\n" + "\n".join(plan) + "\n```")
 
 
