@@ -309,13 +309,18 @@ class Claim(db.Model):
         # with or without a status (keyset order: created_at, id) or by care date (care_date, id) when
         # filtered on it, the annual-limit sum per contract,
         # a member's recent claims and the duplicate rule.  They also serve the foreign keys.
-        Index("idx_claims_provider_created_id", "provider_id", "created_at", "id"),
-        Index("idx_claims_insurer_created_id", "insurer_id", "created_at", "id"),
+        # INCLUDE: the counter's and the dashboard's day/month figures are index-only scans.
+        Index("idx_claims_provider_created_id", "provider_id", "created_at", "id",
+              postgresql_include=["status", "total_amount", "covered_amount"]),
+        Index("idx_claims_insurer_created_id", "insurer_id", "created_at", "id",
+              postgresql_include=["status", "total_amount", "covered_amount"]),
         Index("idx_claims_provider_status_created", "provider_id", "status", "created_at", "id"),
         Index("idx_claims_insurer_status_created", "insurer_id", "status", "created_at", "id"),
         Index("idx_claims_provider_care_date", "provider_id", "care_date", "id"),
         Index("idx_claims_insurer_care_date", "insurer_id", "care_date", "id"),
-        Index("idx_claims_contract_care_date", "contract_id", "care_date"),
+        # INCLUDE: the annual-limit sum (every claim) is an index-only scan.
+        Index("idx_claims_contract_care_date", "contract_id", "care_date",
+              postgresql_include=["adherent_id", "status", "covered_amount"]),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
     )
 

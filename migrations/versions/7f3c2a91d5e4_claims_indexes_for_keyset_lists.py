@@ -43,12 +43,21 @@ OLD = {
 }
 
 
+# PostgreSQL only: the day/month figures (counter home, insurer dashboard) read these
+# columns from the index (index-only scan) instead of the table,
+INCLUDE = {"idx_claims_provider_created_id": ["status", "total_amount", "covered_amount"],
+           "idx_claims_insurer_created_id": ["status", "total_amount", "covered_amount"],
+           # and the annual-limit sum read at every claim, from the index alone
+           "idx_claims_contract_care_date": ["adherent_id", "status", "covered_amount"]}
+
+
 def _swap(create: dict, drop: dict) -> None:
     if op.get_bind().dialect.name == "postgresql":
         with op.get_context().autocommit_block():
             for name, columns in create.items():
                 op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")  # left invalid by an interrupted build
-                op.create_index(name, "claims", columns, postgresql_concurrently=True)
+                op.create_index(name, "claims", columns, postgresql_concurrently=True,
+                                postgresql_include=INCLUDE.get(name, []))
             for name in drop:
                 op.drop_index(name, table_name="claims", postgresql_concurrently=True, if_exists=True)
         return
