@@ -98,8 +98,8 @@ def clone(args) -> None:
     print(f"   flask db upgrade (index construits CONCURRENTLY) : {time.perf_counter() - t:.1f} s")
     with psycopg.connect(database_url(args, args.database), autocommit=True) as conn:
         t = time.perf_counter()
-        conn.execute("VACUUM ANALYZE claims")
-        conn.execute("VACUUM ANALYZE adherents")
+        conn.execute("VACUUM ANALYZE")  # every table: without claim_items' statistics the claim's
+        # history query hash-joins a sequential scan of 2.2M lines (6 s instead of 24 ms)
         print(f"   VACUUM ANALYZE : {time.perf_counter() - t:.1f} s")
 
 
