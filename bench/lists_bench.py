@@ -210,7 +210,7 @@ def cases(b: Bench):
                 found.append((f"{prefix}{label}, 1re page", user, f"{path}?{query}", api))
             cursor, depth = b.deep_cursor(user, filters)
             if cursor:
-                found.append((f"{prefix}{label}, {depth:,} lignes plus bas".replace(",", "\u202f"), user,
+                found.append((f"{prefix}{label}, " + f"{depth:,} lignes plus bas".replace(",", "\u202f"), user,
                                f"{path}?{query + '&' if query else ''}{cursor_param}={cursor}", api))
         return found
 
