@@ -76,6 +76,7 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
     # Visible configuration in the health answer (never a secret).
     app.extensions["dhamen.health_extra"] = lambda: {"config": {
         "smsSender": settings.sms_sender,
+        "mailSender": settings.mail.kind,
         "jobs": "inline" if services.inline_jobs else "rq",
         "storage": settings.storage.kind,
     }}
@@ -95,8 +96,12 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
 
     @app.before_request
     def _refuse_oversized_bodies():
+        # A view may allow a larger body (the CSV import) with ``@body_limit(n)``.
+        limit = getattr(app.view_functions.get(request.endpoint), "max_content_length", None)
+        if limit is not None:
+            request.max_content_length = limit
         length = request.content_length
-        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
+        if length is not None and length > (limit or app.config["MAX_CONTENT_LENGTH"]):
             abort(413)
 
     from dhamen.core.unit import register_unit_of_work

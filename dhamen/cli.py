@@ -63,4 +63,7 @@ def storage_init_command(wait_seconds: int) -> None:
 
 
 def register_cli(app) -> None:
+    from dhamen.reconciliation.cli import due_command
+
+    dhamen_cli.add_command(due_command)
     app.cli.add_command(dhamen_cli)

@@ -30,7 +30,9 @@ from sqlalchemy.orm import contains_eager, load_only
 from dhamen.access.tenancy import scoped
 from dhamen.core import crypto
 from dhamen.core.pagination import Keyset, Page, capped_count, paginate
+from dhamen.domain import reference as claim_reference
 from dhamen.domain.labels import STATUS_LABELS
+from dhamen.domain.text import parse_date
 from dhamen.models import Adherent, Claim, Contract
 
 NEWEST = Keyset("claims.newest", (Claim.created_at, Claim.id))
@@ -46,6 +48,7 @@ class ClaimFilters:
     status: str | None = None
     member: str | None = None  # a name (or a CIN, matched through its keyed hash)
     care_type: str | None = None
+    reference: str | None = None  # a claim's short reference, normalised
 
     @property
     def keyset(self) -> Keyset:
@@ -60,9 +63,9 @@ def parse_filters(args) -> tuple[ClaimFilters, list[str]]:
         raw = (args.get(name) or "").strip()
         if raw:
             try:
-                setattr(filters, attr, date.fromisoformat(raw))
+                setattr(filters, attr, parse_date(raw))
             except ValueError:
-                errors.append(f"Date « {raw[:20]} » invalide (format AAAA-MM-JJ).")
+                errors.append(f"Date « {raw[:20]} » invalide (format jj/mm/aaaa).")
     if filters.date_from and filters.date_to and filters.date_to < filters.date_from:
         errors.append("La date de fin précède la date de début : période ignorée.")
         filters.date_from = filters.date_to = None
@@ -74,6 +77,12 @@ def parse_filters(args) -> tuple[ClaimFilters, list[str]]:
             errors.append("Statut inconnu.")
     member = (args.get("adherent") or "").strip()[:100]
     filters.member = member or None
+    ref = (args.get("demande") or "").strip()[:40]
+    if ref:
+        filters.reference = claim_reference.normalise(ref)
+        if filters.reference is None:
+            errors.append(f"N° de demande « {ref} » invalide : il s'écrit comme PH-26-4K7Q-9MXC "
+                          "(vérifiez chaque caractère, le dernier est une clé de contrôle).")
     return filters, errors
 
 
@@ -99,6 +108,8 @@ def statement(user, filters: ClaimFilters) -> Select:
         stmt = stmt.where(Claim.status == filters.status)
     if filters.care_type:
         stmt = stmt.where(Claim.type == filters.care_type)
+    if filters.reference:
+        stmt = stmt.where(Claim.reference == filters.reference)
     if filters.member:
         stmt = stmt.where(Claim.adherent_id.in_(_members_matching(filters.member)))
     return stmt

@@ -1,5 +1,6 @@
-"""What the claim services read: member search, the rights panel, the claim's context
-(plain rows, not ORM objects) and history, with the hot path's prebuilt statements.
+"""What the claim services read: the rights panel, the claim's context (plain rows, not ORM
+objects) and history, with the hot path's prebuilt statements.  Finding a member (and
+auditing it): :mod:`dhamen.claims.lookup`.
 
 Rules decided here (see also :mod:`dhamen.claims.operations`):
 
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, true
+from sqlalchemy import and_, bindparam, case, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from dhamen.access.tenancy import get_or_404, scoped, scoped_static
@@ -28,7 +30,9 @@ from dhamen.claims.errors import ClaimError
 from dhamen.claims.events import usual_amount
 from dhamen.core import crypto
 from dhamen.domain import eligibility as elig
-from dhamen.domain.coverage import tariff_items
+from dhamen.domain import reference as claim_reference
+from dhamen.domain.config import history_window
+from dhamen.domain.coverage import benefits_under, tariff_items
 from dhamen.domain.errors import ConfigError
 from dhamen.domain.fraud import FraudContext, RecentClaim
 from dhamen.extensions import db
@@ -49,70 +53,30 @@ _CIN = re.compile(r"^[0-9]{8}$")
 
 # --- members ----------------------------------------------------------------------------
 
-@dataclass
-class MemberMatch:
-    adherent: Adherent
-    contracts: list[Contract]
-    matched_by: str  # national_id | contract_number | name
+# Finding a member (national ID, contract number, name + date of birth): dhamen.claims.lookup.
 
 
-def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
-    """By national ID (through the keyed hash), contract number, or name."""
-    query = (query or "").strip()
-    if len(query) < 2 or len(query) > 100:
-        return []
-    results: dict[str, MemberMatch] = {}
-    normalised = crypto.normalise_national_id(query)
-    if _CIN.match(normalised):
-        member = member_by_national_id(normalised)
-        if member is not None:
-            results[member.id] = MemberMatch(member, [], "national_id")
-    for contract in contracts_by_number(query):
-        results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], "contract_number"))
-    if not results and not normalised.isdigit():
-        terms = [t for t in re.split(r"\s+", query.lower()) if t][:4]
-        stmt = select(Adherent).where(Adherent.is_live)
-        for term in terms:
-            like = f"%{term.replace('%', '').replace('_', '')}%"
-            stmt = stmt.where(or_(func.lower(Adherent.first_name).like(like),
-                                  func.lower(Adherent.last_name).like(like)))
-        for member in db.session.scalars(scoped(stmt.order_by(Adherent.last_name, Adherent.first_name)
-                                                .limit(limit), Adherent)):
-            results.setdefault(member.id, MemberMatch(member, [], "name"))
-    matches = list(results.values())[:limit]
-    if matches:
-        contracts = db.session.scalars(scoped(select(Contract).where(
-            Contract.adherent_id.in_([m.adherent.id for m in matches])).options(selectinload(Contract.insurer))
-            .order_by(Contract.start_date.desc()), Contract)).all()
-        by_member: dict[str, list[Contract]] = {}
-        for c in contracts:
-            by_member.setdefault(c.adherent_id, []).append(c)
-        for m in matches:
-            m.contracts = by_member.get(m.adherent.id, [])
-    return matches
-
-
-def contracts_by_number(number: str) -> list[Contract]:
+def contracts_by_number(user, number: str) -> list[Contract]:
     """The contracts with this number (any case) that the caller may see, of members not
     deleted, newest first."""
     contracts = db.session.scalars(scoped(select(Contract).where(
-        func.upper(Contract.contract_number) == number.strip().upper()), Contract)
+        func.upper(Contract.contract_number) == number.strip().upper()), Contract, user)
         .order_by(Contract.start_date.desc())).all()
     return [c for c in contracts if c.adherent.is_live]
 
 
-def member_by_national_id(national_id: str) -> Adherent | None:
+def member_by_national_id(user, national_id: str) -> Adherent | None:
     """The (not deleted) member with this national ID, through the keyed hash, scoped to the caller."""
     return db.session.scalar(scoped(select(Adherent).where(
-        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.is_live), Adherent))
+        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.is_live), Adherent, user))
 
 
-def get_member(adherent_id: str) -> Adherent:
+def get_member(user, adherent_id: str) -> Adherent:
     """The (not deleted) member, scoped to the caller; ``UNKNOWN_MEMBER`` otherwise."""
     member = None
     if isinstance(adherent_id, str) and 0 < len(adherent_id) <= 64:
         member = db.session.scalar(scoped(select(Adherent).where(Adherent.id == adherent_id, Adherent.is_live),
-                                          Adherent))
+                                          Adherent, user))
     if member is None:
         raise ClaimError("UNKNOWN_MEMBER", "Adhérent inconnu.", "memberId", "not_found")
     return member
@@ -165,23 +129,29 @@ def active_convention(insurer_id: str, provider_id: str, on: date) -> Convention
     return db.session.scalar(select(Convention).where(convention_in_force(insurer_id, provider_id, on)))
 
 
-def rights(member: Adherent, care_type: str | None, on: date, provider: Provider | None = None) -> list[ContractRights]:
+def rights(user, member: Adherent, care_type: str | None, on: date, provider: Provider | None = None
+           ) -> list[ContractRights]:
     """The counter's rights panel: every contract of the member, in force or not and why."""
     contracts = db.session.scalars(scoped(select(Contract).where(Contract.adherent_id == member.id)
                                           .options(selectinload(Contract.insurer))
-                                          .order_by(Contract.end_date.desc()), Contract)).all()
+                                          .order_by(Contract.end_date.desc()), Contract, user)).all()
     out = []
     for contract in contracts:
+        convention = active_convention(contract.insurer_id, provider.id, on) if provider is not None else None
         try:
+            # The rates as this provider's claims are priced: the convention's overrides included.
+            benefits = benefits_under(elig.parse_coverage(contract.coverage_json or {}),
+                                      convention.bareme_json if convention else None)
             used = used_in_contract_year(contract, on) if in_period(contract, on) else 0
-            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used)
+            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used, benefits=benefits)
         except ConfigError as exc:
             raise ClaimError("CONTRACT_MISCONFIGURED", f"Contrat {contract.contract_number} mal paramétré : {exc}",
                              kind="conflict") from exc
-        has_conv = provider is not None and active_convention(contract.insurer_id, provider.id, on) is not None
-        out.append(ContractRights(contract, contract.insurer, e, has_conv, list(contract.exclusions_json or []),
-                                  at_provider=provider is not None))
-    out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.contract_number))
+        out.append(ContractRights(contract, contract.insurer, e, convention is not None,
+                                  list(contract.exclusions_json or []), at_provider=provider is not None))
+    # Usable contracts first, the one that pays first (payer_rank 1) before those that complete it.
+    out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.payer_rank or 1,
+                            r.contract.contract_number))
     return out
 
 
@@ -271,14 +241,18 @@ _USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
     # (adherent_id, care_date) serve it too: the planner takes the narrower range.
     _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
     _CL.care_date >= bindparam("start"), _CL.care_date <= bindparam("end"), _CL.status.not_in(NOT_PAYABLE))
-_latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount)
+# The member's claims (any contract, any provider) dated either side of the care date: claims
+# are not entered in date order, and the rules look both ways (dhamen.domain.history).  A
+# hospitalization's stay rides along (NULL for the other care types).
+_latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount, _CL.contract_id, _CL.status,
+                  case((_CL.type == "hospitalization", _CL.details_json)).label("stay"))
            .where(_CL.adherent_id == bindparam("adherent_id"), _CL.care_date >= bindparam("since"),
                   _CL.care_date <= bindparam("until"), _CL.status != "rejected")
            .order_by(_CL.care_date.desc()).limit(200).subquery())
 _used = _USED.subquery("u")
-# What the contract year has used, and the member's claims of the last 30 days with their
-# codes (fraud rules), in one round trip: the one-row sum, outer-joined to the recent lines.
-_HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code)
+# What the contract year has used, and the member's claims around the care date with their
+# lines (fraud and history rules), in one round trip: the one-row sum, outer-joined to the lines.
+_HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code, _IT.quantity, _IT.covered_amount.label("line_covered"))
             .select_from(_used.outerjoin(_latest, true()).outerjoin(ClaimItem.__table__,
                                                                     _IT.claim_id == _latest.c.id)))
 STORED_RESPONSE = select(_K.id, _K.created_at, _K.request_hash, _K.claim_id, _K.response_json) \
@@ -347,45 +321,85 @@ def tariff_suggestions(user, contract_id: str | None, care_type: str, on: date) 
             contract.insurer.name)
 
 
-def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: str, care_date: date
-                   ) -> tuple[int, FraudContext]:
-    """What the contract year has already used (0 outside the contract's period) and the fraud context."""
+def stay_of(details: Mapping | None, today: date | None = None) -> tuple[date, date] | None:
+    """A hospitalization's (admission, discharge) from its ``details_json``; an open stay (no
+    discharge yet) runs to ``today`` (when given).  ``None`` when the dates are missing or unreadable."""
+    if not isinstance(details, Mapping):
+        return None
+    try:
+        admission = date.fromisoformat(details["admissionDate"])
+        discharge = details.get("dischargeDate")
+        end = date.fromisoformat(discharge) if discharge else today
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (admission, end) if end is not None and end >= admission else None
+
+
+def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: str, care_date: date,
+                   details: Mapping | None = None) -> tuple[int, FraudContext]:
+    """What the contract year has already used (0 outside the contract's period) and the fraud context:
+    the member's claims at any provider, under any contract, dated within the insurer's history window
+    either side of the care date (``history_window``), and the stay of a hospitalization (``details``)."""
     member = contract.adherent
     current = in_period(contract, care_date)
     start, end = elig.contract_year(terms_of(contract), care_date) if current else (care_date, care_date)
     used = 0
     rows: dict[str, Any] = {}
-    codes: dict[str, list[str]] = {}
+    lines: dict[str, list[tuple[str, int]]] = {}
+    days = timedelta(days=history_window(contract.insurer.config_json, care_type))
     for r in db.session.execute(_HISTORY, {
             "adherent_id": member.id, "contract_id": contract.id, "start": start, "end": end,
-            "since": care_date - timedelta(days=30), "until": care_date}):
+            "since": care_date - days, "until": care_date + days}):
         used = int(r.used or 0) if current else 0
         if r.id is None:
             continue
         rows.setdefault(r.id, r)
-        if r.code is not None:
-            codes.setdefault(r.id, []).append(r.code)
-    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(codes.get(r.id, ())), r.total_amount)
+        # A line an approved claim did not pay (held, excluded) was not dispensed on the insurer's money.
+        if r.code is not None and (r.line_covered or r.status not in ("approved", "paid")):
+            lines.setdefault(r.id, []).append((r.code, r.quantity))
+    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(c for c, _ in lines.get(r.id, ())),
+                          r.total_amount, r.contract_id, tuple(q for _, q in lines.get(r.id, ())), stay_of(r.stay))
               for r in rows.values()]
     return used, FraudContext(
         member_lat=member.lat, member_lng=member.lng, member_city=member.city, provider_lat=provider.lat,
         provider_lng=provider.lng, provider_city=provider.city, recent_claims=recent,
-        usual_amount=usual_amount(contract.insurer_id, care_type), provider_id=provider.id)
+        usual_amount=usual_amount(contract.insurer_id, care_type), provider_id=provider.id,
+        contract_id=contract.id, stay=stay_of(details, date.today()) if care_type == "hospitalization" else None)
 
 
 # --- reading claims ------------------------------------------------------------------------
 
 def recent_member_claims(adherent_id: str, provider_id: str | None, limit: int = 10) -> list[dict]:
-    """The member's latest claims at any provider: amounts only, no other provider's details."""
+    """The member's latest claims at any provider, with their codes (what a counter needs to avoid
+    a second delivery).  Another provider's claim keeps its date, care type and codes only: no
+    amount, no status, no provider, no id."""
     rows = db.session.execute(
         select(Claim.id, Claim.care_date, Claim.type, Claim.status, Claim.total_amount, Claim.covered_amount,
                Claim.provider_id)
         .where(Claim.adherent_id == adherent_id).order_by(Claim.care_date.desc(), Claim.created_at.desc())
         .limit(limit)).all()
-    return [{"careDate": r.care_date, "type": r.type, "status": r.status, "totalAmount": r.total_amount,
-             "coveredAmount": r.covered_amount, "atThisProvider": r.provider_id == provider_id,
-             "claimId": r.id if r.provider_id == provider_id else None} for r in rows]
+    codes: dict[str, list[str]] = {}
+    if rows:
+        for claim_id, code in db.session.execute(select(ClaimItem.claim_id, ClaimItem.code).where(
+                ClaimItem.claim_id.in_([r.id for r in rows])).order_by(ClaimItem.claim_id, ClaimItem.position)):
+            codes.setdefault(claim_id, []).append(code)
+    out = []
+    for r in rows:
+        entry = {"careDate": r.care_date, "type": r.type, "codes": codes.get(r.id, []),
+                 "atThisProvider": r.provider_id == provider_id}
+        if entry["atThisProvider"]:
+            entry |= {"status": r.status, "totalAmount": r.total_amount, "coveredAmount": r.covered_amount,
+                      "claimId": r.id}
+        out.append(entry)
+    return out
 
 
-def get_claim(claim_id: str, user=None) -> Claim:
+def get_claim(user, claim_id: str) -> Claim:
+    """A claim of the user's organisation by its id (ULID) or its short reference (as typed:
+    any case, with or without dashes), else a 404."""
+    ref = claim_reference.normalise(claim_id) if claim_id and len(claim_id) != 26 else None
+    if ref is not None:
+        found = db.session.scalar(scoped(select(Claim.id).where(Claim.reference == ref), Claim, user))
+        claim_id = found or ""
     return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))
+

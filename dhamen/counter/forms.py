@@ -25,8 +25,10 @@ from datetime import date, timedelta
 from dhamen.domain import catalogue
 from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, ItemInput
 from dhamen.domain.errors import ItemError, MoneyError
+from dhamen.domain.history import OVERRIDE_REASONS
 from dhamen.domain.limits import MAX_ROOM_LENGTH, MAX_STAY_DAYS
 from dhamen.domain.money import parse_tnd
+from dhamen.domain.text import parse_date
 
 _LINE_FIELD = re.compile(r"^lines-(\d{1,4})-(code|label|qty|price|generic)$")
 _QUANTITY = re.compile(r"^\d{1,6}$")
@@ -79,6 +81,10 @@ class EntryForm:
     item_rows: list[LineRow] = field(default_factory=list)  # the row of each item
     care_date: date | None = None
     details: dict = field(default_factory=dict)
+    #: "Soumettre à l'assureur": lines the engine would not pay go to the insurer's review
+    submit_to_insurer: bool = False
+    #: early-refill override reason (a key of dhamen.domain.history.OVERRIDE_REASONS), None if none
+    override_reason: str | None = None
 
     @classmethod
     def blank(cls, lines: int = 1) -> EntryForm:
@@ -148,6 +154,12 @@ def read_entry_form(form: Mapping[str, str], care_type: str, *, today: date, str
     if not parsed.rows:
         parsed.rows = [LineRow(uid=0)]
     parsed._number()
+    parsed.submit_to_insurer = (form.get("submit_to_insurer") or "") not in ("", "0", "off", "false")
+    override = (form.get("override_reason") or "").strip()
+    if override and override not in OVERRIDE_REASONS:
+        parsed.errors.append("Motif de renouvellement anticipé inconnu : choisissez-le dans la liste.")
+    elif override:
+        parsed.override_reason = override
     if not _TOKEN.match(parsed.token):
         parsed.token = new_token()
 
@@ -208,7 +220,7 @@ def _read_stay(form: Mapping[str, str], parsed: EntryForm, today: date) -> None:
     if parsed.discharge_raw:
         discharge = _iso_date(parsed.discharge_raw)
         if discharge is None:
-            parsed.errors.append("Date de sortie invalide (format attendu : AAAA-MM-JJ).")
+            parsed.errors.append("Date de sortie invalide (format attendu : jj/mm/aaaa).")
         elif admission is not None and discharge < admission:
             parsed.errors.append("La date de sortie ne peut pas précéder la date d'admission.")
         elif admission is not None and discharge > admission + timedelta(days=MAX_STAY_DAYS):
@@ -221,7 +233,7 @@ def _read_stay(form: Mapping[str, str], parsed: EntryForm, today: date) -> None:
 
 def _iso_date(raw: str) -> date | None:
     try:
-        return date.fromisoformat(raw)
+        return parse_date(raw)
     except ValueError:
         return None
 

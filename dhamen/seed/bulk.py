@@ -43,8 +43,9 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -52,11 +53,13 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 from ulid import ULID
 
+from dhamen.claims.events import USUAL_SAMPLE
 from dhamen.claims.operations import claim_rows
 from dhamen.claims.queries import NOT_PAYABLE
 from dhamen.core import audit
 from dhamen.domain import eligibility as elig
 from dhamen.domain import reasons
+from dhamen.domain import reference as claim_reference
 from dhamen.domain.adjudication import ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE, items_for
 from dhamen.domain.config import parse_insurer_config
@@ -300,9 +303,14 @@ class _Generator:
         self.world, self.today, self.rng, self.used = world, today, rng, used
         self.now = datetime.now(UTC)
         self.oldest = today - timedelta(days=364)
+        # Short references: this run's claims numbered from a random start, spread by a bijection
+        # (domain.reference.SPREAD): distinct within the run without keeping them in memory.
+        self.reference_seq = secrets.randbits(5 * claim_reference.RANDOM_SYMBOLS)
         self.recons: dict[tuple[str, date], str] = {}  # (insurer, month) -> reconciliation id (this run)
         self.status_counts: dict[str, int] = defaultdict(int)
         self.counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        # (insurer, care type) -> totals of the latest approved claims: the usual amount's sample
+        self.approved_totals: dict[tuple[str, str], deque[int]] = defaultdict(lambda: deque(maxlen=USUAL_SAMPLE))
         catalogue = {t: items_for(t) for t in CARE_TYPE_WEIGHTS}
         self.drugs = [i for i in catalogue["pharmacy"] if i.category != "cosmetique"]
         self.cosmetics = [i for i in catalogue["pharmacy"] if i.category == "cosmetique"]
@@ -469,7 +477,10 @@ class _Generator:
             provider_id=outlet.provider_id, adherent_id=contract.adherent_id, insurer_id=contract.insurer_id,
             care_date=care_date, created_at=created, created_by=BULK_MARK, status=status, reason_code=code,
             status_reason=reason, validated_at=validated, details=details, reconciliation_id=reconciliation_id,
-            line_id=lambda: str(ULID.from_timestamp(stamp)))
+            line_id=lambda: str(ULID.from_timestamp(stamp)),
+            reference=claim_reference.new_reference(care_type, created.date(),
+                                                    self.reference_seq * claim_reference.SPREAD))
+        self.reference_seq += 1
         batch.claims.append(claim)
         batch.items.extend(lines)
         if status not in NOT_PAYABLE and contract.terms.start_date <= care_date <= contract.terms.end_date:
@@ -483,6 +494,8 @@ class _Generator:
         c["covered"] += result.covered_amount
         c[f"{care_type}:n"] += 1
         c[f"{care_type}:sum"] += result.total_amount
+        if status in ("approved", "paid"):
+            self.approved_totals[(contract.insurer_id, care_type)].append(result.total_amount)
 
     def _created_at(self, care_date: date) -> datetime:
         local = datetime(care_date.year, care_date.month, care_date.day, self.rng.randint(8, 19),
@@ -557,6 +570,11 @@ def _bump_counters(gen: _Generator) -> None:
                     pipe.hincrby(f"{key}:{care_type}", what, value)
                 else:
                     pipe.hincrby(key, name, value)
+        for (insurer_id, care_type), totals in gen.approved_totals.items():
+            if totals:
+                approved = f"stats:insurer:{insurer_id}:{care_type}:approved"
+                pipe.lpush(approved, *totals)
+                pipe.ltrim(approved, 0, USUAL_SAMPLE - 1)
         pipe.execute()
     except redis.exceptions.RedisError as exc:
         log.warning("compteurs Redis non mis à jour : %s", exc)

@@ -16,13 +16,13 @@ indexed); a build interrupted half-way leaves an invalid index, dropped before
 the next attempt.  SQLite (development) builds them plainly.
 
 Revision ID: 7f3c2a91d5e4
-Revises: bcc02a4ea25d
+Revises: 5e1c0a7d13aa
 Create Date: 2026-11-29 23:00:00
 """
 from alembic import op
 
 revision = "7f3c2a91d5e4"
-down_revision = "bcc02a4ea25d"
+down_revision = "5e1c0a7d13aa"
 branch_labels = None
 depends_on = None
 

@@ -143,11 +143,11 @@ def test_ineligible_contract_is_stored_as_rejected_with_its_reason(client, shop,
     assert delta(shop)["claims"] == 1
 
 
-def test_unknown_code_is_priced_without_cap(client, shop):
+def test_unknown_code_is_hors_nomenclature_and_not_paid(client, shop):
     r = post_claim(client, shop, items=[drug("ZZ-999", 1, 10_000)])
     data = r.get_json()["data"]
-    assert r.status_code == 201 and data["status"] == "approved"
-    assert data["items"][0]["reasonCodes"][0] == "NO_TARIFF" and data["coveredAmount"] == 8_000
+    assert r.status_code == 201 and data["status"] == "rejected"
+    assert data["items"][0]["reasonCodes"][0] == "NO_TARIFF" and data["coveredAmount"] == 0
 
 
 def test_excluded_products_cover_nothing(client, shop):
@@ -194,7 +194,7 @@ def test_a_provider_posting_another_type_gets_a_clear_403(client, shop, care_typ
 @pytest.mark.parametrize("who", ["agentA", "admin"])
 def test_non_provider_roles_are_forbidden(client, shop, who):
     r = post_claim(client, shop, who=who)
-    assert r.status_code == 403 and error_of(r) == {"code": "FORBIDDEN", "message": "Insufficient permissions"}
+    assert r.status_code == 403 and error_of(r) == {"code": "FORBIDDEN", "message": "Droits insuffisants pour cette action."}
 
 
 def test_no_token_no_claim(client, shop):

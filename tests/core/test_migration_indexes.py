@@ -25,7 +25,7 @@ def _indexes() -> dict[str, list[str]]:
 def test_claims_indexes_up_and_down(app_env, tmp_path):
     app = create_app(dict(app_env, DHAMEN_INSTANCE_PATH=str(tmp_path), DATABASE_URL=_fresh_url(app_env, tmp_path)))
     with app.app_context():
-        upgrade(revision="bcc02a4ea25d")
+        upgrade(revision="5e1c0a7d13aa")
         before = _indexes()
         assert OLD.items() <= before.items() and not set(NEW) & set(before)
         upgrade()
@@ -37,7 +37,7 @@ def test_claims_indexes_up_and_down(app_env, tmp_path):
                 invalid = conn.scalar(sa.text("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                                               "WHERE c.relname LIKE 'idx_claims_%' AND NOT i.indisvalid"))
             assert invalid == 0
-        downgrade(revision="bcc02a4ea25d")
+        downgrade(revision="5e1c0a7d13aa")
         assert _indexes() == before
         upgrade()
         assert _indexes() == after
