@@ -15,7 +15,6 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pyotp
-import pytest
 from sqlalchemy import select
 
 PASSWORD = "Correct-Horse-Battery-42"  # 24 chars, not a common password
@@ -391,14 +390,9 @@ def build_world():
     return w
 
 
-@pytest.fixture(name="world")
-def world_fixture(ctx):
-    return build_world()
-
-
 # --- an app with extra probe routes (routes cannot be added to the shared app once it served) ---
 
-def _register_probe_routes(app) -> None:
+def register_probe_routes(app) -> None:
     from flask import render_template_string
 
     from dhamen.access.rbac import require_role
@@ -423,50 +417,3 @@ def _register_probe_routes(app) -> None:
     @require_role()
     def _page_action():
         return render_template_string("done")
-
-
-@pytest.fixture(name="probe_app")
-def probe_app_fixture(app_env):
-    """A second app on the same database, with probe routes added before its first request."""
-    from dhamen import create_app
-    from dhamen.extensions import db
-
-    made = []
-
-    def factory(register=None, **overrides):
-        application = create_app(dict(app_env, **overrides))
-        application.config.update(TESTING=True)
-        _register_probe_routes(application)
-        if register is not None:
-            register(application)
-        made.append(application)
-        return application
-
-    yield factory
-    for application in made:
-        with application.app_context():
-            db.session.remove()
-            application.extensions["dhamen.services"].redis.flushdb()
-            db.engine.dispose()
-
-
-@pytest.fixture(name="app_logs")
-def app_logs_fixture(caplog):
-    """Capture the app's own logs.
-
-    Alembic's ``fileConfig`` (run by the migrations in the ``app`` fixture) disables
-    every logger that existed then, ``dhamen`` included: without re-enabling them a
-    test of what the app logs would see nothing.
-    """
-    import logging
-
-    names = [n for n in logging.root.manager.loggerDict if n == "dhamen" or n.startswith("dhamen.")]
-    loggers = [logging.getLogger(n) for n in {"dhamen", "dhamen.sms", *names}]
-    saved = [(lg, lg.disabled) for lg in loggers]
-    for lg in loggers:
-        lg.disabled = False
-    caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.DEBUG, logger="dhamen")
-    yield caplog
-    for lg, disabled in saved:
-        lg.disabled = disabled

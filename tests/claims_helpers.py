@@ -1,7 +1,7 @@
 """A small, fully controlled dataset for the claims service/API/event tests.
 
-Import what a module needs: ``from claims_helpers import post_claim, shop_fixture  # noqa: F401``
-(``shop_fixture`` makes the fixture ``shop`` available without shadowing warnings).
+The fixture ``shop`` (``build_shop``) is in ``tests/conftest.py``; import the helpers a module
+needs (``from claims_helpers import post_claim``).
 
 Insurer ``A`` (barème from the catalogue, default fraud thresholds) has a
 convention with one provider of each type (``P1``); insurer ``B`` has none.
@@ -11,10 +11,11 @@ have their own pharmacists.  One member per contract situation.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import pytest
+from flask import g
 
 COVERAGE = {
     "pharmacy": {"rate": 80, "generic_rate": 90},
@@ -119,12 +120,12 @@ def build_shop(today: date | None = None) -> Shop:
     return s
 
 
-@pytest.fixture(name="shop")
-def shop_fixture(ctx):
-    return build_shop()
-
-
-shop = shop_fixture  # older imports (``from claims_helpers import shop``) keep working
+@contextlib.contextmanager
+def acting_as(app, user):
+    """A request context in which ``g.api_user`` is ``user``."""
+    with app.test_request_context("/api/v1/_service_test"):
+        g.api_user = user
+        yield user
 
 
 def drug(code="PH0009", quantity=2, price=2_100, **extra) -> dict:

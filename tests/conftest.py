@@ -16,6 +16,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from dhamen.access.auth import passwords
 
@@ -24,6 +25,13 @@ REAL_REDIS_URL = os.environ.get("REDIS_URL")
 REAL_STORAGE_URL = os.environ.get("STORAGE_URL")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 WORKER_NUM = int(re.sub(r"\D", "", WORKER) or 0)
+
+# Hypothesis: the CI profile (``CI=true``) explores many examples; the local one is quick.
+# ``HYPOTHESIS_PROFILE`` picks one explicitly.  Money rules are property-tested under both.
+settings.register_profile("ci", max_examples=300, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=40, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev"))
 
 # Tests must not spend their time in bcrypt.
 passwords.BCRYPT_ROUNDS = 4
@@ -150,3 +158,12 @@ def demo(ctx):
     report = seed_demo(members=30)
     db.session.commit()
     return report
+
+
+@pytest.fixture
+def shop(ctx):
+    """The claims tests' small, fully controlled dataset (``claims_helpers.build_shop``):
+    used by the claims, counter, core (pagination) and browser tests."""
+    from claims_helpers import build_shop
+
+    return build_shop()

@@ -278,7 +278,7 @@ def contract_values(form: ContractForm, posted) -> tuple[dict, list[str]]:
     coverage, coverage_errors = coverage_form.coverage_from_form(posted)
     exclusions, exclusion_errors = coverage_form.exclusions_from_text(form.exclusions.data or "")
     errors += coverage_errors + exclusion_errors
-    values = {"insurer_id": form.insurer_id.data, "contract_number": form.contract_number.data.strip().upper(),
+    values = {"insurer_id": form.insurer_id.data, "contract_number": (form.contract_number.data or "").strip().upper(),
               "plan_type": form.plan_type.data, "start_date": form.start_date.data, "end_date": form.end_date.data,
               "carence_days": form.carence_days.data or 0, "annual_limit": limit, "coverage_json": coverage,
               "exclusions_json": exclusions}
@@ -308,9 +308,10 @@ def contract_form(member_id: str | None = None, contract_id: str | None = None):
         status = 422
         coverage_values = request.form
         valid = form.validate_on_submit()
-        errors = form_errors(form)
+        # Every error at once: the fields', then the amounts', coverage's and exclusions'.
+        values, value_errors = contract_values(form, request.form)
+        errors = form_errors(form) + value_errors
         if valid:
-            values, errors = contract_values(form, request.form)
             insurer = db.session.get(Insurer, values["insurer_id"])
             if insurer is None or insurer.deleted_at is not None:
                 errors.append("Assureur : choisissez un assureur en service.")

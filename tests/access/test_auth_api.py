@@ -25,10 +25,8 @@ from auth_helpers import (
     make_provider,
     make_user,
     page_csrf,
-    probe_app_fixture,  # noqa: F401
     totp_code,
     user_for_role,
-    world_fixture,  # noqa: F401
 )
 
 LOGIN = "/api/v1/auth/login"

@@ -12,7 +12,6 @@ import re
 from auth_helpers import (
     PASSWORD,
     SmsGateway,
-    app_logs_fixture,  # noqa: F401
     audit_dump,
     audit_rows,
     bearer,
@@ -21,7 +20,6 @@ from auth_helpers import (
     page_csrf,
     totp_code,
     user_for_role,
-    world_fixture,  # noqa: F401
 )
 
 from dhamen.access.auth import mfa

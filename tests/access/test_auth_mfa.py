@@ -14,7 +14,6 @@ import pytest
 from auth_helpers import (
     PASSWORD,
     SmsGateway,
-    app_logs_fixture,  # noqa: F401
     audit_rows,
     bearer,
     csrf_from,

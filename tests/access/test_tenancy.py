@@ -7,7 +7,7 @@ so a wrong rule fails a test.
 from __future__ import annotations
 
 import pytest
-from auth_helpers import make_user, world_fixture  # noqa: F401
+from auth_helpers import make_user
 from sqlalchemy import func, select
 
 from dhamen.access.tenancy import get_or_404, scoped, scoped_static

@@ -29,7 +29,6 @@ from auth_helpers import (
     csrf_from,
     fast_api_token,
     fast_web_session,
-    probe_app_fixture,  # noqa: F401
 )
 from werkzeug.routing import PathConverter, UnicodeConverter
 

@@ -1,9 +1,8 @@
-"""Fixtures and helpers of the admin portal tests (import the fixtures by function name)."""
+"""Helpers of the admin portal tests (the fixtures are in ``conftest.py``)."""
 
 from __future__ import annotations
 
-import pytest
-from auth_helpers import csrf_from, fast_web_session, make_insurer, make_provider, make_user
+from auth_helpers import csrf_from, fast_web_session
 
 
 class Page:
@@ -33,22 +32,6 @@ class Page:
         return self.client.post(path, data={"csrf_token": self.csrf, **(data or {})}, **kw)
 
 
-@pytest.fixture(name="admin")
-def admin_fixture(app, ctx):
-    return Page(app, make_user("ADMIN", email="root@dhamen.tn", mfa=True))
-
-
-@pytest.fixture(name="orgs")
-def orgs_fixture(ctx):
-    from dhamen.extensions import db
-
-    star, gat = make_insurer("STAR", "STAR Assurances"), make_insurer("GAT", "GAT Assurances")
-    pharmacy = make_provider("pharmacist", "Pharmacie Lafayette")
-    lab = make_provider("lab", "Labo Pasteur")
-    db.session.commit()
-    return {"star": star, "gat": gat, "pharmacy": pharmacy, "lab": lab}
-
-
 def errors_of(html: str) -> str:
     """The page's error texts (field errors and the error box), for assertions."""
     import re
@@ -58,3 +41,13 @@ def errors_of(html: str) -> str:
     import html as html_lib
 
     return " | ".join(html_lib.unescape(f) for f in found)
+
+
+def run_jobs(queue: str) -> None:
+    """Jobs run inline on the embedded Redis; with a real Redis, work that RQ queue here."""
+    from flask import current_app
+    from rq import SimpleWorker
+
+    svc = current_app.extensions["dhamen.services"]
+    if not svc.inline_jobs:
+        SimpleWorker([svc.queues[queue]], connection=svc.redis).work(burst=True)

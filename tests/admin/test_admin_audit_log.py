@@ -7,7 +7,7 @@ import io
 import re
 from datetime import timedelta
 
-from admin_helpers import Page, admin_fixture, errors_of, orgs_fixture  # noqa: F401
+from admin_helpers import Page, errors_of
 from auth_helpers import make_user
 
 from dhamen.core import audit

@@ -6,7 +6,7 @@ import io
 from datetime import date
 
 import pytest
-from admin_helpers import Page, admin_fixture, errors_of, orgs_fixture  # noqa: F401
+from admin_helpers import Page, errors_of, run_jobs
 from auth_helpers import audit_rows, location_path, make_user
 from sqlalchemy import func, select, text
 
@@ -36,7 +36,9 @@ def upload(page: Page, data: bytes, insurer_id: str | None = None, name: str = "
     form = {"fichier": (io.BytesIO(data), name)}
     if insurer_id is not None:
         form["insurer_id"] = insurer_id
-    return page.post("/admin/imports", form, content_type="multipart/form-data")
+    r = page.post("/admin/imports", form, content_type="multipart/form-data")
+    run_jobs("imports")
+    return r
 
 
 def _counts():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from admin_helpers import Page, admin_fixture, errors_of, orgs_fixture  # noqa: F401
+from admin_helpers import Page, errors_of
 from auth_helpers import audit_dump, audit_rows, location_path, make_user
 from sqlalchemy import select, text
 
@@ -153,6 +153,15 @@ def test_contract_validation_names_the_field_and_saves_nothing(admin, orgs, memb
     assert r.status_code == 422
     assert message in errors_of(r.get_data(as_text=True))
     assert db.session.scalar(select(db.func.count()).select_from(Contract)) == 0
+
+
+def test_contract_errors_are_all_reported_at_once(admin, orgs, member):
+    r = admin.post(f"/admin/adherents/{member.id}/contrats/nouveau",
+                   _contract_form(orgs, end_date="2000-01-01", pharmacy_rate="180", exclusions="*"))
+    found = errors_of(r.get_data(as_text=True))
+    assert r.status_code == 422
+    for message in ("Fin : la date de fin précède", "Couverture Pharmacie, taux :", "Exclusions :"):
+        assert message in found, message
 
 
 def test_contract_number_unique_per_insurer(admin, orgs, member):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from admin_helpers import Page, admin_fixture, errors_of, orgs_fixture  # noqa: F401
+from admin_helpers import Page, errors_of
 from auth_helpers import audit_rows, make_user
 from sqlalchemy import select
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from admin_helpers import Page, admin_fixture, errors_of, orgs_fixture  # noqa: F401
+from admin_helpers import Page, errors_of
 from auth_helpers import (
     PASSWORD,
     audit_dump,

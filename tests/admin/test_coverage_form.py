@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.admin.coverage_form import coverage_from_form, exclusions_from_text, form_from_coverage
@@ -19,7 +19,6 @@ def _percent(bp: int) -> str:
     return str(whole) if not rest else f"{whole},{rest:02d}"
 
 
-@settings(deadline=None)  # a loaded CI box must not fail a correct round trip
 @given(st.dictionaries(st.sampled_from(CARE_TYPES), entries, min_size=1))
 def test_form_round_trip_keeps_every_rate_and_cap(chosen):
     coverage = {care: {"rate": _percent(e["rate"]).replace(",", "."),

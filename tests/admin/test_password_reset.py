@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from admin_helpers import run_jobs
 from auth_helpers import PASSWORD, audit_rows, csrf_from, location_path, make_user, web_login
 
 from dhamen.core import mail
@@ -22,7 +23,9 @@ def _empty_outbox():
 
 def _ask(client, email):
     page = client.get("/mot-de-passe-oublie").get_data(as_text=True)
-    return client.post("/mot-de-passe-oublie", data={"csrf_token": csrf_from(page), "email": email})
+    r = client.post("/mot-de-passe-oublie", data={"csrf_token": csrf_from(page), "email": email})
+    run_jobs("events")
+    return r
 
 
 def _link() -> str:

@@ -15,12 +15,9 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
-import test_browser_login
 from auth_helpers import make_user
-from claims_helpers import shop_fixture  # noqa: F401
 
 pytestmark = pytest.mark.browser
-browser, live_server = test_browser_login.browser, test_browser_login.live_server
 SCREENSHOTS = os.environ.get("DHAMEN_SCREENSHOTS")
 ADMIN_PASSWORD = "Admin-Mot-De-Passe-Solide-31"
 TEMPORARY = "Temporaire-Choisi-Par-Admin-7"

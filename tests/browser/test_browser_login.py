@@ -9,9 +9,7 @@ do may be blocked by the Content-Security-Policy.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from urllib.parse import urlsplit
 
 import pyotp
@@ -21,53 +19,9 @@ from flask import url_for
 from dhamen.access.roles import home_endpoint
 from dhamen.seed.demo import DEMO_PASSWORD, DEMO_USERS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 INCORRECT = "Code incorrect"
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("DHAMEN_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} est absent et DHAMEN_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} absent (installez le paquet chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def live_server(app):
-    """The test app behind a real HTTP server on a free port, in a thread."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server, locale="fr-FR")
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
-    problems: list[str] = []
-    pg.on("console", lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None)
-    pg.on("pageerror", lambda exc: problems.append(str(exc)))
-    pg.csp_problems = problems
-    yield pg
-    context.close()
 
 
 def _csp_violations(page) -> list[str]:

@@ -14,9 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import test_browser_login
 from auth_helpers import PASSWORD
-from claims_helpers import shop_fixture  # noqa: F401
 from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "counter"))
@@ -24,7 +22,6 @@ from test_portal_support import claims_of  # noqa: E402
 
 pytestmark = pytest.mark.browser
 # The generic browser fixtures: Chromium launch, live server in a thread, page recording console problems.
-browser, live_server, page = test_browser_login.browser, test_browser_login.live_server, test_browser_login.page
 # DHAMEN_SCREENSHOTS=<folder>: keep a screenshot of the pharmacist's entry page there (to look at it).
 SCREENSHOTS = os.environ.get("DHAMEN_SCREENSHOTS")
 

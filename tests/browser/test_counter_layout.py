@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import test_browser_login
-from claims_helpers import shop_fixture  # noqa: F401
+from browser_helpers import ARGS, CHROMIUM
 from playwright.sync_api import expect
 from test_claims_counter import find_member, log_in, path_of, problems, wait_focus
 
@@ -21,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "counter"))
 from test_portal_support import claims_of  # noqa: E402
 
 pytestmark = pytest.mark.browser
-live_server, page = test_browser_login.live_server, test_browser_login.page
 SCREENSHOTS = os.environ.get("DHAMEN_SCREENSHOTS")
 WIDTHS = (1024, 1280, 1440)
 
@@ -47,13 +45,13 @@ OVERFLOW = """() => {
 @pytest.fixture(scope="module")
 def browser():
     """A French Chromium (``--lang=fr-FR``, Debian's chromium-l10n): its date fields read jj/mm/aaaa."""
-    if not os.path.exists(test_browser_login.CHROMIUM):
-        pytest.skip(f"{test_browser_login.CHROMIUM} absent (installez le paquet chromium)")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} absent (installez le paquet chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=test_browser_login.CHROMIUM,
-                                     args=[*test_browser_login.ARGS, "--lang=fr-FR"],
+        instance = p.chromium.launch(executable_path=CHROMIUM,
+                                     args=[*ARGS, "--lang=fr-FR"],
                                      env={**os.environ, "LANGUAGE": "fr", "LANG": "fr_FR.UTF-8"})
         yield instance
         instance.close()

@@ -15,16 +15,13 @@ from pathlib import Path
 
 import pyotp
 import pytest
-import test_browser_login
 from auth_helpers import PASSWORD, make_user
-from claims_helpers import shop_fixture  # noqa: F401
 from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reconciliation"))
 from recon_helpers import PERIOD_END, PERIOD_START, add_claims, pdf_text, run_jobs  # noqa: E402
 
 pytestmark = pytest.mark.browser
-browser, live_server, page = test_browser_login.browser, test_browser_login.live_server, test_browser_login.page
 SCREENSHOTS = os.environ.get("DHAMEN_SCREENSHOTS")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from claims_helpers import shop_fixture  # noqa: F401
 
 
 def get(client, shop, who, query):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from claims_helpers import drug, post_claim, run_event_jobs, shop_fixture  # noqa: F401
+from claims_helpers import drug, post_claim, run_event_jobs
 from sqlalchemy import select
 
 from dhamen.claims import events

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from claims_helpers import drug, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import drug, post_claim
 
 from dhamen.extensions import db
 from dhamen.models import Claim

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from claims_helpers import drug, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import drug, post_claim
 from sqlalchemy import select
 
 from dhamen.domain import reference

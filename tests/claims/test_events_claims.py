@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claims_helpers import drug, insurer_counters, post_claim, run_event_jobs, shop_fixture  # noqa: F401
+from claims_helpers import drug, insurer_counters, post_claim, run_event_jobs
 from sqlalchemy import select
 
 from dhamen.claims import events

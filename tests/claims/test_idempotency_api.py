@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from claims_helpers import claim_body, delta, drug, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import claim_body, delta, drug, post_claim
 from sqlalchemy import select
 
 from dhamen.claims import operations, queries

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date, timedelta
 
 import pytest
-from claims_helpers import delta, shop_fixture  # noqa: F401
+from claims_helpers import acting_as, delta
 from flask import g
 from sqlalchemy import text
 
@@ -15,20 +14,6 @@ from dhamen.claims.errors import ClaimError
 from dhamen.domain.coverage import ItemInput
 from dhamen.extensions import db
 from dhamen.models import Claim
-
-
-@contextlib.contextmanager
-def acting_as(app, user):
-    """A request context in which ``g.api_user`` is ``user``."""
-    with app.test_request_context("/api/v1/_service_test"):
-        g.api_user = user
-        yield user
-
-
-@pytest.fixture
-def as_pharmacist(app, shop):
-    with acting_as(app, shop.users["pharmacist"]) as user:
-        yield user
 
 
 def found(query, birth_date=None):

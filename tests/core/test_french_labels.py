@@ -36,8 +36,7 @@ from dhamen.models import (
     ReconciliationRun,
     User,
 )
-from dhamen.seed.bulk import generate_claims
-from dhamen.seed.demo import DEMO_USERS, seed_demo
+from dhamen.seed.demo import DEMO_USERS
 
 #: Internal values that are also ordinary French words (a label may be the same word).
 FRENCH_WORDS = {"active", "consultation"}
@@ -111,13 +110,6 @@ def _arguments(rule, user) -> dict | None:
             return None
         values[name] = row.id
     return values
-
-
-@pytest.fixture
-def seeded(ctx):
-    seed_demo(members=30)
-    generate_claims(400, progress=lambda _msg: None, seed=8)
-    db.session.commit()
 
 
 def test_no_page_of_any_role_shows_an_internal_value(app, seeded):

@@ -3,7 +3,6 @@ French, on the décompte and the claim's page."""
 
 from __future__ import annotations
 
-from claims_helpers import shop_fixture  # noqa: F401
 from test_portal_support import PORTALS, claim_data, entry_url, login, open_entry, text
 
 from dhamen.counter.next_steps import INFORMATIONAL, NEXT_STEPS

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from claims_helpers import drug, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import drug, post_claim
 from test_portal_support import PORTALS, claim_data, claims_of, entry_url, login, open_entry, text
 
 from dhamen.domain.transitions import check_claim
@@ -20,7 +20,7 @@ def _pending_clinic_claim(client, shop):
     login(client, shop.users["clinic"])
     _page, hidden = open_entry(client, case, shop.contracts["active"])
     response = client.post(f"{entry_url(case, shop.contracts['active'])}/valider",
-                           data=claim_data(case, hidden, care_date=(date.today() - timedelta(days=2)).isoformat(),
+                           data=claim_data(case, hidden, care_date=(date.today() - timedelta(days=3)).isoformat(),
                                            discharge_date=date.today().isoformat()))
     assert response.status_code == 303, text(response)
     [claim] = claims_of(shop.providers["clinic"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from claims_helpers import drug, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import drug, post_claim
 from sqlalchemy import select
 from test_portal_support import login, text
 

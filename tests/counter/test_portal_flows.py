@@ -13,7 +13,7 @@ import subprocess
 from datetime import date, timedelta
 
 import pytest
-from claims_helpers import delta, shop_fixture  # noqa: F401
+from claims_helpers import delta
 from sqlalchemy import select
 from test_portal_support import (
     PORTALS,

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from auth_helpers import fast_web_session, make_user
-from claims_helpers import delta, shop_fixture  # noqa: F401
+from claims_helpers import delta
 from test_portal_support import PORTALS, add_claim, claim_data, claims_of, entry_url, login, open_entry, text
 
 from dhamen.extensions import db
@@ -17,14 +17,6 @@ from dhamen.extensions import db
 PHARMACY = PORTALS["PHARMACIST"]
 HX = {"HX-Request": "true"}
 NOTHING = {"claims": 0, "items": 0, "keys": 0, "audit_create": 0}
-
-
-@pytest.fixture
-def counter(client, shop):
-    """A signed-in pharmacist on the entry page of the ``active`` contract: (client, hidden fields, url)."""
-    login(client, shop.users["pharmacist"])
-    _page, hidden = open_entry(client, PHARMACY, shop.contracts["active"])
-    return client, hidden, entry_url(PHARMACY, shop.contracts["active"])
 
 
 @pytest.mark.parametrize(("line", "message"), [

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.domain.coverage import (
@@ -446,7 +446,6 @@ def test_allocate_limit_examples():
         allocate_limit([1], ["a"], -1)
 
 
-@settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.integers(min_value=0, max_value=10**10), min_size=1, max_size=20),
     st.integers(min_value=0, max_value=10**11),

@@ -4,7 +4,7 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.domain.catalogue import CARE_TYPES
@@ -167,7 +167,6 @@ def test_contract_year_outside_the_contract():
         contract_year(t, date(2027, 1, 1))
 
 
-@settings(max_examples=300, deadline=None)
 @given(
     st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 12, 31)),
     st.integers(min_value=0, max_value=3000),

@@ -3,7 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.domain.coverage import ItemInput
@@ -267,7 +267,6 @@ def test_score_adds_points_and_is_capped():
     assert run(items, config=light, **context).score == 5
 
 
-@settings(max_examples=100, deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from(["PH0001", "PH0002", "C1"]), st.integers(1, 30)),

@@ -4,7 +4,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.domain.money import (
@@ -108,14 +108,12 @@ def test_parse_tnd_refuses_non_string():
         parse_tnd(12)
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.integers(min_value=0, max_value=MAX_PARSED_AMOUNT))
 def test_format_parse_round_trip(millimes):
     assert parse_tnd(format_tnd(millimes)) == millimes
     assert parse_tnd(format_tnd(millimes, with_unit=False)) == millimes
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     st.integers(min_value=0, max_value=999_999),
     st.text(alphabet="0123456789", min_size=0, max_size=3),
@@ -209,7 +207,6 @@ def test_apply_rate_refuses_floats():
         apply_rate(1000, 80.0)
 
 
-@settings(max_examples=300, deadline=None)
 @given(
     st.integers(min_value=-(10**15), max_value=10**15),
     st.integers(min_value=0, max_value=10000),
@@ -240,7 +237,6 @@ def test_format_hundredths():
     assert [format_hundredths(v) for v in (300, 250, 205, -5)] == ["3", "2,5", "2,05", "-0,05"]
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.integers(min_value=0, max_value=10000))
 def test_percent_label_round_trip(rate):
     assert rate_from_percent(percent_label(rate)) == rate

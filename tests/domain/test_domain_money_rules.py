@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.domain import reasons
@@ -413,7 +413,6 @@ def _tariff(code, bareme):
     return reference.unit_price if reference else None
 
 
-@settings(max_examples=200, deadline=None)
 @given(lines_strategy, bareme_strategy, st.booleans())
 def test_no_line_without_a_tariff_is_paid_and_none_above_quantity_tariff_rate(items, bareme, limited):
     config = {"bareme": {"pharmacy": bareme}}
@@ -428,7 +427,6 @@ def test_no_line_without_a_tariff_is_paid_and_none_above_quantity_tariff_rate(it
             assert line.covered <= apply_rate(source.quantity * min(source.unit_price, tariff), line.rate_bp)
 
 
-@settings(max_examples=200, deadline=None)
 @given(lines_strategy, bareme_strategy, st.randoms(use_true_random=False))
 def test_the_generic_flag_of_a_known_code_never_changes_what_is_covered(items, bareme, rnd):
     config = {"bareme": {"pharmacy": bareme}}
@@ -474,7 +472,6 @@ def _orders(dated, rnd):
     return [dated, shuffled, sorted(dated, key=lambda claim: claim[1], reverse=True)]
 
 
-@settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.tuples(st.sampled_from(sorted(CARES)), st.integers(-3, 0)), min_size=1, max_size=10),
     st.randoms(use_true_random=False),
@@ -487,7 +484,6 @@ def test_the_order_in_which_claims_arrive_never_changes_the_total_paid(claims, r
     assert {_arrive(order, None) for order in _orders(dated, rnd)} == {once}
 
 
-@settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.sampled_from(sorted(CARES)), min_size=1, max_size=4, unique=True),
     st.lists(st.integers(-3, 0), min_size=4, max_size=4),

@@ -4,7 +4,7 @@ import json
 from dataclasses import replace
 from datetime import date, timedelta
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.domain.adjudication import (
@@ -133,7 +133,6 @@ def summary(result):
     return data
 
 
-@settings(max_examples=250, deadline=None)
 @given(claims())
 def test_every_line_and_the_claim_balance(claim):
     ctx, items = claim
@@ -169,7 +168,6 @@ def test_every_line_and_the_claim_balance(claim):
         assert result.covered_amount > 0
 
 
-@settings(max_examples=250, deadline=None)
 @given(claims())
 def test_covered_never_exceeds_what_the_annual_limit_leaves(claim):
     ctx, items = claim
@@ -186,7 +184,6 @@ def test_covered_never_exceeds_what_the_annual_limit_leaves(claim):
         assert result.covered_amount <= max(0, limit - ctx.used_this_year)
 
 
-@settings(max_examples=150, deadline=None)
 @given(claims(), st.randoms(use_true_random=False))
 def test_result_does_not_depend_on_line_order(claim, rnd):
     ctx, items = claim
@@ -198,7 +195,6 @@ def test_result_does_not_depend_on_line_order(claim, rnd):
     assert canonical_lines(first) == canonical_lines(second)
 
 
-@settings(max_examples=100, deadline=None)
 @given(claims())
 def test_lines_follow_the_input_order(claim):
     ctx, items = claim
@@ -207,7 +203,6 @@ def test_lines_follow_the_input_order(claim):
     assert [line.unit_price for line in result.lines] == [item.unit_price for item in items]
 
 
-@settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.sampled_from([*CODES, "ZZ3", "ZZ4"]), min_size=2, max_size=8),
     st.sampled_from([999, 1_000, 2_500, 3_333]),

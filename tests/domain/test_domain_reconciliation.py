@@ -1,7 +1,7 @@
 """Reconciliation statement totals."""
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.domain.errors import MoneyError
@@ -67,7 +67,6 @@ claim_rows = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
 @given(claim_rows, st.integers(min_value=0, max_value=10_000))
 def test_totals_balance(rows, rate):
     claims = [

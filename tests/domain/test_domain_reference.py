@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dhamen.domain import reference
@@ -12,7 +12,6 @@ from dhamen.domain import reference
 CARE_TYPES = st.sampled_from(sorted(reference.PREFIXES))
 
 
-@settings(deadline=None)  # a shared, busy machine: no per-example time limit
 @given(care_type=CARE_TYPES, value=st.integers(min_value=0, max_value=reference.SPACE - 1))
 def test_a_reference_reads_back_as_typed_by_a_person(care_type, value):
     ref = reference.new_reference(care_type, date(2026, 3, 1), value)
@@ -22,7 +21,6 @@ def test_a_reference_reads_back_as_typed_by_a_person(care_type, value):
     assert reference.normalise(ref.replace("-", "").replace("0", "O").replace("1", "I")) == ref
 
 
-@settings(deadline=None)  # a shared, busy machine: no per-example time limit
 @given(care_type=CARE_TYPES, value=st.integers(min_value=0, max_value=reference.SPACE - 1),
        position=st.integers(min_value=0, max_value=9), data=st.data())
 def test_one_wrong_symbol_or_a_swap_of_neighbours_is_caught(care_type, value, position, data):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from claims_helpers import shop_fixture  # noqa: F401
 from recon_helpers import PERIOD_END, PERIOD_START, add_claims
 from sqlalchemy import func, select
 

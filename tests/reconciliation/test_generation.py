@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from claims_helpers import shop_fixture  # noqa: F401
 from recon_helpers import PERIOD_END, PERIOD_START, add_claims, pdf_text, run_jobs
 from sqlalchemy import func, select
 

@@ -8,7 +8,6 @@ from datetime import date
 
 import pytest
 from auth_helpers import csrf_from, fast_api_token, fast_web_session, make_user
-from claims_helpers import shop_fixture  # noqa: F401
 from recon_helpers import PERIOD_END, PERIOD_START, add_claims, pdf_text, run_jobs
 from sqlalchemy import func, select
 
