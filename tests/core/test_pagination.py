@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from claims_helpers import shop_fixture  # noqa: F401
 from sqlalchemy import select
 
 from dhamen.core.pagination import CursorError, Keyset, capped_count, paginate
