@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import test_browser_login
 from auth_helpers import fast_web_session
-from claims_helpers import shop_fixture  # noqa: F401
 
 from dhamen.core.sqltypes import new_id
 from dhamen.extensions import db

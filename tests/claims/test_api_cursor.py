@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from claims_helpers import shop_fixture  # noqa: F401
 
 from dhamen.claims import listing
 from dhamen.core.sqltypes import new_id

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from auth_helpers import fast_web_session
-from claims_helpers import shop_fixture  # noqa: F401
 from test_portal_support import login, text
 
 from dhamen.claims import figures

@@ -6,7 +6,6 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from claims_helpers import shop_fixture  # noqa: F401
 from test_portal_support import add_claim, login, text
 
 from dhamen.extensions import db
