@@ -11,7 +11,6 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import test_browser_login
 from auth_helpers import fast_web_session
 
 from dhamen.core.sqltypes import new_id
@@ -19,7 +18,6 @@ from dhamen.extensions import db
 from dhamen.models import Claim
 
 pytestmark = pytest.mark.browser
-browser, live_server, page = test_browser_login.browser, test_browser_login.live_server, test_browser_login.page
 SCREENSHOTS = os.environ.get("DHAMEN_SCREENSHOTS")
 
 
