@@ -152,8 +152,9 @@ class ClaimListQuery(_Query):
     au: IsoDate | None = None
     statut: Literal[CLAIM_STATUSES] | None = None  # type: ignore[valid-type]
     type: Literal[CARE_TYPES] | None = None  # type: ignore[valid-type]
-    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1  # bounded in the view: the first 1 000 claims
     perPage: Annotated[int, Field(ge=1, le=MAX_PER_PAGE)] = 25
+    cursor: Annotated[str | None, Field(min_length=1, max_length=400)] = None  # a nextCursor
 
     @field_validator("au")
     @classmethod
