@@ -9,7 +9,7 @@
   provider are read from the index alone (index-only scan), not the table.
 
 Revision ID: f1a2b3c4d5e6
-Revises: 5e1c0a7d13aa
+Revises: 7f3c2a91d5e4
 Create Date: 2026-11-29 23:05:00
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'f1a2b3c4d5e6'
-down_revision = '5e1c0a7d13aa'
+down_revision = '7f3c2a91d5e4'
 branch_labels = None
 depends_on = None
 
