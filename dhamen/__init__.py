@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, abort, request
+from flask import Flask
 
 __version__ = "1.0.0"
 
@@ -92,12 +92,13 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
     from dhamen.core.security import register_security
 
     register_security(app)
+    from dhamen.core.outages import register_outage_handlers
 
-    @app.before_request
-    def _refuse_oversized_bodies():
-        length = request.content_length
-        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
-            abort(413)
+    register_outage_handlers(app)
+
+    from dhamen.core.edge import register_input_guard
+
+    register_input_guard(app)
 
     @app.after_request
     def _after(response):

@@ -1,8 +1,7 @@
-"""Security headers, and fail-closed answers when Redis is unreachable."""
+"""Security headers; the caller verified first (Redis down: see ``dhamen.core.outages``)."""
 
 from __future__ import annotations
 
-import redis
 from flask import g, request
 
 from dhamen.access.auth.sessions import SessionStoreDown
@@ -74,24 +73,3 @@ def register_security(app) -> None:
         if request.path.startswith("/api/") or request.endpoint and request.endpoint.startswith("auth."):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
-
-    @app.errorhandler(SessionStoreDown)
-    @app.errorhandler(redis.exceptions.ConnectionError)
-    @app.errorhandler(redis.exceptions.TimeoutError)
-    def _store_down(exc):
-        from werkzeug.exceptions import ServiceUnavailable
-
-        from dhamen.core.api import error_response, is_api_request
-        from dhamen.extensions import db
-
-        db.session.rollback()
-        app.logger.error("Redis injoignable: %s", exc.__class__.__name__)
-        if is_api_request():
-            return error_response(503, "SERVICE_UNAVAILABLE",
-                                  "Service d'authentification momentanément indisponible.")
-        from dhamen.core.web import render_error_page
-
-        # The page must not ask Redis who is signed in (it would fail again): render it
-        # for an anonymous visitor.
-        g._login_user = app.login_manager.anonymous_user()
-        return render_error_page(ServiceUnavailable())

@@ -458,7 +458,9 @@ ROUTES = (
 
 def _template_context() -> dict:
     return {
-        "portal": portal(), "provider": current_user.provider, "status_label": STATUS_LABELS.get,
+        # current_user may be anonymous here: the 503 page of a portal URL is rendered without asking
+        # Redis or the database who is signed in.
+        "portal": portal(), "provider": getattr(current_user, "provider", None), "status_label": STATUS_LABELS.get,
         "contract_status_label": CONTRACT_STATUS_LABELS.get, "plan_label": PLAN_LABELS.get,
         "care_label": CARE_TYPE_LABELS.get, "percent": percent_label,
         "glance": glance, "exclusion_label": exclusion_label,
