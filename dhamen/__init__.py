@@ -62,7 +62,7 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
         crypto.Keyring(settings.data_encryption_keys, settings.data_encryption_key_id, settings.lookup_key)
     )
 
-    from dhamen.core.services import build_services, run_inline_jobs
+    from dhamen.core.services import build_services
     from dhamen.extensions import csrf, db, init_limiter, login_manager, migrate
 
     # Fixed order: database → migrations → cache/queues/storage → rate limits → login → CSRF → blueprints.
@@ -92,18 +92,14 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
     from dhamen.core.security import register_security
 
     register_security(app)
-    from dhamen.core.outages import register_outage_handlers
-
-    register_outage_handlers(app)
 
     from dhamen.core.edge import register_input_guard
 
     register_input_guard(app)
 
-    @app.after_request
-    def _after(response):
-        run_inline_jobs()
-        return response
+    from dhamen.core.unit import register_unit_of_work
+
+    register_unit_of_work(app)
 
     from dhamen.cli import register_cli
 

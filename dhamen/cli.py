@@ -8,6 +8,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from dhamen.core.unit import committed
+from dhamen.seed.bulk import generate_claims
+from dhamen.seed.demo import DEMO_PASSWORD, seed_demo
+
 dhamen_cli = AppGroup("dhamen", help="Commandes Dhamen (données de démonstration, maintenance).")
 
 
@@ -18,10 +22,9 @@ dhamen_cli = AppGroup("dhamen", help="Commandes Dhamen (données de démonstrati
 @click.option("--members", type=click.IntRange(min=1, max=1_000_000), default=300, show_default=True,
               help="Nombre d'adhérents de démonstration.")
 @click.option("--batch-size", type=click.IntRange(min=100, max=100_000), default=5000, show_default=True)
+@committed
 def seed_command(claims: int, members: int, batch_size: int) -> None:
     """Charge le jeu de données tunisien de démonstration (idempotent)."""
-    from dhamen.seed.demo import DEMO_PASSWORD, seed_demo
-
     settings = current_app.config["DHAMEN"]
     report = seed_demo(members=members, with_demo_users=settings.is_development)
     click.echo(report.summary())
@@ -32,8 +35,6 @@ def seed_command(claims: int, members: int, batch_size: int) -> None:
     else:
         click.echo("ENVIRONMENT hors développement: aucun compte de démonstration créé.")
     if claims:
-        from dhamen.seed.bulk import generate_claims
-
         created = generate_claims(claims, batch_size=batch_size, progress=click.echo)
         click.echo(f"{created} demandes générées.")
 

@@ -30,20 +30,16 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from dhamen.access.roles import INSURER_ROLES, PROVIDER_ROLES, ROLES
 from dhamen.core import crypto
 from dhamen.core.sqltypes import EncryptedText, JSONType, UTCDateTime, new_id, utcnow
+from dhamen.domain.catalogue import CARE_TYPES, PROVIDER_CARE_TYPE
+from dhamen.domain.eligibility import CONTRACT_STATUSES
 from dhamen.domain.transitions import CLAIM_STATUSES, RECONCILIATION_STATUSES
 from dhamen.extensions import db
-
-ROLES = ("ADMIN", "INSURER_ADMIN", "INSURER_AGENT", "PHARMACIST", "DOCTOR", "LAB_MANAGER", "CLINIC_ADMIN")
-INSURER_ROLES = ("INSURER_ADMIN", "INSURER_AGENT")
-PROVIDER_ROLES = ("PHARMACIST", "DOCTOR", "LAB_MANAGER", "CLINIC_ADMIN")
-PROVIDER_TYPES = ("pharmacist", "doctor", "lab", "clinic")
-ROLE_PROVIDER_TYPE = {"PHARMACIST": "pharmacist", "DOCTOR": "doctor", "LAB_MANAGER": "lab", "CLINIC_ADMIN": "clinic"}
-CLAIM_TYPES = ("pharmacy", "consultation", "lab", "hospitalization")
-CONTRACT_STATUSES = ("active", "suspended", "expired", "cancelled")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -63,11 +59,19 @@ def _updated() -> Mapped[datetime]:
 
 
 class SoftDeleteMixin:
+    """Soft delete, written once: ``X.is_live`` is a Python test on a row and a SQL condition
+    on the class (``select(X).where(X.is_live)``)."""
+
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
+    @hybrid_property
+    def is_live(self) -> bool:
+        return self.deleted_at is None
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls):
+        return cls.deleted_at.is_(None)
 
 
 class Insurer(SoftDeleteMixin, db.Model):
@@ -132,15 +136,11 @@ class Adherent(SoftDeleteMixin, db.Model):
     def national_id_masked(self) -> str:
         return crypto.mask(self.national_id)
 
-    @property
-    def phone_masked(self) -> str:
-        return crypto.mask(self.phone, 2)
-
 
 class Provider(SoftDeleteMixin, db.Model):
     __tablename__ = "providers"
     __table_args__ = (
-        CheckConstraint(_in("type", PROVIDER_TYPES), name="type"),
+        CheckConstraint(_in("type", tuple(PROVIDER_CARE_TYPE)), name="type"),
         Index("idx_providers_type", "type"),
         Index("idx_providers_city", "city"),
     )
@@ -298,7 +298,7 @@ class Reconciliation(db.Model):
 class Claim(db.Model):
     __tablename__ = "claims"
     __table_args__ = (
-        CheckConstraint(_in("type", CLAIM_TYPES), name="type"),
+        CheckConstraint(_in("type", CARE_TYPES), name="type"),
         CheckConstraint(_in("status", CLAIM_STATUSES), name="status"),
         CheckConstraint("covered_amount + copay_amount = total_amount", name="balanced"),
         CheckConstraint("covered_amount >= 0 AND copay_amount >= 0", name="non_negative"),

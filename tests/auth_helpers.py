@@ -76,7 +76,7 @@ def make_provider(kind: str, name: str):
 
 def org_for(role: str):
     """An insurer or provider suitable for ``role`` (None for ADMIN), created on the fly."""
-    from dhamen.models import INSURER_ROLES, ROLE_PROVIDER_TYPE
+    from dhamen.access.roles import INSURER_ROLES, ROLE_PROVIDER_TYPE
 
     if role in INSURER_ROLES:
         return {"insurer": make_insurer(f"I{_seq()}")}
@@ -402,7 +402,7 @@ def _register_probe_routes(app) -> None:
     from flask import render_template_string
 
     from dhamen.access.rbac import require_role
-    from dhamen.core.api import ok
+    from dhamen.core.http import ok
 
     @app.get("/api/v1/_probe/admin", endpoint="probe_api_admin")
     @require_role("ADMIN")

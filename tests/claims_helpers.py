@@ -140,6 +140,13 @@ def post_claim(client, shop: Shop, care_type="pharmacy", who="pharmacist", body=
     return client.post(f"/api/v1/claims/{care_type}", json=body, headers={**shop.auth(who), **(headers or {})})
 
 
+def insurer_counters(insurer_id: str) -> dict[str, int]:
+    """The insurer's event counters in Redis (``stats:insurer:<id>``)."""
+    from dhamen.core.services import services
+
+    return {k.decode(): int(v) for k, v in services().redis.hgetall(f"stats:insurer:{insurer_id}").items()}
+
+
 def run_event_jobs(app) -> None:
     """Events run inline with the embedded Redis; with a real Redis, work the RQ queue here."""
     svc = app.extensions["dhamen.services"]

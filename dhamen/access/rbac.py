@@ -19,6 +19,10 @@ from collections.abc import Callable
 from flask import abort, g, redirect, request, url_for
 from flask_login import current_user
 
+from dhamen.access.auth.tokens import authenticate_bearer
+from dhamen.core import audit
+from dhamen.core.http import ApiError
+
 ACCESS_ATTR = "_dhamen_access"
 AUTHENTICATED = "authenticated"
 
@@ -45,8 +49,6 @@ def _is_api() -> bool:
 def current_actor():
     """The authenticated user of this request (API token or browser session), or None."""
     if _is_api():
-        from dhamen.access.auth.tokens import authenticate_bearer
-
         return authenticate_bearer()
     return current_user if current_user.is_authenticated else None
 
@@ -57,8 +59,6 @@ def require_role(*roles: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            from dhamen.core.api import ApiError
-
             user = current_actor()
             if user is None:
                 if _is_api():
@@ -79,13 +79,6 @@ def require_role(*roles: str) -> Callable:
 
 
 def _audit_refusal(user) -> None:
-    """Refused authorisations are audited in their own small transaction."""
-    from dhamen.core import audit
-    from dhamen.extensions import db
-
-    try:
-        audit.record("authz.denied", "route", request.endpoint or request.path,
-                     {"method": request.method, "path": request.path, "role": user.role}, user=user)
-        db.session.commit()
-    except Exception:  # noqa: BLE001 - never turn a 403 into a 500
-        db.session.rollback()
+    """Refused authorisations are audited (committed with the request's answer)."""
+    audit.record("authz.denied", "route", request.endpoint or request.path,
+                 {"method": request.method, "path": request.path, "role": user.role}, user=user)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Select, exists, false, select, true
 
+from dhamen.core.errors import NotFoundError
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -139,7 +140,8 @@ def scoped_static(stmt: Select, model, user=None) -> Select:
 
 
 def get_or_404(model, object_id: str, user=None, *, options=()):
-    """One object of the user's organisation, or a 404 (page) / NOT_FOUND envelope (API)."""
+    """One object of the user's organisation, or ``NotFoundError`` (the edge answers 404: a page
+    or the ``NOT_FOUND`` envelope)."""
     obj = None
     if isinstance(object_id, str) and 0 < len(object_id) <= 64:
         stmt = scoped(select(model).where(model.id == object_id), model, user)
@@ -147,11 +149,5 @@ def get_or_404(model, object_id: str, user=None, *, options=()):
             stmt = stmt.options(*options)
         obj = db.session.scalar(stmt)
     if obj is None:
-        from flask import abort, request
-
-        if request.path.startswith("/api/"):
-            from dhamen.core.api import ApiError
-
-            raise ApiError(404, "NOT_FOUND", "Ressource introuvable.")
-        abort(404)
+        raise NotFoundError()
     return obj

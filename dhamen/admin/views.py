@@ -14,10 +14,11 @@ from dhamen.access.auth import mfa, service
 from dhamen.access.auth.passwords import hash_password, policy_errors
 from dhamen.access.auth.views import email_validator
 from dhamen.access.rbac import require_role
-from dhamen.access.roles import ROLE_LABELS
+from dhamen.access.roles import INSURER_ROLES, ROLE_LABELS, ROLE_PROVIDER_TYPE, ROLES
 from dhamen.core import audit
+from dhamen.domain.labels import PROVIDER_TYPE_LABELS
 from dhamen.extensions import db
-from dhamen.models import INSURER_ROLES, PROVIDER_ROLES, ROLE_PROVIDER_TYPE, ROLES, Insurer, Provider, User
+from dhamen.models import Insurer, Provider, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
@@ -35,10 +36,10 @@ class UserForm(FlaskForm):
 
 
 def _organisations():
-    insurers = db.session.scalars(select(Insurer).where(Insurer.deleted_at.is_(None)).order_by(Insurer.name)).all()
-    providers = db.session.scalars(select(Provider).where(Provider.deleted_at.is_(None)).order_by(Provider.name)).all()
+    insurers = db.session.scalars(select(Insurer).where(Insurer.is_live).order_by(Insurer.name)).all()
+    providers = db.session.scalars(select(Provider).where(Provider.is_live).order_by(Provider.name)).all()
     return [SelectChoice("", "—")] + [SelectChoice(f"insurer:{i.id}", f"Assureur · {i.name}") for i in insurers] + [
-        SelectChoice(f"provider:{p.id}", f"Prestataire · {p.name} ({p.type})") for p in providers]
+        SelectChoice(f"provider:{p.id}", f"Prestataire · {p.name} ({PROVIDER_TYPE_LABELS[p.type]})") for p in providers]
 
 
 def _check_organisation(role: str, org: str) -> tuple[str | None, str | None, str | None]:
@@ -90,7 +91,6 @@ def create_user():
             db.session.flush()
             audit.record("user.create", "user", user.id, {"email": user.email, "role": user.role,
                                                            "insurer_id": insurer_id, "provider_id": provider_id})
-            db.session.commit()
             flash(f"Utilisateur {user.email} créé.", "success")
             return redirect(url_for("admin.home"))
         status = 422
@@ -123,7 +123,6 @@ def change_role(user_id: str):
     user.role, user.insurer_id, user.provider_id = role, insurer_id, provider_id
     service.revoke_everything(user)
     audit.record("user.role_change", "user", user.id, {"role": [old, role]})
-    db.session.commit()
     flash(f"Rôle de {user.email} modifié.", "success")
     return redirect(url_for("admin.home"))
 
@@ -136,7 +135,6 @@ def deactivate(user_id: str):
         flash("Vous ne pouvez pas désactiver votre propre compte.", "error")
         return redirect(url_for("admin.home"))
     service.deactivate(user, current_user)
-    db.session.commit()
     flash(f"{user.email} désactivé : ses sessions et jetons sont révoqués.", "success")
     return redirect(url_for("admin.home"))
 
@@ -147,7 +145,6 @@ def reactivate(user_id: str):
     user = _target(user_id)
     user.is_active = True
     audit.record("user.reactivate", "user", user.id, {"is_active": [False, True]})
-    db.session.commit()
     flash(f"{user.email} réactivé.", "success")
     return redirect(url_for("admin.home"))
 
@@ -159,7 +156,6 @@ def reset_mfa(user_id: str):
     mfa.disable(user)
     service.revoke_everything(user)
     audit.record("user.mfa_reset", "user", user.id)
-    db.session.commit()
     flash(f"Double authentification réinitialisée pour {user.email}.", "success")
     return redirect(url_for("admin.home"))
 
@@ -174,7 +170,6 @@ def reset_password(user_id: str):
         flash(" ".join(errors), "error")
         return redirect(url_for("admin.home"))
     service.set_password(user, new, action="user.password_reset", actor=current_user)
-    db.session.commit()
     flash(f"Mot de passe de {user.email} réinitialisé ; ses sessions sont fermées.", "success")
     return redirect(url_for("admin.home"))
 
@@ -190,9 +185,6 @@ def mfa_roles():
     mfa.set_required_roles(chosen)
     audit.record("settings.mfa_required_roles", "setting", "mfa_required_roles",
                  {"before": sorted(before), "after": sorted(chosen)})
-    db.session.commit()
     flash("Rôles soumis à la double authentification enregistrés.", "success")
     return redirect(url_for("admin.home"))
 
-
-__all__ = ["bp", "PROVIDER_ROLES"]

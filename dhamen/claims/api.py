@@ -37,11 +37,9 @@ from datetime import UTC, date, datetime
 
 from flask import g, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
 
 from dhamen.access.rbac import require_role
-from dhamen.access.roles import role_label
-from dhamen.access.tenancy import scoped
+from dhamen.access.roles import INSURER_ROLES, PROVIDER_ROLES, ROLE_PROVIDER_TYPE, role_label
 from dhamen.claims import operations, queries
 from dhamen.claims.errors import ClaimError
 from dhamen.claims.schemas import (
@@ -54,15 +52,12 @@ from dhamen.claims.schemas import (
 )
 from dhamen.claims.serialisation import claim_json, claim_summary, rights_json
 from dhamen.core import crypto
-from dhamen.core.api import ApiError, bp, json_body, ok
+from dhamen.core.http import ApiError, json_body, ok, status_of
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput
 from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.extensions import db
 from dhamen.models import (
-    INSURER_ROLES,
-    PROVIDER_ROLES,
-    ROLE_PROVIDER_TYPE,
     Adherent,
     Contract,
     Provider,
@@ -114,7 +109,7 @@ def api_error(exc: ClaimError) -> ApiError:
             errors.append({"field": f"{path}.{name}" if name and err.get("line") else (name or path),
                            "message": err["message"]})
         details = {"field": errors[0]["field"], "errors": errors}
-    return ApiError(exc.status, exc.code, exc.message, details or None)
+    return ApiError(status_of(exc), exc.code, exc.message, details or None)
 
 
 def _refused(exc: ClaimError) -> ApiError:
@@ -183,7 +178,6 @@ def submit_claim(care_type: str, schema: type[ClaimBody]):
     except ClaimError as exc:
         raise _refused(exc) from None
     headers = {"Location": f"/api/v1/claims/{data['id']}"}  # before the commit expires the claim
-    db.session.commit()
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return ok(data, 201, headers)
@@ -198,14 +192,10 @@ def _submit_view(care_type: str, role: str, schema: type[ClaimBody]):
     return _wrong_type_guard(care_type, role)(require_role(role)(view))
 
 
-for _care_type, (_role, _schema) in CLAIM_ROUTES.items():
-    bp.add_url_rule(f"/claims/{_care_type}", endpoint=f"claims_submit_{_care_type}",
-                    view_func=_submit_view(_care_type, _role, _schema), methods=["POST"])
 
 
 # --- reading claims ------------------------------------------------------------------------
 
-@bp.get("/claims")
 @require_role(*READ_ROLES)
 def list_claims():
     """The caller's organisation's claims, newest first."""
@@ -216,7 +206,6 @@ def list_claims():
                "perPage": q.perPage, "pages": pages})
 
 
-@bp.get("/claims/<claim_id>")
 @require_role(*READ_ROLES)
 def get_claim(claim_id: str):
     """One claim with its lines and adjudication steps (404 for another organisation)."""
@@ -238,18 +227,14 @@ def _member_by_national_id(raw: str) -> Adherent:
 
 
 def _member_by_id(member_id: str) -> Adherent:
-    member = db.session.scalar(scoped(select(Adherent).where(
-        Adherent.id == member_id, Adherent.deleted_at.is_(None)), Adherent))
-    if member is None:
-        raise ApiError(404, "UNKNOWN_MEMBER", "Adhérent inconnu.", {"field": "memberId"})
-    return member
+    try:
+        return queries.get_member(member_id)
+    except ClaimError as exc:
+        raise api_error(exc) from None
 
 
 def _contracts_by_number(number: str) -> list[Contract]:
-    contracts = db.session.scalars(scoped(select(Contract).where(
-        func.upper(Contract.contract_number) == number.strip().upper()), Contract)
-        .order_by(Contract.start_date.desc())).all()
-    contracts = [c for c in contracts if c.adherent.deleted_at is None]
+    contracts = queries.contracts_by_number(number)
     if not contracts:
         raise ApiError(404, "UNKNOWN_CONTRACT", f"Aucun contrat n° « {number.strip()[:50]} ».",
                        {"field": "contractNumber"})
@@ -281,7 +266,7 @@ def eligibility_answer(q) -> dict:
         raise api_error(exc) from None
     if only is not None:
         panel = [r for r in panel if r.contract.id in only]
-    usable = [r for r in panel if r.eligibility.inforce and (provider is None or r.has_convention)]
+    usable = [r for r in panel if r.usable]
     if usable:
         disposition = usable[0].eligibility.message
     elif panel and provider is not None and panel[0].eligibility.inforce:
@@ -308,7 +293,6 @@ def eligibility_answer(q) -> dict:
     }
 
 
-@bp.get("/eligibility")
 @require_role(*ELIGIBILITY_ROLES)
 def eligibility_get():
     """Rights by contract number or member id (a national ID goes in ``POST /eligibility``)."""
@@ -319,8 +303,19 @@ def eligibility_get():
     return ok(eligibility_answer(_query(EligibilityQuery)))
 
 
-@bp.post("/eligibility")
 @require_role(*ELIGIBILITY_ROLES)
 def eligibility_post():
     """Rights by national ID (in the body), contract number or member id."""
     return ok(eligibility_answer(validate(EligibilityBody, json_body())))
+
+
+#: (rule, view, methods), registered on the API blueprint by ``dhamen.core.api``; one submission
+#: view per claim type (``submit_<type>_claim``).
+ROUTES = (
+    *((f"/claims/{care_type}", _submit_view(care_type, role, schema), ("POST",))
+      for care_type, (role, schema) in CLAIM_ROUTES.items()),
+    ("/claims", list_claims, ("GET",)),
+    ("/claims/<claim_id>", get_claim, ("GET",)),
+    ("/eligibility", eligibility_get, ("GET",)),
+    ("/eligibility", eligibility_post, ("POST",)),
+)

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dhamen.core.errors import ServiceError
+from dhamen.domain.errors import ItemError
 
-from dhamen.domain.coverage import ItemError
 
-
-class ClaimError(Exception):
-    """Bad input or a refused claim: a French message, a stable code, the field at fault."""
-
-    def __init__(self, code: str, message: str, field: str | None = None, status: int = 422,
-                 errors: list[dict] | None = None):
-        super().__init__(message)
-        self.code, self.message, self.field, self.status, self.errors = code, message, field, status, errors or []
-
-    def as_details(self) -> dict:
-        details: dict[str, Any] = {}
-        if self.field:
-            details["field"] = self.field
-        if self.errors:
-            details["errors"] = self.errors
-        return details
+class ClaimError(ServiceError):
+    """Bad input or a refused claim (``errors``: the engine's per-line problems)."""
 
 
 def item_errors_json(errors: list[ItemError]) -> list[dict]:

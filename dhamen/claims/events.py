@@ -20,7 +20,6 @@ import redis
 from dhamen.core import audit
 from dhamen.core.jobs import with_app
 from dhamen.core.services import services
-from dhamen.extensions import db
 
 log = logging.getLogger("dhamen.events")
 USUAL_MIN_SAMPLE = 20
@@ -45,15 +44,6 @@ def claim_event(event: dict) -> None:
     audit.record(f"event.{event['type']}", "claim", event["claimId"],
                  {"status": event["status"], "previousStatus": event.get("previousStatus")},
                  user=None, insurer_id=event["insurerId"], provider_id=event.get("providerId"))
-    db.session.commit()
-
-
-def insurer_counters(insurer_id: str) -> dict[str, int]:
-    try:
-        raw = services().redis.hgetall(f"stats:insurer:{insurer_id}")
-    except redis.exceptions.RedisError:
-        return {}
-    return {k.decode(): int(v) for k, v in raw.items()}
 
 
 def usual_amount(insurer_id: str, care_type: str) -> int | None:

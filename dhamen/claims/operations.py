@@ -46,10 +46,11 @@ from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput, Tariffs, validate_items
 from dhamen.domain.errors import ConfigError, InvalidClaimError
 from dhamen.domain.labels import CARE_TYPE_LABELS
+from dhamen.domain.limits import MAX_CARE_AGE_DAYS, MAX_NOTES_LENGTH
+from dhamen.domain.transitions import engine_path
 from dhamen.extensions import db
 from dhamen.models import Claim, ClaimItem, IdempotencyKey
 
-MAX_CARE_AGE_DAYS = 365
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
@@ -94,30 +95,30 @@ def prepare(user, contract_id: str, care_type: str, care_date: date, items: list
     if not (isinstance(contract_id, str) and 0 < len(contract_id) <= 64):
         contract_id = None
     provider, contract, convention = claim_context(user, contract_id, care_date, lock)
-    if provider is None or provider.deleted_at is not None:
-        raise ClaimError("UNKNOWN_PROVIDER", "Votre compte n'est rattaché à aucun prestataire.", status=403)
+    if provider is None:
+        raise ClaimError("UNKNOWN_PROVIDER", "Votre compte n'est rattaché à aucun prestataire.", kind="forbidden")
     if not provider.is_active:
         raise ClaimError("PROVIDER_INACTIVE", "Votre établissement est désactivé : aucune demande ne peut être saisie.",
-                         status=403)
+                         kind="forbidden")
     expected = PROVIDER_CARE_TYPE.get(provider.type)
     if care_type != expected:
         label = CARE_TYPE_LABELS.get(care_type, care_type)
         raise ClaimError("WRONG_CLAIM_TYPE",
                          f"Un établissement de type « {provider.type} » ne peut pas saisir de demande « {label} ».",
-                         "type", 403)
-    if contract is None or contract.adherent.deleted_at is not None:
+                         "type", "forbidden")
+    if contract is None:
         raise ClaimError("UNKNOWN_CONTRACT", "Contrat inconnu : recherchez l'adhérent puis choisissez son contrat.",
-                         "contractId", 404)
+                         "contractId", "not_found")
     if convention is None:
         raise ClaimError("NO_CONVENTION",
                          f"Pas de convention de tiers payant en vigueur entre votre établissement et "
                          f"{contract.insurer.name} : le contrat {contract.contract_number} ne peut pas être "
-                         f"pris en charge ici.", "contractId", 422)
+                         f"pris en charge ici.", "contractId", "invalid")
     errors = validate_items(care_type, items)
     if errors:
-        raise ClaimError("INVALID_ITEMS", errors[0].message, "items", 422, item_errors_json(errors))
-    if notes is not None and len(notes) > 2000:
-        raise ClaimError("VALIDATION_ERROR", "La note ne peut pas dépasser 2000 caractères.", "notes")
+        raise ClaimError("INVALID_ITEMS", errors[0].message, "items", "invalid", item_errors_json(errors))
+    if notes is not None and len(notes) > MAX_NOTES_LENGTH:
+        raise ClaimError("VALIDATION_ERROR", f"La note ne peut pas dépasser {MAX_NOTES_LENGTH} caractères.", "notes")
     return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None, convention)
 
 
@@ -136,11 +137,11 @@ def evaluate(req: ClaimRequest) -> Adjudication:
             used_this_year=used, fraud=fraud, insurer_config={k: v for k, v in config.items() if k != "bareme"})
         return adjudicate(ctx, req.items)
     except InvalidClaimError as exc:
-        raise ClaimError("INVALID_ITEMS", exc.errors[0].message, "items", 422,
+        raise ClaimError("INVALID_ITEMS", exc.errors[0].message, "items", "invalid",
                          item_errors_json(list(exc.errors))) from exc
     except ConfigError as exc:
         raise ClaimError("CONFIGURATION_ERROR", f"Paramétrage de l'assureur ou du contrat invalide : {exc}",
-                         status=409) from exc
+                         kind="conflict") from exc
 
 
 def preview(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
@@ -207,11 +208,8 @@ def create_claim(user, req: ClaimRequest, result: Adjudication) -> tuple[dict, l
     db.session.execute(_INSERT_CLAIM, claim)
     if items:
         db.session.execute(_INSERT_ITEMS, items)
-    transitions = ["pending", "eligible" if result.status != "rejected" or result.eligibility.inforce else "rejected"]
-    if result.status != transitions[-1]:
-        transitions.append(result.status)
     audit.record("claim.create", "claim", claim["id"], {
-        "type": claim["type"], "status": transitions, "reason_code": result.reason_code,
+        "type": claim["type"], "status": engine_path(result.status, result.eligibility.inforce), "reason_code": result.reason_code,
         "total_amount": claim["total_amount"], "covered_amount": claim["covered_amount"],
         "fraud_score": claim["fraud_score"], "lines": len(result.lines)}, user=user)
     after_commit("events", claim_event, claim_event_payload(claim, "claim.created"))
@@ -237,7 +235,7 @@ def find_idempotent(user, key: str | None, fingerprint: str) -> StoredResponse |
         return None
     if not 1 <= len(key) <= 255:
         raise ClaimError("INVALID_IDEMPOTENCY_KEY", "En-tête Idempotency-Key invalide (1 à 255 caractères).",
-                         "Idempotency-Key", 400)
+                         "Idempotency-Key", "bad_request")
     row = db.session.execute(STORED_RESPONSE, {"user_id": user.id, "key": key}).first()
     if row is None:
         return None
@@ -246,7 +244,7 @@ def find_idempotent(user, key: str | None, fingerprint: str) -> StoredResponse |
         return None
     if row.request_hash != fingerprint:
         raise ClaimError("IDEMPOTENCY_KEY_REUSED",
-                         "Cette clé d'idempotence a déjà servi pour une autre demande.", "Idempotency-Key", 422)
+                         "Cette clé d'idempotence a déjà servi pour une autre demande.", "Idempotency-Key", "invalid")
     return StoredResponse(row.claim_id, row.response_json)
 
 
@@ -275,7 +273,7 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
         existing = find_idempotent(user, idempotency_key, fingerprint)
         if existing is None:
             raise ClaimError("IDEMPOTENCY_CONFLICT", "Requête concurrente avec la même clé d'idempotence : "
-                             "réessayez.", "Idempotency-Key", 409)
+                             "réessayez.", "Idempotency-Key", "conflict")
         return existing.claim_id, existing.response_json, True
     return claim["id"], body, False
 

@@ -68,14 +68,11 @@ def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
         member = member_by_national_id(normalised)
         if member is not None:
             results[member.id] = MemberMatch(member, [], "national_id")
-    contract_rows = db.session.scalars(scoped(select(Contract).where(
-        func.upper(Contract.contract_number) == query.upper()), Contract)).all()
-    for contract in contract_rows:
-        if contract.adherent.deleted_at is None:
-            results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], "contract_number"))
+    for contract in contracts_by_number(query):
+        results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], "contract_number"))
     if not results and not normalised.isdigit():
         terms = [t for t in re.split(r"\s+", query.lower()) if t][:4]
-        stmt = select(Adherent).where(Adherent.deleted_at.is_(None))
+        stmt = select(Adherent).where(Adherent.is_live)
         for term in terms:
             like = f"%{term.replace('%', '').replace('_', '')}%"
             stmt = stmt.where(or_(func.lower(Adherent.first_name).like(like),
@@ -96,16 +93,29 @@ def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
     return matches
 
 
+def contracts_by_number(number: str) -> list[Contract]:
+    """The contracts with this number (any case) that the caller may see, of members not
+    deleted, newest first."""
+    contracts = db.session.scalars(scoped(select(Contract).where(
+        func.upper(Contract.contract_number) == number.strip().upper()), Contract)
+        .order_by(Contract.start_date.desc())).all()
+    return [c for c in contracts if c.adherent.is_live]
+
+
 def member_by_national_id(national_id: str) -> Adherent | None:
     """The (not deleted) member with this national ID, through the keyed hash, scoped to the caller."""
     return db.session.scalar(scoped(select(Adherent).where(
-        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.deleted_at.is_(None)), Adherent))
+        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.is_live), Adherent))
 
 
 def get_member(adherent_id: str) -> Adherent:
-    member = get_or_404(Adherent, adherent_id)
-    if member.deleted_at is not None:
-        raise ClaimError("UNKNOWN_MEMBER", "Adhérent inconnu.", "memberId", 404)
+    """The (not deleted) member, scoped to the caller; ``UNKNOWN_MEMBER`` otherwise."""
+    member = None
+    if isinstance(adherent_id, str) and 0 < len(adherent_id) <= 64:
+        member = db.session.scalar(scoped(select(Adherent).where(Adherent.id == adherent_id, Adherent.is_live),
+                                          Adherent))
+    if member is None:
+        raise ClaimError("UNKNOWN_MEMBER", "Adhérent inconnu.", "memberId", "not_found")
     return member
 
 
@@ -135,6 +145,13 @@ class ContractRights:
     eligibility: elig.Eligibility
     has_convention: bool
     excluded: list[str] = field(default_factory=list)
+    at_provider: bool = True  # asked by a provider: a convention with it is needed
+
+    @property
+    def usable(self) -> bool:
+        """The verdict "a claim on this contract can be paid here": in force, and under
+        convention with the provider asking (an insurer's question needs no convention)."""
+        return self.eligibility.inforce and (self.has_convention or not self.at_provider)
 
 
 def convention_in_force(insurer_id, provider_id, on):
@@ -161,9 +178,10 @@ def rights(member: Adherent, care_type: str | None, on: date, provider: Provider
             e = elig.check(terms_of(contract), care_type or "pharmacy", on, used)
         except ConfigError as exc:
             raise ClaimError("CONTRACT_MISCONFIGURED", f"Contrat {contract.contract_number} mal paramétré : {exc}",
-                             status=409) from exc
+                             kind="conflict") from exc
         has_conv = provider is not None and active_convention(contract.insurer_id, provider.id, on) is not None
-        out.append(ContractRights(contract, contract.insurer, e, has_conv, list(contract.exclusions_json or [])))
+        out.append(ContractRights(contract, contract.insurer, e, has_conv, list(contract.exclusions_json or []),
+                                  at_provider=provider is not None))
     out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.contract_number))
     return out
 
@@ -179,7 +197,6 @@ class ProviderFacts:
     type: str
     name: str
     is_active: bool
-    deleted_at: Any
     city: str | None
     lat: float | None
     lng: float | None
@@ -188,7 +205,6 @@ class ProviderFacts:
 @dataclass(frozen=True, slots=True)
 class MemberFacts:
     id: str
-    deleted_at: Any
     city: str | None
     lat: float | None
     lng: float | None
@@ -236,6 +252,9 @@ _PROVIDER_FIELDS = _names(ProviderFacts)
 _CONTRACT_FIELDS = _names(ContractFacts, skip=("adherent", "insurer"))
 _MEMBER_FIELDS = _names(MemberFacts, skip=("id",))  # id: the contract's adherent_id
 _INSURER_FIELDS = _names(InsurerFacts, skip=("id",))  # id: the contract's insurer_id
+_PROVIDER_KEYS = tuple((name, f"provider_{name}") for name in _PROVIDER_FIELDS)
+_MEMBER_KEYS = tuple((name, f"member_{name}") for name in _MEMBER_FIELDS)
+_INSURER_KEYS = tuple((name, f"insurer_{name}") for name in _INSURER_FIELDS)
 
 _P, _A, _I, _C = Provider.__table__.c, Adherent.__table__.c, Insurer.__table__.c, Contract.__table__.c
 _V, _CL, _IT, _K = Convention.__table__.c, Claim.__table__.c, ClaimItem.__table__.c, IdempotencyKey.__table__.c
@@ -243,11 +262,11 @@ _V, _CL, _IT, _K = Convention.__table__.c, Claim.__table__.c, ClaimItem.__table_
 # The hot path's statements are built once, with bind parameters: building a statement
 # and its cache key on each call costs several times what running it does.
 _CONTRACT = (select(*(_C[name] for name in _CONTRACT_FIELDS),
-                    *(_A[name].label(f"member_{name}") for name in _MEMBER_FIELDS),
-                    *(_I[name].label(f"insurer_{name}") for name in _INSURER_FIELDS))
+                    *(_A[name].label(key) for name, key in _MEMBER_KEYS),
+                    *(_I[name].label(key) for name, key in _INSURER_KEYS))
              .join_from(Contract.__table__, Adherent.__table__, _A.id == _C.adherent_id)
              .join(Insurer.__table__, _I.id == _C.insurer_id)
-             .where(_C.id == bindparam("contract_id")))
+             .where(_C.id == bindparam("contract_id"), Adherent.is_live))
 _USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
     # adherent_id is implied by the contract: it lets the (adherent_id, care_date) index serve the sum.
     _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
@@ -269,8 +288,9 @@ STORED_RESPONSE = select(_K.id, _K.created_at, _K.request_hash, _K.claim_id, _K.
 def _context_statement(user, lock: bool):
     """Provider, contract (with member and insurer) and convention in one statement.
 
-    The provider's row always comes back; the contract's columns are NULL when it is
-    unknown or outside the user's organisation (``tenancy`` scopes the inner select),
+    The provider's row comes back unless it is deleted; the contract's columns are NULL when
+    it is unknown, its member deleted, or outside the user's organisation (``tenancy``
+    scopes the inner select),
     the convention's when none is in force on the care date.  ``lock``: the contract's
     row is locked (``FOR UPDATE``) until the commit, so that two claims on one contract
     are adjudicated one after the other and the annual limit is never overspent.
@@ -282,11 +302,11 @@ def _context_statement(user, lock: bool):
 def _context_around(inner, lock: bool):
     """Built once per scoped contract select (statements hash by identity)."""
     c = (inner.with_for_update(of=Contract.__table__) if lock else inner).subquery("c")
-    return (select(*(_P[name].label(f"provider_{name}") for name in _PROVIDER_FIELDS),
+    return (select(*(_P[name].label(key) for name, key in _PROVIDER_KEYS),
                    *c.c, _V.id.label("convention_id"), _V.bareme_json)
             .select_from(Provider.__table__.outerjoin(c, true()).outerjoin(
                 Convention.__table__, convention_in_force(c.c.insurer_id, _P.id, bindparam("on"))))
-            .where(_P.id == bindparam("provider_id")))
+            .where(_P.id == bindparam("provider_id"), Provider.is_live))
 
 
 def claim_context(user, contract_id: str | None, on: date, lock: bool = False
@@ -300,14 +320,14 @@ def claim_context(user, contract_id: str | None, on: date, lock: bool = False
     if row is None:
         return None, None, None
     m = row._mapping
-    provider = ProviderFacts(**{name: m[f"provider_{name}"] for name in _PROVIDER_FIELDS})
+    provider = ProviderFacts(**{name: m[key] for name, key in _PROVIDER_KEYS})
     contract = None
     if m["contract_number"] is not None:
-        insurer = {name: m[f"insurer_{name}"] for name in _INSURER_FIELDS}
+        insurer = {name: m[key] for name, key in _INSURER_KEYS}
         insurer["config_json"] = insurer["config_json"] or {}
         contract = ContractFacts(
             **{name: m[name] for name in _CONTRACT_FIELDS},
-            adherent=MemberFacts(m["adherent_id"], **{name: m[f"member_{name}"] for name in _MEMBER_FIELDS}),
+            adherent=MemberFacts(m["adherent_id"], **{name: m[key] for name, key in _MEMBER_KEYS}),
             insurer=InsurerFacts(m["insurer_id"], **insurer))
     convention = ConventionFacts(m["convention_id"], m["bareme_json"]) if m["convention_id"] else None
     return provider, contract, convention

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 from dhamen.core.edge import register_field_labels
+from dhamen.domain.catalogue import CARE_TYPES
 from dhamen.domain.coverage import (
     MAX_CATEGORY_LENGTH,
     MAX_CODE_LENGTH,
@@ -37,11 +38,10 @@ from dhamen.domain.coverage import (
     MAX_QUANTITY,
     MAX_UNIT_PRICE,
 )
+from dhamen.domain.limits import MAX_NOTES_LENGTH, MAX_ROOM_LENGTH, MAX_STAY_DAYS
 from dhamen.domain.money import format_tnd
-from dhamen.models import CLAIM_STATUSES, CLAIM_TYPES
+from dhamen.domain.transitions import CLAIM_STATUSES
 
-MAX_NOTES = 2000
-MAX_STAY_DAYS = 365
 MAX_PER_PAGE = 100
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -88,7 +88,7 @@ class ClaimBody(_Body):
     contractId: Annotated[str, Field(min_length=1, max_length=64)]
     careDate: IsoDate | None = None
     items: Annotated[list[ItemBody], Field(min_length=1, max_length=MAX_LINES)]
-    notes: Annotated[str | None, Field(max_length=MAX_NOTES)] = None
+    notes: Annotated[str | None, Field(max_length=MAX_NOTES_LENGTH)] = None
 
 
 class HospitalizationBody(ClaimBody):
@@ -99,7 +99,7 @@ class HospitalizationBody(ClaimBody):
 
     admissionDate: IsoDate
     dischargeDate: IsoDate
-    room: Annotated[str | None, Field(min_length=1, max_length=50)] = None
+    room: Annotated[str | None, Field(min_length=1, max_length=MAX_ROOM_LENGTH)] = None
 
     @field_validator("dischargeDate")
     @classmethod
@@ -122,7 +122,7 @@ class EligibilityBody(_Body):
     nationalId: NationalId | None = None
     contractNumber: Annotated[str | None, Field(min_length=1, max_length=50)] = None
     memberId: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-    careType: Literal[CLAIM_TYPES] | None = None  # type: ignore[valid-type]
+    careType: Literal[CARE_TYPES] | None = None  # type: ignore[valid-type]
     date: IsoDate | None = None
 
 
@@ -136,7 +136,7 @@ class EligibilityQuery(_Query):
 
     contractNumber: Annotated[str | None, Field(min_length=1, max_length=50)] = None
     memberId: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-    careType: Literal[CLAIM_TYPES] | None = None  # type: ignore[valid-type]
+    careType: Literal[CARE_TYPES] | None = None  # type: ignore[valid-type]
     date: IsoDate | None = None
 
 
@@ -146,7 +146,7 @@ class ClaimListQuery(_Query):
     du: IsoDate | None = None
     au: IsoDate | None = None
     statut: Literal[CLAIM_STATUSES] | None = None  # type: ignore[valid-type]
-    type: Literal[CLAIM_TYPES] | None = None  # type: ignore[valid-type]
+    type: Literal[CARE_TYPES] | None = None  # type: ignore[valid-type]
     page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     perPage: Annotated[int, Field(ge=1, le=MAX_PER_PAGE)] = 25
 

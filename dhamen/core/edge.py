@@ -258,9 +258,9 @@ def check_request(request) -> Refusal | None:
 
 def register_input_guard(app) -> None:
     """Install the guard: after authentication, rate limits and CSRF, before any view."""
-    from flask import render_template, request
+    from flask import request
 
-    from dhamen.core.api import error_response, is_api_request
+    from dhamen.core.http import error_page, error_response, is_api_request
 
     @app.before_request
     def _guard_input():
@@ -271,12 +271,8 @@ def register_input_guard(app) -> None:
             refusal = check_request(request)
         if refusal is None:
             return None
-        app.logger.info("entrée refusée à l'entrée sur %s %s: %s", request.method, _printable(request.path),
-                        refusal.message)
+        app.logger.info("entrée refusée sur %s %s: %s", request.method, _printable(request.path), refusal.message)
         if is_api_request():
             return error_response(refusal.status, refusal.code, refusal.message, refusal.details())
-        template = "errors/_fragment.html" if request.headers.get("HX-Request") else "errors/error.html"
         status = 413 if refusal.status == 413 else 400
-        title = "Données trop volumineuses" if status == 413 else "Saisie refusée"
-        text = f"{refusal.message} Corrigez la saisie puis réessayez."
-        return render_template(template, code=status, title=title, text=text), status
+        return error_page(status, f"{refusal.message} Corrigez la saisie puis réessayez.")

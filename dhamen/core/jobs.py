@@ -3,7 +3,8 @@
 An RQ worker imports the job function by name and calls it without Flask:
 ``with_app`` builds the app once per worker process (from the same
 environment as the web) and runs the job inside its context.  Inline (the
-embedded default) the job already runs inside the request's app.
+embedded default) the job already runs inside the request's app, after its commit.
+Either way the job is one unit of work: it commits once at its end (``committed``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import functools
 
 from flask import has_app_context
+
+from dhamen.core.unit import committed
 
 _app = None
 
@@ -25,11 +28,13 @@ def _worker_app():
 
 
 def with_app(fn):
+    job = committed(fn)
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if has_app_context():
-            return fn(*args, **kwargs)
+            return job(*args, **kwargs)
         with _worker_app().app_context():
-            return fn(*args, **kwargs)
+            return job(*args, **kwargs)
 
     return wrapper

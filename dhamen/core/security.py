@@ -1,10 +1,11 @@
-"""Security headers; the caller verified first (Redis down: see ``dhamen.core.outages``)."""
+"""Security headers; the caller verified first (Redis down: ``dhamen.core.outages``, answered by ``dhamen.core.http``)."""
 
 from __future__ import annotations
 
 from flask import g, request
 
 from dhamen.access.auth.sessions import SessionStoreDown
+from dhamen.access.auth.tokens import authenticate_bearer
 
 # What ``g`` may hold about the caller; cleared at the start of every request
 # (Flask-Login's current user, our API caller, Flask-WTF's token and its "already
@@ -33,8 +34,6 @@ def register_security(app) -> None:
         for name in (*PER_REQUEST_G, app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")):
             g.pop(name, None)
         if request.path.startswith("/api/") and request.headers.get("Authorization"):
-            from dhamen.access.auth.tokens import authenticate_bearer
-
             try:
                 authenticate_bearer()
             except SessionStoreDown:

@@ -82,28 +82,20 @@ class S3Storage:
         from botocore.config import Config
 
         self.bucket = settings.bucket
-        self._client = boto3.client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=settings.secret_access_key,
-            region_name=None if settings.region == "auto" else settings.region,
-            config=Config(
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                retries={"max_attempts": 2, "mode": "standard"},
-                s3={"addressing_style": "path"},
-                signature_version="s3v4",
-            ),
-        )
-        self._probe_client = boto3.client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=settings.secret_access_key,
-            region_name=None if settings.region == "auto" else settings.region,
-            config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
-        )
+
+        def client(**config):
+            return boto3.client(
+                "s3",
+                endpoint_url=settings.endpoint_url,
+                aws_access_key_id=settings.access_key_id,
+                aws_secret_access_key=settings.secret_access_key,
+                region_name=None if settings.region == "auto" else settings.region,
+                config=Config(s3={"addressing_style": "path"}, **config),
+            )
+
+        self._client = client(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                              retries={"max_attempts": 2, "mode": "standard"}, signature_version="s3v4")
+        self._probe_client = client(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
 
     def _call(self, fn, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError

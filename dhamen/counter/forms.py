@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from dhamen.domain import catalogue
-from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, ItemError, ItemInput
-from dhamen.domain.errors import MoneyError
+from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, ItemInput
+from dhamen.domain.errors import ItemError, MoneyError
+from dhamen.domain.limits import MAX_ROOM_LENGTH, MAX_STAY_DAYS
 from dhamen.domain.money import parse_tnd
 
 _LINE_FIELD = re.compile(r"^lines-(\d{1,4})-(code|label|qty|price|generic)$")
@@ -33,8 +34,6 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _LINE_PREFIX = re.compile(r"^Ligne \d+ : ")
 # ItemError.field (domain) → the editor's input name.
 _DOMAIN_FIELDS = {"code": "code", "label": "label", "quantity": "qty", "unit_price": "price", "is_generic": "generic"}
-MAX_ROOM_LENGTH = 30
-MAX_STAY_DAYS = 365
 
 
 def new_token() -> str:

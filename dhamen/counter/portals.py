@@ -37,22 +37,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from dhamen.access.rbac import require_role
+from dhamen.access.roles import ROLE_PROVIDER_TYPE
 from dhamen.access.tenancy import get_or_404
 from dhamen.claims import operations, queries
 from dhamen.claims.errors import ClaimError
 from dhamen.claims.queries import ContractRights
 from dhamen.core import crypto
+from dhamen.core.http import status_of
 from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
 from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_pdf
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
-from dhamen.domain.labels import CARE_TYPE_LABELS, CONTRACT_STATUS_LABELS, STATUS_LABELS
+from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
+from dhamen.domain.limits import MAX_CARE_AGE_DAYS, MAX_ROOM_LENGTH
 from dhamen.domain.money import format_tnd, percent_label
 from dhamen.extensions import db
-from dhamen.models import ROLE_PROVIDER_TYPE, Adherent, Contract, IdempotencyKey, Provider
+from dhamen.models import Adherent, Contract, IdempotencyKey, Provider
 
 PER_PAGE = 25
-PLAN_LABELS = {"individual": "Individuel", "family": "Famille", "corporate": "Groupe (entreprise)"}
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def _provider() -> Provider:
     """The signed-in user's establishment, of this portal's type (else a French 403 page)."""
     provider = current_user.provider
     config = portal()
-    if provider is None or provider.deleted_at is not None or provider.type != config.provider_type:
+    if provider is None or not provider.is_live or provider.type != config.provider_type:
         abort(make_response(render_template(
             "counter/unavailable.html",
             message=f"Votre compte n'est rattaché à aucun établissement de type « {config.title.lower()} » : "
@@ -137,7 +139,7 @@ def _provider() -> Provider:
 def _contract(contract_id: str) -> Contract:
     contract = get_or_404(Contract, contract_id, options=(selectinload(Contract.insurer),
                                                           selectinload(Contract.adherent)))
-    if contract.adherent.deleted_at is not None:
+    if not contract.adherent.is_live:
         abort(404)
     return contract
 
@@ -158,7 +160,7 @@ def ended_notice(contract: Contract, today: date | None = None) -> str | None:
     """A contract whose period ended less than a year ago still covers the care received before
     its end (a clinic bills a stay after discharge): the entry page stays open, with this notice."""
     today = today or date.today()
-    if contract.status != "active" or not today - timedelta(days=operations.MAX_CARE_AGE_DAYS) <= contract.end_date < today:
+    if contract.status != "active" or not today - timedelta(days=MAX_CARE_AGE_DAYS) <= contract.end_date < today:
         return None
     return (f"Le contrat a pris fin le {contract.end_date.strftime('%d/%m/%Y')} : seuls les soins reçus jusqu'à "
             "cette date peuvent être pris en charge. Indiquez la date des soins.")
@@ -242,7 +244,7 @@ def _adjudicate(form: EntryForm, contract: Contract) -> Decompte:
 
 
 def _refused(decompte: Decompte, exc: ClaimError) -> None:
-    decompte.status = exc.status
+    decompte.status = status_of(exc)
     if exc.errors:
         decompte.form.attach_item_errors(exc.errors)
     else:
@@ -381,7 +383,6 @@ def submit(contract_id: str):
             decompte.error_link = url_for(".claim", claim_id=earlier) if earlier else None
             form.token = new_token()
         return _entry_page(provider, contract, form, decompte, decompte.status)
-    db.session.commit()
     if replayed:
         flash("Cette demande était déjà enregistrée : le second envoi n'a pas créé de nouvelle demande.", "warning")
     return redirect(url_for(".claim", claim_id=claim_id), 303)
@@ -460,9 +461,8 @@ def _template_context() -> dict:
     return {
         # current_user may be anonymous here: the 503 page of a portal URL is rendered without asking
         # Redis or the database who is signed in.
-        "portal": portal(), "provider": getattr(current_user, "provider", None), "status_label": STATUS_LABELS.get,
-        "contract_status_label": CONTRACT_STATUS_LABELS.get, "plan_label": PLAN_LABELS.get,
-        "care_label": CARE_TYPE_LABELS.get, "percent": percent_label,
+        "portal": portal(), "provider": getattr(current_user, "provider", None), "max_room_length": MAX_ROOM_LENGTH,
+        "percent": percent_label,
         "glance": glance, "exclusion_label": exclusion_label,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),
     }

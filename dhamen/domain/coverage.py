@@ -71,7 +71,7 @@ from typing import Any
 from . import reasons
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES, ROOM_DAY_CATEGORY, CatalogueItem, find
 from .eligibility import Benefit, matching_exclusion
-from .errors import ConfigError, MoneyError
+from .errors import ConfigError, ItemError, MoneyError
 from .money import apply_rate, format_tnd, percent_label, rate_from_percent
 from .text import fold, normalize_code
 
@@ -82,7 +82,6 @@ __all__ = [
     "MAX_QUANTITY",
     "MAX_UNIT_PRICE",
     "Convention",
-    "ItemError",
     "ItemInput",
     "LineResult",
     "PricedClaim",
@@ -116,16 +115,6 @@ class ItemInput:
     unit_price: int
     is_generic: bool = False
     category: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemError:
-    """One problem in the claim lines. ``line`` is 1-based (``None`` for the
-    claim as a whole); ``field`` names the input field."""
-
-    line: int | None
-    field: str | None
-    message: str
 
 
 @dataclass(frozen=True, slots=True)

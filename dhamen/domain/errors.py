@@ -8,10 +8,17 @@ catch one family.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .coverage import ItemError
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """One problem in the claim lines. ``line`` is 1-based (``None`` for the
+    claim as a whole); ``field`` names the input field."""
+
+    line: int | None
+    field: str | None
+    message: str
 
 
 class DomainError(ValueError):

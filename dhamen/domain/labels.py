@@ -11,7 +11,8 @@ from types import MappingProxyType
 
 from .catalogue import CARE_TYPE_LABELS
 
-__all__ = ["CARE_TYPE_LABELS", "CONTRACT_STATUS_LABELS", "STATUS_LABELS"]
+__all__ = ["CARE_TYPE_LABELS", "CONTRACT_STATUS_LABELS", "PLAN_LABELS", "PROVIDER_TYPE_LABELS",
+           "RECONCILIATION_STATUS_LABELS", "STATUS_LABELS"]
 
 STATUS_LABELS: Mapping[str, str] = MappingProxyType({
     "pending": "En cours",
@@ -24,3 +25,9 @@ STATUS_LABELS: Mapping[str, str] = MappingProxyType({
 })
 CONTRACT_STATUS_LABELS: Mapping[str, str] = MappingProxyType(
     {"active": "Actif", "suspended": "Suspendu", "expired": "Expiré", "cancelled": "Résilié"})
+PROVIDER_TYPE_LABELS: Mapping[str, str] = MappingProxyType(
+    {"pharmacist": "Pharmacie", "doctor": "Cabinet médical", "lab": "Laboratoire", "clinic": "Clinique"})
+PLAN_LABELS: Mapping[str, str] = MappingProxyType(
+    {"individual": "Individuel", "family": "Famille", "corporate": "Groupe (entreprise)"})
+RECONCILIATION_STATUS_LABELS: Mapping[str, str] = MappingProxyType(
+    {"generated": "Généré", "sent": "Envoyé", "paid": "Payé"})

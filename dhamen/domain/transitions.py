@@ -93,6 +93,18 @@ def check_claim(src: str, dst: str, actor: str) -> None:
     _check(src, dst, actor, CLAIM_STATUSES, claim_allowed, _CLAIM_WORDS, "La demande", "elle")
 
 
+def engine_path(verdict: str, inforce: bool) -> list[str]:
+    """The statuses a new claim goes through at submission (what its audit row records):
+    ``pending``, then ``eligible`` (or ``rejected`` when the contract is not in force),
+    then the engine's verdict; every step is checked against the table."""
+    path = ["pending", "eligible" if verdict != "rejected" or inforce else "rejected"]
+    if verdict != path[-1]:
+        path.append(verdict)
+    for src, dst in zip(path, path[1:], strict=False):
+        check_claim(src, dst, "engine")
+    return path
+
+
 def check_reconciliation(src: str, dst: str, actor: str) -> None:
     _check(src, dst, actor, RECONCILIATION_STATUSES, reconciliation_allowed, _RECON_WORDS, "Le bordereau", "il")
 

@@ -210,7 +210,7 @@ def _ensure_reference_data(progress) -> None:
 
 def _load_world(today: date) -> _World:
     settings, retention = {}, {}
-    for insurer in db.session.scalars(select(Insurer).where(Insurer.deleted_at.is_(None))):
+    for insurer in db.session.scalars(select(Insurer).where(Insurer.is_live)):
         config = dict(insurer.config_json or {})
         try:
             parsed = parse_insurer_config(config)
@@ -226,7 +226,7 @@ def _load_world(today: date) -> _World:
     outlets: dict[tuple[str, str], list[_Outlet]] = defaultdict(list)
     rows = db.session.execute(
         select(Convention, Provider).join(Provider, Provider.id == Convention.provider_id)
-        .where(Convention.is_active.is_(True), Provider.is_active.is_(True), Provider.deleted_at.is_(None))
+        .where(Convention.is_active.is_(True), Provider.is_active.is_(True), Provider.is_live)
         .order_by(Convention.id)).all()
     for conv, provider in rows:
         care_type = PROVIDER_CARE_TYPE.get(provider.type)
@@ -251,7 +251,7 @@ def _load_world(today: date) -> _World:
     ineligible: list[_Contract] = []
     rows = db.session.execute(
         select(Contract, Adherent.lat, Adherent.lng, Adherent.city).join(Adherent, Adherent.id == Contract.adherent_id)
-        .where(Adherent.deleted_at.is_(None)).order_by(Contract.id)).all()
+        .where(Adherent.is_live).order_by(Contract.id)).all()
     for contract, lat, lng, city in rows:
         if contract.insurer_id not in settings:
             continue

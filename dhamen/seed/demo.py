@@ -246,7 +246,7 @@ def seed_demo(members: int = 300, with_demo_users: bool = True, today: date | No
 
     if report.total:
         audit.record("seed.demo", "dataset", "demo", dict(report.created), user=None)
-    db.session.commit()
+    db.session.flush()
     return report
 
 

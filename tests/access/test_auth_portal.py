@@ -21,8 +21,7 @@ from auth_helpers import (
 from flask import url_for
 
 from dhamen.access.auth import sessions
-from dhamen.access.roles import HOME_ENDPOINTS, home_endpoint
-from dhamen.models import ROLES
+from dhamen.access.roles import HOME_ENDPOINTS, ROLES, home_endpoint
 
 
 def _session(app, client) -> dict:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import pytest
 from auth_helpers import make_user, world_fixture  # noqa: F401
 from sqlalchemy import func, select
-from werkzeug.exceptions import NotFound
 
 from dhamen.access.tenancy import get_or_404, scoped, scoped_static
 from dhamen.core import audit
+from dhamen.core.errors import NotFoundError
+from dhamen.core.http import status_of
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -128,21 +129,25 @@ def test_counts_and_aggregates_are_scoped(world):
 def test_get_or_404_hides_foreign_objects(world, app):
     agent = world.users["INSURER_AGENT"]
     own, foreign = world.claims[("A", "doctor", 2)], world.claims[("B", "doctor", 1)]
-    with app.test_request_context("/assureur/"):
-        assert get_or_404(Claim, own.id, agent) is own
-        for bad in (foreign.id, "x" * 65, "", None, "missing"):
-            with pytest.raises(NotFound):
-                get_or_404(Claim, bad, agent)
+    assert get_or_404(Claim, own.id, agent) is own
+    for bad in (foreign.id, "x" * 65, "", None, "missing"):
+        with pytest.raises(NotFoundError) as exc:
+            get_or_404(Claim, bad, agent)
+        assert (exc.value.code, status_of(exc.value)) == ("NOT_FOUND", 404)
 
 
-def test_get_or_404_in_the_api_is_the_envelope(world, app):
-    from dhamen.core.api import ApiError
-
+def test_a_foreign_object_is_the_not_found_envelope_in_the_api_and_a_page_elsewhere(world, app):
+    """``get_or_404`` reads no request: the edge turns its NotFoundError into either answer."""
     ph = world.users["PHARMACIST"]
+    foreign = world.claims[("A", "pharmacist", 2)].id
     with app.test_request_context("/api/v1/claims/x"):
-        with pytest.raises(ApiError) as exc:
-            get_or_404(Claim, world.claims[("A", "pharmacist", 2)].id, ph)
-    assert exc.value.status == 404 and exc.value.code == "NOT_FOUND"
+        answer = app.make_response(app.handle_user_exception(NotFoundError()))
+    assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "NOT_FOUND"
+    with app.test_request_context("/assureur/x"):
+        page = app.make_response(app.handle_user_exception(NotFoundError()))
+    assert page.status_code == 404 and "Page introuvable" in page.get_data(as_text=True)
+    with pytest.raises(NotFoundError):
+        get_or_404(Claim, foreign, ph)
 
 
 def test_role_change_moves_the_scope_at_once(world):

@@ -236,7 +236,7 @@ def test_engine_line_errors_are_named_like_the_body():
     from dhamen.claims.api import api_error
     from dhamen.claims.errors import ClaimError
 
-    err = api_error(ClaimError("INVALID_ITEMS", "Ligne 3 : prix", "items", 422,
+    err = api_error(ClaimError("INVALID_ITEMS", "Ligne 3 : prix", "items", "invalid",
                                [{"line": 3, "field": "unit_price", "message": "Ligne 3 : prix"},
                                 {"line": None, "field": None, "message": "Trop de lignes"}]))
     assert (err.status, err.code) == (422, "INVALID_ITEMS")

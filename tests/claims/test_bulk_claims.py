@@ -8,8 +8,10 @@ import pytest
 import time_machine
 from sqlalchemy import func, select, text
 
+from dhamen.domain.catalogue import CARE_TYPES as CLAIM_TYPES
+from dhamen.domain.transitions import CLAIM_STATUSES
 from dhamen.extensions import db
-from dhamen.models import CLAIM_STATUSES, CLAIM_TYPES, AuditLog, Claim, Contract, Reconciliation
+from dhamen.models import AuditLog, Claim, Contract, Reconciliation
 from dhamen.seed.bulk import BULK_MARK, generate_claims
 
 TODAY = date(2026, 11, 25)
@@ -133,7 +135,8 @@ def test_seeding_again_tops_up_to_n(bulk):
 
 
 def test_counters_follow_the_generated_claims(bulk, app):
-    from dhamen.claims.events import insurer_counters
+    from claims_helpers import insurer_counters
+
     from dhamen.models import Insurer
 
     total = 0

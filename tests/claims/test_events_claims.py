@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claims_helpers import drug, post_claim, run_event_jobs, shop_fixture  # noqa: F401
+from claims_helpers import drug, insurer_counters, post_claim, run_event_jobs, shop_fixture  # noqa: F401
 from sqlalchemy import select
 
 from dhamen.claims import events
@@ -25,7 +25,7 @@ def test_claim_creation_feeds_the_audit_trail_and_the_counters(app, client, shop
     row = next(r for r in rows if r.entity_id == first["id"])
     assert row.insurer_id == shop.insurers["A"].id and row.provider_id == shop.providers["pharmacist"].id
     assert row.changes_json["status"] == "approved"
-    counters = events.insurer_counters(shop.insurers["A"].id)
+    counters = insurer_counters(shop.insurers["A"].id)
     assert counters["claims"] == 2
     assert counters["status:approved"] == 1 and counters["status:rejected"] == 1
     assert counters["total"] == first["totalAmount"] + second["totalAmount"]
@@ -40,7 +40,7 @@ def test_a_refused_claim_emits_no_event(app, client, shop):
     assert post_claim(client, shop, items=[drug(quantity=0)]).status_code == 422
     run_event_jobs(app)
     assert event_rows() == []
-    assert events.insurer_counters(shop.insurers["A"].id) == {}
+    assert insurer_counters(shop.insurers["A"].id) == {}
 
 
 def test_a_replayed_submission_emits_no_second_event(app, client, shop):
@@ -48,7 +48,7 @@ def test_a_replayed_submission_emits_no_second_event(app, client, shop):
         post_claim(client, shop, headers={"Idempotency-Key": "ev-1"})
     run_event_jobs(app)
     assert len(event_rows()) == 1
-    assert events.insurer_counters(shop.insurers["A"].id)["claims"] == 1
+    assert insurer_counters(shop.insurers["A"].id)["claims"] == 1
 
 
 def test_usual_amount_needs_a_sample_then_feeds_the_fraud_rule(app, shop):
@@ -69,6 +69,6 @@ def test_a_status_change_moves_the_status_counter(app, shop):
     events.claim_event({**base, "type": "claim.created", "status": "pending_review", "previousStatus": None})
     events.claim_event({**base, "type": "claim.status_changed", "status": "approved",
                         "previousStatus": "pending_review"})
-    counters = events.insurer_counters(insurer)
+    counters = insurer_counters(insurer)
     assert counters["status:pending_review"] == 0 and counters["status:approved"] == 1 and counters["claims"] == 1
     assert sorted(r.action for r in event_rows()) == ["event.claim.created", "event.claim.status_changed"]

@@ -149,7 +149,7 @@ def test_prepare_refusals_carry_codes(shop, as_pharmacist):
     items = [ItemInput("PH0009", "", 1, 2_100)]
     with pytest.raises(ClaimError) as exc:
         operations.prepare(as_pharmacist, shop.contracts["active"].id, "lab", date.today(), items)
-    assert (exc.value.code, exc.value.status) == ("WRONG_CLAIM_TYPE", 403)
+    assert (exc.value.code, exc.value.kind) == ("WRONG_CLAIM_TYPE", "forbidden")
     with pytest.raises(ClaimError) as exc:
         operations.prepare(as_pharmacist, shop.contracts["active"].id, "pharmacy", date.today(),
                         [ItemInput("PH0009", "", 0, 2_100)])

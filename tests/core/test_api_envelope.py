@@ -44,7 +44,7 @@ def test_page_404_is_a_french_page(client):
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1,2]", b'"text"'])
 def test_malformed_json_gives_envelope_400(app, body):
-    from dhamen.core.api import ApiError, json_body
+    from dhamen.core.http import ApiError, json_body
 
     with app.test_request_context("/api/v1/x", method="POST", data=body, content_type="application/json"):
         with pytest.raises(ApiError) as exc:
@@ -53,7 +53,7 @@ def test_malformed_json_gives_envelope_400(app, body):
 
 
 def test_non_json_content_type_gives_415(app):
-    from dhamen.core.api import ApiError, json_body
+    from dhamen.core.http import ApiError, json_body
 
     with app.test_request_context("/api/v1/x", method="POST", data="a=b", content_type="application/x-www-form-urlencoded"):
         with pytest.raises(ApiError) as exc:

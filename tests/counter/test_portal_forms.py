@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from dhamen.counter.forms import EntryForm, read_entry_form
-from dhamen.domain.coverage import ItemError, ItemInput
+from dhamen.domain.coverage import ItemInput
+from dhamen.domain.errors import ItemError
+from dhamen.domain.limits import MAX_ROOM_LENGTH
 
 TODAY = date(2026, 3, 10)
 
@@ -72,8 +74,8 @@ def test_clinic_stay():
                            with_stay=True).errors == ["Séjour de plus de 365 jours : vérifiez la date de sortie."]
     assert read_entry_form({**fields, "discharge_date": "04/03/2026"}, "hospitalization", today=TODAY, strict=True,
                            with_stay=True).errors == ["Date de sortie invalide (format attendu : AAAA-MM-JJ)."]
-    assert read_entry_form({**fields, "room": "x" * 31}, "hospitalization", today=TODAY, strict=True,
-                           with_stay=True).errors == ["Chambre : 30 caractères au maximum."]
+    assert read_entry_form({**fields, "room": "x" * (MAX_ROOM_LENGTH + 1)}, "hospitalization", today=TODAY,
+                           strict=True, with_stay=True).errors == [f"Chambre : {MAX_ROOM_LENGTH} caractères au maximum."]
     no_discharge = read_entry_form({**fields, "discharge_date": "", "room": ""}, "hospitalization", today=TODAY,
                                    strict=True, with_stay=True)
     assert no_discharge.details == {"admissionDate": "2026-03-01"}

@@ -69,3 +69,13 @@ def test_unknown_values_are_programming_errors():
         t.check_claim("archived", "paid", "payment")
     with pytest.raises(ValueError, match="unknown actor"):
         t.check_claim("approved", "paid", "cron")
+
+
+def test_the_engine_path_of_a_new_claim_is_checked_step_by_step():
+    assert t.engine_path("approved", True) == ["pending", "eligible", "approved"]
+    assert t.engine_path("eligible", True) == ["pending", "eligible"]
+    assert t.engine_path("rejected", False) == ["pending", "rejected"]
+    assert t.engine_path("rejected", True) == ["pending", "eligible", "rejected"]
+    assert t.engine_path("pending_review", True) == ["pending", "eligible", "pending_review"]
+    with pytest.raises(t.TransitionError):
+        t.engine_path("paid", True)  # only a payment makes a claim paid

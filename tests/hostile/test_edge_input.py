@@ -57,8 +57,9 @@ def build(rule, value: str = "x") -> str:
 
 def form_field_names() -> set[str]:
     """Every form field of the application: WTForms classes and the templates' inputs."""
-    import dhamen.blueprints  # noqa: F401 - import every view module (and its forms)
     from flask_wtf import FlaskForm
+
+    import dhamen.blueprints  # noqa: F401 - import every view module (and its forms)
 
     names = set()
     todo = list(FlaskForm.__subclasses__())

@@ -160,12 +160,12 @@ class TestStorageDown:
 class TestFallbackPage:
     def test_a_503_page_that_cannot_render_still_answers_french(self, app, client, shop, redis_down,
                                                               monkeypatch):
-        import dhamen.core.web as web
+        import dhamen.core.http as http
 
         def broken(*_a, **_k):
             raise RuntimeError("modèle cassé")
 
-        monkeypatch.setattr(web, "render_error_page", broken)
+        monkeypatch.setattr(http, "render_template", broken)
         fast_web_session(client, shop.users["pharmacist"])
         redis_down(True)
         r = client.get("/pharmacie/")

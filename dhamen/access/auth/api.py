@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from flask import g, request
+from flask import current_app, g, request
 
 from dhamen.access.auth import service, sessions, tokens
 from dhamen.access.auth.views import EMAIL_SHAPE
 from dhamen.access.rbac import public, require_role
 from dhamen.core import audit
-from dhamen.core.api import ApiError, bp, json_body, ok
-from dhamen.extensions import db, limiter
+from dhamen.core.http import ApiError, json_body, ok
+from dhamen.extensions import limiter
 
 
 def _string(data: dict, name: str, max_len: int = 256) -> str:
@@ -28,7 +28,6 @@ def _throttled(seconds: int, message: str = "Trop de tentatives : réessayez plu
     return ApiError(429, "RATE_LIMITED", message, {"retryAfter": seconds}, headers={"Retry-After": str(seconds)})
 
 
-@bp.post("/auth/login")
 @public
 @limiter.limit(lambda: limiter_config("RATELIMIT_LOGIN"))
 def login():
@@ -40,25 +39,19 @@ def login():
     password = _string(data, "password", 1024)
     result = service.authenticate(email, password, request.remote_addr)
     if result.status == "throttled":
-        db.session.commit()
         raise _throttled(result.retry_after)
     if result.status == "invalid":
-        db.session.commit()
         raise ApiError(401, "INVALID_CREDENTIALS", service.INVALID_CREDENTIALS)
     if result.status == "enrol":
-        db.session.commit()
         raise ApiError(403, "MFA_ENROLMENT_REQUIRED",
                        "La double authentification est obligatoire pour ce rôle : activez-la d'abord depuis le portail.")
     if result.status == "mfa":
-        db.session.commit()
         return ok({"requiresMfa": True, "mfaToken": result.mfa_token, "smsAvailable": bool(result.user.phone)})
     pair = tokens.issue(result.user)
     service.record_login(result.user, "api")
-    db.session.commit()
     return ok(pair.as_json())
 
 
-@bp.post("/auth/mfa/verify")
 @public
 @limiter.limit(lambda: limiter_config("RATELIMIT_LOGIN"))
 def mfa_verify():
@@ -67,29 +60,24 @@ def mfa_verify():
     code = _string(data, "otpCode", 32)
     result = service.verify_mfa(token, code, request.remote_addr)
     if not result.ok:
-        db.session.commit()
         if result.retry_after:
             raise _throttled(result.retry_after, result.message)
         raise ApiError(401, "INVALID_OTP", result.message)
     pair = tokens.issue(result.user)
     service.record_login(result.user, "api", result.method)
-    db.session.commit()
     return ok(pair.as_json())
 
 
-@bp.post("/auth/mfa/sms")
 @public
 @limiter.limit(lambda: limiter_config("RATELIMIT_LOGIN"))
 def mfa_sms():
     data = json_body()
     sent, message = service.send_sms_code(_string(data, "mfaToken", 100))
-    db.session.commit()
     if not sent:
         raise ApiError(400, "SMS_NOT_SENT", message)
     return ok({"sent": True, "message": message})
 
 
-@bp.post("/auth/refresh")
 @public
 @limiter.limit(lambda: limiter_config("RATELIMIT_LOGIN"))
 def refresh():
@@ -100,12 +88,10 @@ def refresh():
         if exc.reuse_user_id:
             audit.record("auth.refresh_reuse", "user", exc.reuse_user_id, {"family": "revoked"},
                          user=service.load_user(exc.reuse_user_id))
-            db.session.commit()
         raise ApiError(401, exc.code, exc.message) from None
     return ok(pair.as_json())
 
 
-@bp.post("/auth/logout")
 @require_role()
 def logout():
     sessions.end(g.api_sid)
@@ -113,11 +99,9 @@ def logout():
     if isinstance(data, dict) and isinstance(data.get("refreshToken"), str):
         tokens.revoke_refresh(data["refreshToken"], g.api_user.id)
     audit.record("auth.logout", "user", g.api_user.id, {"channel": "api"})
-    db.session.commit()
     return ok({"loggedOut": True})
 
 
-@bp.get("/auth/me")
 @require_role()
 def me():
     user = g.api_user
@@ -127,6 +111,15 @@ def me():
 
 
 def limiter_config(name: str) -> str:
-    from flask import current_app
-
     return current_app.config[name]
+
+
+#: (rule, view, methods), registered on the API blueprint by ``dhamen.core.api``.
+ROUTES = (
+    ("/auth/login", login, ("POST",)),
+    ("/auth/mfa/verify", mfa_verify, ("POST",)),
+    ("/auth/mfa/sms", mfa_sms, ("POST",)),
+    ("/auth/refresh", refresh, ("POST",)),
+    ("/auth/logout", logout, ("POST",)),
+    ("/auth/me", me, ("GET",)),
+)

@@ -128,7 +128,6 @@ def _start_session(user, method: str | None = None):
     session["sid"] = sid
     login_user(user, remember=False, fresh=True)
     service.record_login(user, "web", method)
-    db.session.commit()
     return redirect(next_url or url_for(home_endpoint(user.role)))
 
 
@@ -166,7 +165,6 @@ def login():
     status = 200
     if form.validate_on_submit():
         result = service.authenticate(form.email.data, form.password.data, request.remote_addr)
-        db.session.commit()
         if result.status == "throttled":
             minutes = max(1, round(result.retry_after / 60))
             error = f"Trop de tentatives. Réessayez dans {minutes} minute{'s' if minutes > 1 else ''}."
@@ -207,7 +205,6 @@ def mfa_challenge():
         result = service.verify_mfa(token, form.code.data, request.remote_addr)
         if result.ok:
             return _start_session(result.user, result.method)
-        db.session.commit()
         error, status = result.message, (429 if result.retry_after else 401)
         if result.retry_after:
             g.retry_after = result.retry_after
@@ -225,7 +222,6 @@ def mfa_challenge():
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
 def mfa_sms():
     sent, message = service.send_sms_code(session.get("mfa_token"))
-    db.session.commit()
     flash(message, "success" if sent else "error")
     return redirect(url_for("auth.mfa_challenge"))
 
@@ -270,13 +266,10 @@ def mfa_enrol():
                     session.pop("mfa_token", None)
                     return redirect(url_for("auth.login"))
                 _start_session(user, "totp_enrolment")
-            else:
-                db.session.commit()
             _stash("recovery_codes", user.id, codes, _CODES_TTL)
             return redirect(url_for("auth.recovery_codes"))
         db.session.rollback()
         audit.record("auth.mfa_enrolment_failed", "user", user.id, user=user)
-        db.session.commit()
         error, status = "Code incorrect : vérifiez l'heure de votre téléphone et saisissez le code affiché.", 422
     elif request.method == "POST":
         status = 422
@@ -302,7 +295,6 @@ def regenerate_recovery_codes():
         abort(400)
     codes = mfa.new_recovery_codes(current_user)
     audit.record("auth.recovery_codes_regenerated", "user", current_user.id)
-    db.session.commit()
     _stash("recovery_codes", current_user.id, codes, _CODES_TTL)
     return redirect(url_for("auth.recovery_codes"))
 
@@ -325,12 +317,10 @@ def change_password():
         else:
             errors = service.change_password(current_user, form.current.data, form.new.data)
         if not errors:
-            db.session.commit()
             logout_user()
             session.clear()
             flash("Mot de passe modifié : toutes vos sessions ont été fermées. Reconnectez-vous.", "success")
             return redirect(url_for("auth.login"))
-        db.session.commit()  # the audit row of a failed attempt
         status = 422
     elif request.method == "POST":
         status = 422
@@ -343,7 +333,6 @@ def logout():
     sid = session.get("sid")
     if current_user.is_authenticated:
         audit.record("auth.logout", "user", current_user.id, {"channel": "web"})
-        db.session.commit()
     sessions.end(sid)
     logout_user()
     session.clear()
