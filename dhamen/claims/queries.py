@@ -376,15 +376,32 @@ def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: 
 # --- reading claims ------------------------------------------------------------------------
 
 def recent_member_claims(adherent_id: str, provider_id: str | None, limit: int = 10) -> list[dict]:
-    """The member's latest claims at any provider: amounts only, no other provider's details."""
+    """The member's latest claims at any provider, for the counter's duplicate check.
+
+    Every claim shows its date, care type, status and codes (what the duplicate guard
+    compares); amounts and a link only for this provider's own claims: what another
+    provider charged is not this provider's business.
+    """
     rows = db.session.execute(
         select(Claim.id, Claim.care_date, Claim.type, Claim.status, Claim.total_amount, Claim.covered_amount,
                Claim.provider_id)
         .where(Claim.adherent_id == adherent_id).order_by(Claim.care_date.desc(), Claim.created_at.desc())
         .limit(limit)).all()
-    return [{"careDate": r.care_date, "type": r.type, "status": r.status, "totalAmount": r.total_amount,
-             "coveredAmount": r.covered_amount, "atThisProvider": r.provider_id == provider_id,
-             "claimId": r.id if r.provider_id == provider_id else None} for r in rows]
+    codes: dict[str, list[str]] = {}
+    if rows:
+        for claim_id, code in db.session.execute(
+                select(ClaimItem.claim_id, ClaimItem.code).where(ClaimItem.claim_id.in_([r.id for r in rows]))
+                .order_by(ClaimItem.claim_id, ClaimItem.id)):
+            if code not in codes.setdefault(claim_id, []):
+                codes[claim_id].append(code)
+    out = []
+    for r in rows:
+        mine = provider_id is not None and r.provider_id == provider_id
+        out.append({"careDate": r.care_date, "type": r.type, "status": r.status, "codes": codes.get(r.id, []),
+                    "atThisProvider": mine, "claimId": r.id if mine else None,
+                    "totalAmount": r.total_amount if mine else None,
+                    "coveredAmount": r.covered_amount if mine else None})
+    return out
 
 
 @dataclass
