@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy import bindparam, delete, insert, select, text
 
 from dhamen.claims.errors import ClaimError, item_errors_json
 from dhamen.claims.events import claim_event
@@ -39,7 +39,7 @@ from dhamen.claims.queries import (
 )
 from dhamen.claims.serialisation import claim_event_payload, render_claim
 from dhamen.core import audit
-from dhamen.core.services import after_commit
+from dhamen.core.services import after_commit, services
 from dhamen.core.sqltypes import new_id, utcnow
 from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
@@ -49,7 +49,7 @@ from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.domain.limits import MAX_CARE_AGE_DAYS, MAX_NOTES_LENGTH
 from dhamen.domain.transitions import engine_path
 from dhamen.extensions import db
-from dhamen.models import Claim, ClaimItem, IdempotencyKey
+from dhamen.models import AuditLog, Claim, ClaimItem, IdempotencyKey
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
@@ -298,3 +298,26 @@ _STORE_KEY = text(
     "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
 ).bindparams(bindparam("response_json", type_=IdempotencyKey.__table__.c.response_json.type),
              bindparam("created_at", type_=IdempotencyKey.__table__.c.created_at.type))
+
+
+# --- events that never ran ------------------------------------------------------------------
+
+def claims_without_event(older_than_seconds: int = 120, limit: int = 10_000) -> list[dict]:
+    """Claims committed more than ``older_than_seconds`` ago whose ``claim.created`` event
+    never ran (Redis was unreachable when the request tried to queue it)."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    has_event = select(AuditLog.id).where(AuditLog.entity_type == "claim", AuditLog.entity_id == Claim.id,
+                                          AuditLog.action == "event.claim.created").exists()
+    rows = db.session.execute(
+        select(Claim.id, Claim.insurer_id, Claim.provider_id, Claim.type, Claim.status, Claim.total_amount,
+               Claim.covered_amount).where(Claim.created_at < cutoff, ~has_event)
+        .order_by(Claim.created_at).limit(limit)).mappings().all()
+    return [claim_event_payload(row, "claim.created") for row in rows]
+
+
+def redeliver_missing_events(older_than_seconds: int = 120) -> int:
+    """Queue again the ``claim.created`` events that never ran; returns how many."""
+    payloads = claims_without_event(older_than_seconds)
+    for payload in payloads:
+        services().enqueue("events", claim_event, payload)
+    return len(payloads)

@@ -170,3 +170,31 @@ class TestFallbackPage:
         redis_down(True)
         r = client.get("/pharmacie/")
         assert r.status_code == 503 and "Service indisponible" in text(r) and 'lang="fr"' in text(r)
+
+
+class TestDatabaseLostAtCommit:
+    def test_503_then_the_same_key_gives_exactly_one_claim(self, app, client, shop, monkeypatch):
+        import sqlalchemy.exc
+
+        from dhamen.extensions import db
+
+        body = claim_body(shop)
+        before = counts()
+        real_commit = db.session.commit
+        calls = {"n": 0}
+
+        def lost(*_a, **_k):
+            calls["n"] += 1
+            db.session.rollback()
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+        monkeypatch.setattr(db.session, "commit", lost)
+        r = post_claim(client, shop, body=body, headers={"Idempotency-Key": "caisse-1-000042"})
+        monkeypatch.setattr(db.session, "commit", real_commit)
+        assert calls["n"] >= 1 and r.status_code == 503 and r.headers["Retry-After"] == "5"
+        assert counts() == before
+        first = post_claim(client, shop, body=body, headers={"Idempotency-Key": "caisse-1-000042"})
+        again = post_claim(client, shop, body=body, headers={"Idempotency-Key": "caisse-1-000042"})
+        assert first.status_code == 201 and again.status_code == 201
+        assert first.get_json()["data"]["id"] == again.get_json()["data"]["id"]
+        assert counts()["claims"] == before["claims"] + 1
