@@ -224,13 +224,13 @@ def test_member_with_two_contracts_picks_the_contract(client, shop):
     assert "CT-ACTIVE-001" in rights and "CT-SECOND-002" in rights and "Convention avec vous" in rights
 
 
-def test_recent_claims_show_amounts_only_for_other_providers(client, shop):
+def test_recent_claims_of_other_providers_show_no_amount(client, shop):
     active = shop.contracts["active"]
     other = add_claim(shop, "pharmacist2", total=77_000, covered=61_600)
     db.session.commit()
     login(client, shop.users["pharmacist"])
     page, _hidden = open_entry(client, PORTALS["PHARMACIST"], active)
-    assert "77,000 TND" in page and "autre prestataire" in page
+    assert "77,000 TND" not in page and "61,600 TND" not in page and "autre prestataire" in page
     assert other.id not in page and "Pharmacie Voisine" not in page
 
 
