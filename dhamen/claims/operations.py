@@ -302,22 +302,27 @@ _STORE_KEY = text(
 
 # --- events that never ran ------------------------------------------------------------------
 
-def claims_without_event(older_than_seconds: int = 120, limit: int = 10_000) -> list[dict]:
-    """Claims committed more than ``older_than_seconds`` ago whose ``claim.created`` event
-    never ran (Redis was unreachable when the request tried to queue it)."""
-    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+def claims_without_event(older_than_seconds: int = 120, within_seconds: int | None = None,
+                         limit: int = 10_000) -> list[dict]:
+    """Claims committed more than ``older_than_seconds`` ago (and, given ``within_seconds``, less
+    than that long ago) whose ``claim.created`` event never ran (Redis was unreachable when the
+    request tried to queue it)."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=older_than_seconds)
     has_event = select(AuditLog.id).where(AuditLog.entity_type == "claim", AuditLog.entity_id == Claim.id,
                                           AuditLog.action == "event.claim.created").exists()
     rows = db.session.execute(
         select(Claim.id, Claim.insurer_id, Claim.provider_id, Claim.type, Claim.status, Claim.total_amount,
-               Claim.covered_amount).where(Claim.created_at < cutoff, ~has_event)
+               Claim.covered_amount).where(Claim.created_at < cutoff, ~has_event,
+                                           *([Claim.created_at >= now - timedelta(seconds=within_seconds)]
+                                             if within_seconds is not None else []))
         .order_by(Claim.created_at).limit(limit)).mappings().all()
     return [claim_event_payload(row, "claim.created") for row in rows]
 
 
-def redeliver_missing_events(older_than_seconds: int = 120) -> int:
+def redeliver_missing_events(older_than_seconds: int = 120, within_seconds: int | None = None) -> int:
     """Queue again the ``claim.created`` events that never ran; returns how many."""
-    payloads = claims_without_event(older_than_seconds)
+    payloads = claims_without_event(older_than_seconds, within_seconds)
     for payload in payloads:
         services().enqueue("events", claim_event, payload)
     return len(payloads)

@@ -38,3 +38,25 @@ def with_app(fn):
             return job(*args, **kwargs)
 
     return wrapper
+
+
+def _rq_worker_class():
+    from rq import Worker
+
+    class AppWorker(Worker):
+        """``rq worker -w dhamen.core.jobs.AppWorker``: the Flask app is built once, in the worker,
+        before it forks a work horse per job; with the plain ``Worker`` every job would build
+        it again in its fork (seconds per job)."""
+
+        def work(self, *args, **kwargs):
+            _worker_app()
+            return super().work(*args, **kwargs)
+
+    return AppWorker
+
+
+def __getattr__(name: str):
+    # Imported lazily: the web process never needs RQ's worker machinery.
+    if name == "AppWorker":
+        return _rq_worker_class()
+    raise AttributeError(name)
