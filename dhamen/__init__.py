@@ -76,6 +76,7 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
     # Visible configuration in the health answer (never a secret).
     app.extensions["dhamen.health_extra"] = lambda: {"config": {
         "smsSender": settings.sms_sender,
+        "mailSender": settings.mail.kind,
         "jobs": "inline" if services.inline_jobs else "rq",
         "storage": settings.storage.kind,
     }}

@@ -44,6 +44,18 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    kind: str  # "log" (development) or "smtp"
+    host: str | None = None
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    security: str = "starttls"  # starttls | ssl | none
+    sender: str = "Dhamen <no-reply@dhamen.tn>"
+    timeout: int = 10
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str
     api_version: str
@@ -66,6 +78,8 @@ class Settings:
     sms_sender: str = "log"
     sms_api_url: str | None = None
     sms_api_token: str | None = None
+    mail: MailSettings = field(default_factory=lambda: MailSettings(kind="log"))
+    public_base_url: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -201,6 +215,16 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str | None 
     if sms_sender == "log" and not dev:
         raise ConfigError("SMS_SENDER=log est réservé au développement (les codes seraient écrits dans les journaux).")
 
+    mail = _mail(env, dev)
+    public_base_url = (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+    if public_base_url is None and not dev:
+        raise ConfigError("PUBLIC_BASE_URL manquant : les liens envoyés par e-mail (mot de passe oublié) "
+                          "ne se fondent jamais sur l'en-tête Host de la requête hors développement.")
+    if public_base_url is not None and not public_base_url.startswith(("https://", "http://")):
+        raise ConfigError(f"PUBLIC_BASE_URL doit commencer par https:// (reçu {public_base_url!r}).")
+    if public_base_url is not None and not dev and not public_base_url.startswith("https://"):
+        raise ConfigError("PUBLIC_BASE_URL doit être en https:// hors développement.")
+
     return Settings(
         environment=environment,
         api_version=env.get("API_VERSION") or "v1",
@@ -223,11 +247,43 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str | None 
         sms_sender=sms_sender,
         sms_api_url=env.get("SMS_API_URL") or None,
         sms_api_token=env.get("SMS_API_TOKEN") or None,
+        mail=mail,
+        public_base_url=public_base_url,
         extra={
             "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN") or "30 per minute",
             "RATELIMIT_API": env.get("RATELIMIT_API") or "300 per minute",
         },
     )
+
+
+def _mail(env: Mapping[str, str], dev: bool) -> MailSettings:
+    """``MAIL_SENDER=smtp`` (required outside development) or ``log`` (development: mails go to the log)."""
+    kind = env.get("MAIL_SENDER") or ("smtp" if env.get("SMTP_HOST") or not dev else "log")
+    if kind not in ("log", "smtp"):
+        raise ConfigError(f"MAIL_SENDER doit valoir log ou smtp (reçu {kind!r}).")
+    if kind == "log":
+        if not dev:
+            raise ConfigError("MAIL_SENDER=log est réservé au développement (les liens de réinitialisation "
+                              "seraient écrits dans les journaux).")
+        return MailSettings(kind="log")
+    host = env.get("SMTP_HOST") or None
+    sender = env.get("MAIL_FROM") or None
+    missing = [name for name, value in (("SMTP_HOST", host), ("MAIL_FROM", sender)) if value is None]
+    if missing:
+        raise ConfigError("Envoi des e-mails par SMTP : " + ", ".join(missing) + " manquant(e)s.")
+    security = (env.get("SMTP_SECURITY") or "starttls").lower()
+    if security not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"SMTP_SECURITY doit valoir starttls, ssl ou none (reçu {security!r}).")
+    if security == "none" and not dev:
+        raise ConfigError("SMTP_SECURITY=none est réservé au développement (mots de passe SMTP en clair).")
+    username, password = env.get("SMTP_USERNAME") or None, env.get("SMTP_PASSWORD") or None
+    if (username is None) != (password is None):
+        raise ConfigError("SMTP_USERNAME et SMTP_PASSWORD vont ensemble.")
+    port = _int(env, "SMTP_PORT", 465 if security == "ssl" else 587)
+    if port > 65535:
+        raise ConfigError(f"SMTP_PORT doit être un port TCP (1 à 65535, reçu {port}).")
+    return MailSettings(kind="smtp", host=host, port=port, username=username, password=password,
+                        security=security, sender=sender, timeout=_int(env, "SMTP_TIMEOUT", 10))
 
 
 def _storage(env: Mapping[str, str], storage_url: str | None, instance: Path) -> StorageSettings:

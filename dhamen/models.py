@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from dhamen.access.roles import INSURER_ROLES, PROVIDER_ROLES, ROLES
 from dhamen.core import crypto
 from dhamen.core.sqltypes import EncryptedText, JSONType, UTCDateTime, new_id, utcnow
+from dhamen.domain import reference as claim_reference
 from dhamen.domain.catalogue import CARE_TYPES, PROVIDER_CARE_TYPE
 from dhamen.domain.eligibility import CONTRACT_STATUSES
 from dhamen.domain.transitions import CLAIM_STATUSES, RECONCILIATION_STATUSES
@@ -190,6 +191,9 @@ class User(db.Model):
     # Last TOTP time step accepted: a code is usable once.
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A password set by an admin (creation, reset) is temporary: changed at the next login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                       server_default="0")
 
     provider: Mapped[Provider | None] = relationship()
     insurer: Mapped[Insurer | None] = relationship()
@@ -295,6 +299,11 @@ class Reconciliation(db.Model):
     insurer: Mapped[Insurer] = relationship()
 
 
+def _new_claim_reference(context) -> str:
+    """Default of ``claims.reference`` for inserts that do not give one (``claim_rows`` does)."""
+    return claim_reference.new_reference(context.get_current_parameters()["type"], date.today())
+
+
 class Claim(db.Model):
     __tablename__ = "claims"
     __table_args__ = (
@@ -310,9 +319,12 @@ class Claim(db.Model):
         Index("idx_claims_reconciliation", "reconciliation_id"),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
         Index("idx_claims_provider_created", "provider_id", "created_at"),
+        Index("idx_claims_reference", "reference", unique=True),
     )
 
     id: Mapped[str] = _id()
+    # The short reference a person reads and types (dhamen.domain.reference): the id stays the ULID.
+    reference: Mapped[str] = mapped_column(String(20), nullable=False, default=_new_claim_reference)
     type: Mapped[str] = mapped_column(String(20), nullable=False)
     contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), nullable=False)
     provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), nullable=False)

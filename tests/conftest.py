@@ -143,7 +143,10 @@ def client(app):
 
 @pytest.fixture
 def demo(ctx):
-    """A small demo dataset (30 members) with the demo users."""
+    """A small demo dataset (30 members) with the demo users, committed (a live server reads it)."""
+    from dhamen.extensions import db
     from dhamen.seed.demo import seed_demo
 
-    return seed_demo(members=30)
+    report = seed_demo(members=30)
+    db.session.commit()
+    return report

@@ -7,7 +7,7 @@ without a declaration.
 ``require_role`` works for pages and the JSON API alike: API routes
 authenticate with a Bearer access token (never a cookie) and refuse with the
 seed's body ``{success: false, error: {code: 'FORBIDDEN', message:
-'Insufficient permissions'}}``; pages use the browser session and answer a
+'Droits insuffisants pour cette action.'}}``; pages use the browser session and answer a
 French 403 page.  A refusal is audited.
 """
 
@@ -24,6 +24,8 @@ from dhamen.core import audit
 from dhamen.core.http import ApiError
 
 ACCESS_ATTR = "_dhamen_access"
+# What a user whose password is temporary may still open (besides public pages).
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.recovery_codes", "api.me"})
 AUTHENTICATED = "authenticated"
 
 
@@ -65,10 +67,16 @@ def require_role(*roles: str) -> Callable:
                     raise ApiError(401, "UNAUTHORIZED", "Authentification requise.")
                 return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
             g.audit_user = user
+            if getattr(user, "must_change_password", False) and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+                # A temporary password (set by an admin) opens nothing but the page that replaces it.
+                if _is_api():
+                    raise ApiError(403, "PASSWORD_CHANGE_REQUIRED",
+                                   "Mot de passe temporaire : changez-le sur le portail avant toute autre action.")
+                return redirect(url_for("auth.change_password"))
             if roles and user.role not in roles:
                 _audit_refusal(user)
                 if _is_api():
-                    raise ApiError(403, "FORBIDDEN", "Insufficient permissions")
+                    raise ApiError(403, "FORBIDDEN", "Droits insuffisants pour cette action.")
                 abort(403)
             return view(*args, **kwargs)
 

@@ -92,11 +92,8 @@ def condition_for(model, user):
     return rule == org
 
 
-def scoped(stmt: Select, model, user=None) -> Select:
-    if user is None:
-        from dhamen.access.rbac import current_actor
-
-        user = current_actor()
+def scoped(stmt: Select, model, user) -> Select:
+    """``stmt`` restricted to what ``user``'s organisation may see (``None``: nothing)."""
     if user is None:
         return stmt.where(false())
     if user.role == "ADMIN":
@@ -111,17 +108,13 @@ _SCOPED: OrderedDict = OrderedDict()
 _SCOPED_MAX = 2048
 
 
-def scoped_static(stmt: Select, model, user=None) -> Select:
+def scoped_static(stmt: Select, model, user) -> Select:
     """``scoped()`` for a statement built once (module level, values as ``bindparam``).
 
     Building a statement and its cache key costs more than running it on the hot
     path (claim entry); this keeps the scoped form per organisation, so the same
     object, with its memoised cache key, is reused.  Same rules as ``scoped()``.
     """
-    if user is None:
-        from dhamen.access.rbac import current_actor
-
-        user = current_actor()
     if user is None:
         return stmt.where(false())
     admin = user.role == "ADMIN"
@@ -139,7 +132,7 @@ def scoped_static(stmt: Select, model, user=None) -> Select:
     return found[1]
 
 
-def get_or_404(model, object_id: str, user=None, *, options=()):
+def get_or_404(model, object_id: str, user, *, options=()):
     """One object of the user's organisation, or ``NotFoundError`` (the edge answers 404: a page
     or the ``NOT_FOUND`` envelope)."""
     obj = None

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import INSURER_ROLES, PROVIDER_ROLES, ROLE_PROVIDER_TYPE, role_label
-from dhamen.claims import operations, queries
+from dhamen.claims import lookup, operations, queries
 from dhamen.claims.errors import ClaimError
 from dhamen.claims.schemas import (
     ClaimBody,
@@ -209,7 +209,7 @@ def list_claims():
 @require_role(*READ_ROLES)
 def get_claim(claim_id: str):
     """One claim with its lines and adjudication steps (404 for another organisation)."""
-    return ok(claim_json(queries.get_claim(claim_id, g.api_user)))
+    return ok(claim_json(queries.get_claim(g.api_user, claim_id)))
 
 
 # --- eligibility (FHIR CoverageEligibilityResponse) -----------------------------------------
@@ -219,7 +219,8 @@ def _member_by_national_id(raw: str) -> Adherent:
     if not (value.isdigit() and len(value) == 8):
         raise ApiError(422, "VALIDATION_ERROR", "Numéro CIN invalide : 8 chiffres attendus.",
                        {"field": "nationalId"})
-    member = queries.member_by_national_id(value)
+    member = queries.member_by_national_id(g.api_user, value)
+    lookup.audit_lookup(lookup.BY_NATIONAL_ID, [member.id] if member else [])
     if member is None:
         raise ApiError(404, "UNKNOWN_MEMBER", "Aucun adhérent ne correspond à ce numéro CIN.",
                        {"field": "nationalId"})
@@ -228,13 +229,17 @@ def _member_by_national_id(raw: str) -> Adherent:
 
 def _member_by_id(member_id: str) -> Adherent:
     try:
-        return queries.get_member(member_id)
+        member = queries.get_member(g.api_user, member_id)
     except ClaimError as exc:
+        lookup.audit_lookup(lookup.BY_ID, [])
         raise api_error(exc) from None
+    lookup.audit_lookup(lookup.BY_ID, [member.id])
+    return member
 
 
 def _contracts_by_number(number: str) -> list[Contract]:
-    contracts = queries.contracts_by_number(number)
+    contracts = queries.contracts_by_number(g.api_user, number)
+    lookup.audit_lookup(lookup.BY_CONTRACT, sorted({c.adherent_id for c in contracts}))
     if not contracts:
         raise ApiError(404, "UNKNOWN_CONTRACT", f"Aucun contrat n° « {number.strip()[:50]} ».",
                        {"field": "contractNumber"})
@@ -261,7 +266,7 @@ def eligibility_answer(q) -> dict:
         member = contracts[0].adherent
         only = {c.id for c in contracts if c.adherent_id == member.id}
     try:
-        panel = queries.rights(member, care_type, on, provider)
+        panel = queries.rights(user, member, care_type, on, provider)
     except ClaimError as exc:
         raise api_error(exc) from None
     if only is not None:
@@ -300,13 +305,23 @@ def eligibility_get():
         raise ApiError(400, "NATIONAL_ID_IN_URL",
                        "Le numéro CIN ne doit jamais figurer dans une URL : envoyez-le dans le corps de "
                        "POST /api/v1/eligibility.", {"field": "nationalId"})
-    return ok(eligibility_answer(_query(EligibilityQuery)))
+    try:
+        return ok(eligibility_answer(_query(EligibilityQuery)))
+    finally:
+        # The request's commit, made here: a lookup that found nobody (a 404, which the edge
+        # rolls back) keeps its audit row too.
+        db.session.commit()
 
 
 @require_role(*ELIGIBILITY_ROLES)
 def eligibility_post():
     """Rights by national ID (in the body), contract number or member id."""
-    return ok(eligibility_answer(validate(EligibilityBody, json_body())))
+    try:
+        return ok(eligibility_answer(validate(EligibilityBody, json_body())))
+    finally:
+        # The request's commit, made here: a lookup that found nobody (a 404, which the edge
+        # rolls back) keeps its audit row too.
+        db.session.commit()
 
 
 #: (rule, view, methods), registered on the API blueprint by ``dhamen.core.api``; one submission

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from dhamen.claims.errors import ClaimError, item_errors_json
 from dhamen.claims.events import claim_event
@@ -41,17 +42,20 @@ from dhamen.claims.serialisation import claim_event_payload, render_claim
 from dhamen.core import audit
 from dhamen.core.services import after_commit, services
 from dhamen.core.sqltypes import new_id, utcnow
+from dhamen.domain import reference as claim_reference
 from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput, Tariffs, validate_items
 from dhamen.domain.errors import ConfigError, InvalidClaimError
 from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.domain.limits import MAX_CARE_AGE_DAYS, MAX_NOTES_LENGTH
+from dhamen.domain.text import parse_date
 from dhamen.domain.transitions import engine_path
 from dhamen.extensions import db
 from dhamen.models import AuditLog, Claim, ClaimItem, IdempotencyKey
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
+REFERENCE_ATTEMPTS = 3  # a claim whose short reference is taken is entered again with another one
 
 
 # --- adjudication -----------------------------------------------------------------------------
@@ -64,9 +68,9 @@ def parse_care_date(raw: Any, today: date | None = None, field_name: str = "care
         value = raw
     else:
         try:
-            value = date.fromisoformat(str(raw))
+            value = parse_date(str(raw))
         except ValueError:
-            raise ClaimError("INVALID_DATE", "Date de soins invalide (format attendu : AAAA-MM-JJ).",
+            raise ClaimError("INVALID_DATE", "Date de soins invalide (format attendu : jj/mm/aaaa).",
                              field_name) from None
     if value > today:
         raise ClaimError("INVALID_DATE", "La date de soins ne peut pas être dans le futur.", field_name)
@@ -169,12 +173,15 @@ def claim_rows(result: Adjudication, *, claim_id: str, care_type: str, contract_
                adherent_id: str, insurer_id: str, care_date: date, created_at: datetime, created_by: str | None,
                status: str | None = None, reason_code: Any = _FROM_RESULT, status_reason: Any = _FROM_RESULT,
                validated_at: datetime | None = None, details: dict | None = None, notes: str | None = None,
-               reconciliation_id: str | None = None, line_id=new_id) -> tuple[dict, list[dict]]:
+               reconciliation_id: str | None = None, line_id=new_id,
+               reference: str | None = None) -> tuple[dict, list[dict]]:
     """The ``claims`` row and its ``claim_items`` rows for an adjudication: what the counter and the
-    volume seed both insert (status and reason default to the engine's)."""
+    volume seed both insert (status and reason default to the engine's; the short reference is
+    drawn at random unless given)."""
     status = status or result.status
     claim = {
-        "id": claim_id, "type": care_type, "contract_id": contract_id, "provider_id": provider_id,
+        "id": claim_id, "reference": reference or claim_reference.new_reference(care_type, created_at.date()),
+        "type": care_type, "contract_id": contract_id, "provider_id": provider_id,
         "adherent_id": adherent_id, "insurer_id": insurer_id, "care_date": care_date,
         "total_amount": result.total_amount, "covered_amount": result.covered_amount,
         "copay_amount": result.copay_amount, "fraud_score": result.fraud_score,
@@ -259,12 +266,20 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
     fingerprint = fingerprint or request_fingerprint({"contract": contract_id, "type": care_type,
                                                       "date": str(care_date), "items": [repr(i) for i in items],
                                                       "details": details, "notes": notes})
-    existing = find_idempotent(user, idempotency_key, fingerprint)
-    if existing is not None:
-        return existing.claim_id, existing.response_json, True
-    req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True)
-    result = evaluate(req)
-    claim, lines = create_claim(user, req, result)
+    for attempt in range(REFERENCE_ATTEMPTS):
+        existing = find_idempotent(user, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing.claim_id, existing.response_json, True
+        req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True)
+        result = evaluate(req)
+        try:
+            claim, lines = create_claim(user, req, result)
+            break
+        except IntegrityError as exc:
+            # Another claim drew the same short reference (1 chance in billions): start again.
+            if "reference" not in str(exc.orig).lower() or attempt == REFERENCE_ATTEMPTS - 1:
+                raise
+            db.session.rollback()
     body = render_claim(claim, lines)
     if idempotency_key is not None and not _store_idempotency_key(user, idempotency_key, fingerprint, body,
                                                                   claim["id"]):

@@ -1,5 +1,6 @@
-"""What the claim services read: member search, the rights panel, the claim's context
-(plain rows, not ORM objects) and history, with the hot path's prebuilt statements.
+"""What the claim services read: the rights panel, the claim's context (plain rows, not ORM
+objects) and history, with the hot path's prebuilt statements.  Finding a member (and
+auditing it): :mod:`dhamen.claims.lookup`.
 
 Rules decided here (see also :mod:`dhamen.claims.operations`):
 
@@ -28,10 +29,12 @@ from dhamen.claims.errors import ClaimError
 from dhamen.claims.events import usual_amount
 from dhamen.core import crypto
 from dhamen.domain import eligibility as elig
-from dhamen.domain.coverage import tariff_items
+from dhamen.domain import reference as claim_reference
+from dhamen.domain.coverage import benefits_under, tariff_items
 from dhamen.domain.errors import ConfigError
 from dhamen.domain.fraud import FraudContext, RecentClaim
 from dhamen.domain.labels import STATUS_LABELS
+from dhamen.domain.text import parse_date
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -50,70 +53,30 @@ _CIN = re.compile(r"^[0-9]{8}$")
 
 # --- members ----------------------------------------------------------------------------
 
-@dataclass
-class MemberMatch:
-    adherent: Adherent
-    contracts: list[Contract]
-    matched_by: str  # national_id | contract_number | name
+# Finding a member (national ID, contract number, name + date of birth): dhamen.claims.lookup.
 
 
-def find_members(query: str, limit: int = 20) -> list[MemberMatch]:
-    """By national ID (through the keyed hash), contract number, or name."""
-    query = (query or "").strip()
-    if len(query) < 2 or len(query) > 100:
-        return []
-    results: dict[str, MemberMatch] = {}
-    normalised = crypto.normalise_national_id(query)
-    if _CIN.match(normalised):
-        member = member_by_national_id(normalised)
-        if member is not None:
-            results[member.id] = MemberMatch(member, [], "national_id")
-    for contract in contracts_by_number(query):
-        results.setdefault(contract.adherent_id, MemberMatch(contract.adherent, [], "contract_number"))
-    if not results and not normalised.isdigit():
-        terms = [t for t in re.split(r"\s+", query.lower()) if t][:4]
-        stmt = select(Adherent).where(Adherent.is_live)
-        for term in terms:
-            like = f"%{term.replace('%', '').replace('_', '')}%"
-            stmt = stmt.where(or_(func.lower(Adherent.first_name).like(like),
-                                  func.lower(Adherent.last_name).like(like)))
-        for member in db.session.scalars(scoped(stmt.order_by(Adherent.last_name, Adherent.first_name)
-                                                .limit(limit), Adherent)):
-            results.setdefault(member.id, MemberMatch(member, [], "name"))
-    matches = list(results.values())[:limit]
-    if matches:
-        contracts = db.session.scalars(scoped(select(Contract).where(
-            Contract.adherent_id.in_([m.adherent.id for m in matches])).options(selectinload(Contract.insurer))
-            .order_by(Contract.start_date.desc()), Contract)).all()
-        by_member: dict[str, list[Contract]] = {}
-        for c in contracts:
-            by_member.setdefault(c.adherent_id, []).append(c)
-        for m in matches:
-            m.contracts = by_member.get(m.adherent.id, [])
-    return matches
-
-
-def contracts_by_number(number: str) -> list[Contract]:
+def contracts_by_number(user, number: str) -> list[Contract]:
     """The contracts with this number (any case) that the caller may see, of members not
     deleted, newest first."""
     contracts = db.session.scalars(scoped(select(Contract).where(
-        func.upper(Contract.contract_number) == number.strip().upper()), Contract)
+        func.upper(Contract.contract_number) == number.strip().upper()), Contract, user)
         .order_by(Contract.start_date.desc())).all()
     return [c for c in contracts if c.adherent.is_live]
 
 
-def member_by_national_id(national_id: str) -> Adherent | None:
+def member_by_national_id(user, national_id: str) -> Adherent | None:
     """The (not deleted) member with this national ID, through the keyed hash, scoped to the caller."""
     return db.session.scalar(scoped(select(Adherent).where(
-        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.is_live), Adherent))
+        Adherent.national_id_hash == crypto.national_id_hash(national_id), Adherent.is_live), Adherent, user))
 
 
-def get_member(adherent_id: str) -> Adherent:
+def get_member(user, adherent_id: str) -> Adherent:
     """The (not deleted) member, scoped to the caller; ``UNKNOWN_MEMBER`` otherwise."""
     member = None
     if isinstance(adherent_id, str) and 0 < len(adherent_id) <= 64:
         member = db.session.scalar(scoped(select(Adherent).where(Adherent.id == adherent_id, Adherent.is_live),
-                                          Adherent))
+                                          Adherent, user))
     if member is None:
         raise ClaimError("UNKNOWN_MEMBER", "Adhérent inconnu.", "memberId", "not_found")
     return member
@@ -166,22 +129,26 @@ def active_convention(insurer_id: str, provider_id: str, on: date) -> Convention
     return db.session.scalar(select(Convention).where(convention_in_force(insurer_id, provider_id, on)))
 
 
-def rights(member: Adherent, care_type: str | None, on: date, provider: Provider | None = None) -> list[ContractRights]:
+def rights(user, member: Adherent, care_type: str | None, on: date, provider: Provider | None = None
+           ) -> list[ContractRights]:
     """The counter's rights panel: every contract of the member, in force or not and why."""
     contracts = db.session.scalars(scoped(select(Contract).where(Contract.adherent_id == member.id)
                                           .options(selectinload(Contract.insurer))
-                                          .order_by(Contract.end_date.desc()), Contract)).all()
+                                          .order_by(Contract.end_date.desc()), Contract, user)).all()
     out = []
     for contract in contracts:
+        convention = active_convention(contract.insurer_id, provider.id, on) if provider is not None else None
         try:
+            # The rates as this provider's claims are priced: the convention's overrides included.
+            benefits = benefits_under(elig.parse_coverage(contract.coverage_json or {}),
+                                      convention.bareme_json if convention else None)
             used = used_in_contract_year(contract, on) if in_period(contract, on) else 0
-            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used)
+            e = elig.check(terms_of(contract), care_type or "pharmacy", on, used, benefits=benefits)
         except ConfigError as exc:
             raise ClaimError("CONTRACT_MISCONFIGURED", f"Contrat {contract.contract_number} mal paramétré : {exc}",
                              kind="conflict") from exc
-        has_conv = provider is not None and active_convention(contract.insurer_id, provider.id, on) is not None
-        out.append(ContractRights(contract, contract.insurer, e, has_conv, list(contract.exclusions_json or []),
-                                  at_provider=provider is not None))
+        out.append(ContractRights(contract, contract.insurer, e, convention is not None,
+                                  list(contract.exclusions_json or []), at_provider=provider is not None))
     out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.contract_number))
     return out
 
@@ -376,12 +343,9 @@ def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: 
 # --- reading claims ------------------------------------------------------------------------
 
 def recent_member_claims(adherent_id: str, provider_id: str | None, limit: int = 10) -> list[dict]:
-    """The member's latest claims at any provider, for the counter's duplicate check.
-
-    Every claim shows its date, care type, status and codes (what the duplicate guard
-    compares); amounts and a link only for this provider's own claims: what another
-    provider charged is not this provider's business.
-    """
+    """The member's latest claims at any provider, with their codes (what a counter needs to avoid
+    a second delivery).  Another provider's claim keeps its date, care type and codes only: no
+    amount, no status, no provider, no id."""
     rows = db.session.execute(
         select(Claim.id, Claim.care_date, Claim.type, Claim.status, Claim.total_amount, Claim.covered_amount,
                Claim.provider_id)
@@ -389,18 +353,17 @@ def recent_member_claims(adherent_id: str, provider_id: str | None, limit: int =
         .limit(limit)).all()
     codes: dict[str, list[str]] = {}
     if rows:
-        for claim_id, code in db.session.execute(
-                select(ClaimItem.claim_id, ClaimItem.code).where(ClaimItem.claim_id.in_([r.id for r in rows]))
-                .order_by(ClaimItem.claim_id, ClaimItem.id)):
-            if code not in codes.setdefault(claim_id, []):
-                codes[claim_id].append(code)
+        for claim_id, code in db.session.execute(select(ClaimItem.claim_id, ClaimItem.code).where(
+                ClaimItem.claim_id.in_([r.id for r in rows])).order_by(ClaimItem.claim_id, ClaimItem.position)):
+            codes.setdefault(claim_id, []).append(code)
     out = []
     for r in rows:
-        mine = provider_id is not None and r.provider_id == provider_id
-        out.append({"careDate": r.care_date, "type": r.type, "status": r.status, "codes": codes.get(r.id, []),
-                    "atThisProvider": mine, "claimId": r.id if mine else None,
-                    "totalAmount": r.total_amount if mine else None,
-                    "coveredAmount": r.covered_amount if mine else None})
+        entry = {"careDate": r.care_date, "type": r.type, "codes": codes.get(r.id, []),
+                 "atThisProvider": r.provider_id == provider_id}
+        if entry["atThisProvider"]:
+            entry |= {"status": r.status, "totalAmount": r.total_amount, "coveredAmount": r.covered_amount,
+                      "claimId": r.id}
+        out.append(entry)
     return out
 
 
@@ -411,6 +374,7 @@ class HistoryFilters:
     status: str | None = None
     member: str | None = None
     care_type: str | None = None
+    reference: str | None = None  # a claim's short reference, normalised
 
 
 def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
@@ -420,9 +384,9 @@ def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
         raw = (args.get(name) or "").strip()
         if raw:
             try:
-                setattr(filters, attr, date.fromisoformat(raw))
+                setattr(filters, attr, parse_date(raw))
             except ValueError:
-                errors.append(f"Date « {raw} » invalide (format AAAA-MM-JJ).")
+                errors.append(f"Date « {raw} » invalide (format jj/mm/aaaa).")
     status = (args.get("statut") or "").strip()
     if status:
         if status in STATUS_LABELS:
@@ -431,6 +395,12 @@ def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
             errors.append("Statut inconnu.")
     member = (args.get("adherent") or "").strip()[:100]
     filters.member = member or None
+    ref = (args.get("demande") or "").strip()[:40]
+    if ref:
+        filters.reference = claim_reference.normalise(ref)
+        if filters.reference is None:
+            errors.append(f"N° de demande « {ref} » invalide : il s'écrit comme PH-26-4K7Q-9MXC "
+                          "(vérifiez chaque caractère, le dernier est une clé de contrôle).")
     return filters, errors
 
 
@@ -444,6 +414,8 @@ def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
         stmt = stmt.where(Claim.status == filters.status)
     if filters.care_type:
         stmt = stmt.where(Claim.type == filters.care_type)
+    if filters.reference:
+        stmt = stmt.where(Claim.reference == filters.reference)
     if filters.member:
         normalised = crypto.normalise_national_id(filters.member)
         if _CIN.match(normalised):
@@ -462,5 +434,11 @@ def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
     return rows, total, page, max(1, -(-total // per_page))
 
 
-def get_claim(claim_id: str, user=None) -> Claim:
+def get_claim(user, claim_id: str) -> Claim:
+    """A claim of the user's organisation by its id (ULID) or its short reference (as typed:
+    any case, with or without dashes), else a 404."""
+    ref = claim_reference.normalise(claim_id) if claim_id and len(claim_id) != 26 else None
+    if ref is not None:
+        found = db.session.scalar(scoped(select(Claim.id).where(Claim.reference == ref), Claim, user))
+        claim_id = found or ""
     return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))

@@ -25,7 +25,7 @@ def claim_json(claim: Claim) -> dict:
 def render_claim(claim: Mapping, items: list[Mapping]) -> dict:
     """A claim and its lines (rows as ``claim_rows`` makes them) as the API shows them."""
     return {
-        "id": claim["id"], "type": claim["type"], "status": claim["status"],
+        "id": claim["id"], "reference": claim["reference"], "type": claim["type"], "status": claim["status"],
         "statusLabel": STATUS_LABELS[claim["status"]], "reasonCode": claim["reason_code"],
         "reason": claim["status_reason"], "careDate": claim["care_date"].isoformat(),
         "createdAt": claim["created_at"].isoformat(), "contractId": claim["contract_id"],
@@ -48,7 +48,7 @@ def claim_summary(claim: Claim) -> dict:
     """One line of the API's claim list (the claim with its member and contract loaded)."""
     member = claim.adherent
     return {
-        "id": claim.id, "type": claim.type, "status": claim.status,
+        "id": claim.id, "reference": claim.reference, "type": claim.type, "status": claim.status,
         "statusLabel": STATUS_LABELS[claim.status], "reasonCode": claim.reason_code,
         "careDate": claim.care_date.isoformat(), "createdAt": claim.created_at.isoformat(),
         "contractId": claim.contract_id, "contractNumber": claim.contract.contract_number,

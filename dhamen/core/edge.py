@@ -264,8 +264,12 @@ def register_input_guard(app) -> None:
 
     @app.before_request
     def _guard_input():
+        # A view may allow a larger body (the CSV import) with ``@body_limit(n)``.
+        limit = getattr(app.view_functions.get(request.endpoint), "max_content_length", None)
+        if limit is not None:
+            request.max_content_length = limit
         length = request.content_length
-        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
+        if length is not None and length > (limit or app.config["MAX_CONTENT_LENGTH"]):
             refusal = Refusal(413, "PAYLOAD_TOO_LARGE", None, "Requête trop volumineuse.")
         else:
             refusal = check_request(request)

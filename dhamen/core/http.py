@@ -24,7 +24,7 @@ from dhamen.extensions import db
 HTTP_CODES = {
     400: ("BAD_REQUEST", "Requête invalide."),
     401: ("UNAUTHORIZED", "Authentification requise."),
-    403: ("FORBIDDEN", "Insufficient permissions"),
+    403: ("FORBIDDEN", "Droits insuffisants pour cette action."),
     404: ("NOT_FOUND", "Ressource introuvable."),
     405: ("METHOD_NOT_ALLOWED", "Méthode non autorisée pour cette ressource."),
     409: ("CONFLICT", "Conflit avec l'état actuel de la ressource."),

@@ -22,7 +22,7 @@ Usage::
 
     NEWEST = Keyset("claims.newest", (Claim.created_at, Claim.id))   # descending by default
 
-    stmt = scoped(select(Claim), Claim).where(Claim.status == "pending_review")
+    stmt = scoped(select(Claim), Claim, user).where(Claim.status == "pending_review")
     try:
         page = paginate(stmt, NEWEST, cursor=request.args.get("avant"), per_page=25)
         # or, going back towards the newest rows:

@@ -5,7 +5,7 @@ Jobs are never enqueued inside a transaction: ``after_commit(fn, *args)``
 records them on the SQLAlchemy session and they are dispatched once the
 request's single commit succeeds (dropped on rollback).  With the embedded
 Redis stand-in they run inline right after the commit; with ``REDIS_URL`` they
-go to the real RQ queues ``events`` and ``reconciliation``.  Every job has a
+go to the real RQ queues ``events``, ``reconciliation`` and ``imports``.  Every job has a
 timeout.
 """
 
@@ -25,7 +25,7 @@ from dhamen.core.storage import make_storage
 
 log = logging.getLogger("dhamen")
 
-QUEUES = ("events", "reconciliation")
+QUEUES = ("events", "reconciliation", "imports")
 DEFAULT_JOB_TIMEOUT = 120
 # A job that fails (or whose worker dies) is retried after 10 s, 1 min, then 5 min; after its
 # last try it stays in RQ's failed registry (``rq:failed:<queue>``) for 30 days, to be

@@ -31,6 +31,16 @@ def index():
     return render_template("index.html")
 
 
+def body_limit(max_bytes: int):
+    """Let one view accept a request body larger than ``MAX_CONTENT_LENGTH`` (e.g. a CSV upload)."""
+
+    def decorator(view):
+        view.max_content_length = max_bytes
+        return view
+
+    return decorator
+
+
 def url_for_safe(endpoint: str, **values) -> str | None:
     """``url_for`` that answers None for an endpoint that is not registered."""
     try:

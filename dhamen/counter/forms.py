@@ -27,6 +27,7 @@ from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, ItemInput
 from dhamen.domain.errors import ItemError, MoneyError
 from dhamen.domain.limits import MAX_ROOM_LENGTH, MAX_STAY_DAYS
 from dhamen.domain.money import parse_tnd
+from dhamen.domain.text import parse_date
 
 _LINE_FIELD = re.compile(r"^lines-(\d{1,4})-(code|label|qty|price|generic)$")
 _QUANTITY = re.compile(r"^\d{1,6}$")
@@ -208,7 +209,7 @@ def _read_stay(form: Mapping[str, str], parsed: EntryForm, today: date) -> None:
     if parsed.discharge_raw:
         discharge = _iso_date(parsed.discharge_raw)
         if discharge is None:
-            parsed.errors.append("Date de sortie invalide (format attendu : AAAA-MM-JJ).")
+            parsed.errors.append("Date de sortie invalide (format attendu : jj/mm/aaaa).")
         elif admission is not None and discharge < admission:
             parsed.errors.append("La date de sortie ne peut pas précéder la date d'admission.")
         elif admission is not None and discharge > admission + timedelta(days=MAX_STAY_DAYS):
@@ -221,7 +222,7 @@ def _read_stay(form: Mapping[str, str], parsed: EntryForm, today: date) -> None:
 
 def _iso_date(raw: str) -> date | None:
     try:
-        return date.fromisoformat(raw)
+        return parse_date(raw)
     except ValueError:
         return None
 

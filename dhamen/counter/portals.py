@@ -17,8 +17,11 @@ Pages (under the portal's prefix, e.g. ``/pharmacie``)::
     POST /saisie/<contract_id>/apercu   adjudication preview, nothing stored    (preview; htmx fragment)
     POST /saisie/<contract_id>/valider  submit once (idempotency token)         (submit)
     GET  /catalogue?q=&contrat=     code autocomplete (<datalist>)               (catalogue_options)
+    GET  /catalogue/code?code=&contrat=  one exact code: label, price, generic (JSON; code_lookup)
     GET  /demandes                  history of the provider's own claims        (history)
-    GET  /demandes/<id>             result / detail                             (claim)
+    GET  /demandes/<id>             result / detail (id or short reference)     (claim)
+    GET  /demandes/<id>/statut      result card, polled until the insurer decides (claim_status; htmx)
+    GET  /dernieres                 the home's latest claims, polled likewise   (latest_claims; htmx)
     GET  /demandes/<id>/recu        printable receipt                           (receipt)
     GET  /demandes/<id>/recu.pdf    receipt as PDF                              (receipt_pdf)
 
@@ -31,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -39,22 +42,29 @@ from sqlalchemy.orm import selectinload
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import ROLE_PROVIDER_TYPE
 from dhamen.access.tenancy import get_or_404
-from dhamen.claims import operations, queries
+from dhamen.claims import lookup, operations, queries
 from dhamen.claims.errors import ClaimError
 from dhamen.claims.queries import ContractRights
 from dhamen.core import crypto
 from dhamen.core.http import status_of
 from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
+from dhamen.counter.next_steps import next_step
 from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_pdf
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
+from dhamen.domain.coverage import with_tariffs
 from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
 from dhamen.domain.limits import MAX_CARE_AGE_DAYS, MAX_ROOM_LENGTH
 from dhamen.domain.money import format_tnd, percent_label
+from dhamen.domain.text import normalize_code
+from dhamen.domain.transitions import OPEN_FOR_REVIEW
 from dhamen.extensions import db
 from dhamen.models import Adherent, Contract, IdempotencyKey, Provider
 
 PER_PAGE = 25
+LATEST = 8  # claims on the counter's home
+AWAITING = OPEN_FOR_REVIEW  # statuses waiting for the insurer's decision: the pages poll until it comes
+POLL_SECONDS = 5  # how often a page waiting for the insurer asks again (a small fragment)
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,7 @@ def _provider() -> Provider:
 
 
 def _contract(contract_id: str) -> Contract:
-    contract = get_or_404(Contract, contract_id, options=(selectinload(Contract.insurer),
+    contract = get_or_404(Contract, contract_id, current_user, options=(selectinload(Contract.insurer),
                                                           selectinload(Contract.adherent)))
     if not contract.adherent.is_live:
         abort(404)
@@ -170,13 +180,15 @@ def refusal(r: ContractRights, provider: Provider) -> str | None:
     """Why no claim can be entered here for this contract, or None."""
     if not provider.is_active:
         return "Votre établissement est désactivé : aucune demande ne peut être saisie."
+    # The contract's own state first: a suspended contract is said to be suspended, whatever
+    # the conventions of its insurer.
+    if not r.eligibility.inforce and not (r.eligibility.reason_code == reasons.CONTRACT_ENDED
+                                          and ended_notice(r.contract)):
+        return f"Prise en charge impossible : {r.eligibility.message}. L'adhérent règle la totalité."
     if not r.has_convention:
         return (f"Pas de convention de tiers payant en vigueur entre votre établissement et {r.insurer.name} : "
                 f"le contrat {r.contract.contract_number} ne peut pas être pris en charge ici. "
                 "L'adhérent règle la totalité et se fait rembourser par son assureur.")
-    if not r.eligibility.inforce and not (r.eligibility.reason_code == reasons.CONTRACT_ENDED
-                                          and ended_notice(r.contract)):
-        return f"Prise en charge impossible : {r.eligibility.message}."
     return None
 
 
@@ -213,7 +225,7 @@ class Decompte:
 
 
 def _rights_for(contract: Contract, provider: Provider, on: date) -> ContractRights:
-    for r in queries.rights(contract.adherent, portal().care_type, on, provider):
+    for r in queries.rights(current_user, contract.adherent, portal().care_type, on, provider):
         if r.contract.id == contract.id:
             return r
     abort(404)
@@ -275,9 +287,18 @@ def _entry_page(provider: Provider, contract: Contract, form: EntryForm, decompt
         **_code_options("", contract.id)), status
 
 
+def _latest() -> list:
+    return queries.history(current_user, queries.HistoryFilters(), 1, LATEST)[0]
+
+
 def _home_page(**context):
-    latest, _total, _page, _pages = queries.history(current_user, queries.HistoryFilters(), 1, 8)
-    return render_template("counter/home.html", latest=latest, **context)
+    return render_template("counter/home.html", latest=_latest(), **context)
+
+
+def latest_claims():
+    """The home's latest claims (htmx): polled while one of them waits for the insurer."""
+    _provider()
+    return render_template("counter/_latest.html", latest=_latest())
 
 
 # --- views (the same functions serve the four portals) ------------------------------------------
@@ -290,28 +311,37 @@ def home():
 def search():
     provider = _provider()
     query = (request.form.get("q") or "").strip()
-    results, message = _search(query, provider)
-    context = {"results": results, "message": message, "query": query}
+    birth_raw = (request.form.get("naissance") or "").strip()[:20]
+    results, message = _search(query, birth_raw, provider)
+    context = {"results": results, "message": message, "query": query, "birth_raw": birth_raw}
     if _htmx():
         return render_template("counter/_search_results.html", **context)
     return _home_page(**context)
 
 
-def _search(query: str, provider: Provider) -> tuple[list[MemberResult], str | None]:
+def _search(query: str, birth_raw: str, provider: Provider) -> tuple[list[MemberResult], str | None]:
     if len(query) < 2:
         return [], "Saisissez au moins 2 caractères : CIN (8 chiffres), numéro de contrat ou nom."
     if len(query) > 100:
         return [], "Recherche trop longue (100 caractères au maximum)."
-    matches = queries.find_members(query)
+    try:
+        how, matches = lookup.find_members(current_user, query, lookup.parse_birth_date(birth_raw))
+    except lookup.MemberQueryError as exc:
+        return [], str(exc)
     if not matches:
         digits = crypto.normalise_national_id(query)
-        hint = " Un CIN compte 8 chiffres." if digits.isdigit() and len(digits) != 8 else ""
-        return [], f"Aucun adhérent trouvé.{hint} Vérifiez la saisie ou cherchez par nom."
+        if digits.isdigit():
+            hint = " Un CIN compte 8 chiffres." if len(digits) != 8 else ""
+            return [], f"Aucun adhérent trouvé.{hint} Vérifiez la saisie."
+        if how == lookup.BY_NAME:
+            return [], ("Aucun adhérent ne porte exactement ce nom avec cette date de naissance. Vérifiez "
+                        "l'orthographe (nom complet, ou nom de famille seul) ou cherchez par CIN.")
+        return [], "Aucun adhérent trouvé. Vérifiez la saisie."
     today, care_type = date.today(), portal().care_type
     results = []
     for match in matches:
         try:
-            results.append(MemberResult(match.adherent, queries.rights(match.adherent, care_type, today, provider)))
+            results.append(MemberResult(match.adherent, queries.rights(current_user, match.adherent, care_type, today, provider)))
         except ClaimError as exc:
             results.append(MemberResult(match.adherent, error=exc.message))
     return results, None
@@ -320,12 +350,13 @@ def _search(query: str, provider: Provider) -> tuple[list[MemberResult], str | N
 def rights(adherent_id: str):
     provider = _provider()
     try:
-        member = queries.get_member(adherent_id)
+        member = queries.get_member(current_user, adherent_id)
     except ClaimError:
         abort(404)
+    lookup.audit_lookup(lookup.BY_ID, [member.id])
     today = date.today()
     try:
-        contracts, error = queries.rights(member, portal().care_type, today, provider), None
+        contracts, error = queries.rights(current_user, member, portal().care_type, today, provider), None
     except ClaimError as exc:
         contracts, error = [], exc.message
     return render_template("counter/rights.html", member=member, contracts=contracts, error=error, today=today)
@@ -333,7 +364,9 @@ def rights(adherent_id: str):
 
 def entry(contract_id: str):
     provider = _provider()
-    return _entry_page(provider, _contract(contract_id), EntryForm.blank())
+    contract = _contract(contract_id)
+    lookup.audit_lookup(lookup.BY_CONTRACT, [contract.adherent_id])
+    return _entry_page(provider, contract, EntryForm.blank())
 
 
 def rights_panel(contract_id: str):
@@ -388,12 +421,34 @@ def submit(contract_id: str):
     return redirect(url_for(".claim", claim_id=claim_id), 303)
 
 
+SUGGESTIONS = 40  # autocomplete entries per answer (ranked: exact code, code prefix, name words)
+
+
 def _code_options(query: str, contract_id: str | None) -> dict:
     """The autocomplete's entries: the shipped catalogue, plus the codes of the contract's
-    insurer barème and convention that the catalogue lacks."""
+    insurer barème and convention that the catalogue lacks; each with the price that applies
+    to this provider and this contract (the convention's tariff, else the barème's), the
+    catalogue's reference price only for a code without tariff."""
     care_type = portal().care_type
-    extra, bareme_source = queries.tariff_suggestions(current_user, contract_id, care_type, date.today())
-    return {"options": catalogue.search(care_type, query, 12, extra), "bareme_source": bareme_source}
+    tariffs, bareme_source = queries.tariff_suggestions(current_user, contract_id, care_type, date.today())
+    options = catalogue.search(care_type, query, SUGGESTIONS, tariffs)
+    return {"options": with_tariffs(options, tariffs), "bareme_source": bareme_source}
+
+
+def code_lookup():
+    """One code typed in full (a scanner, a fast typist): its label, the price that applies here
+    and the generic flag, resolved on the server whatever the autocomplete list holds."""
+    care_type = portal().care_type
+    code = normalize_code((request.args.get("code") or "")[:32])
+    tariffs, _source = queries.tariff_suggestions(current_user, request.args.get("contrat"), care_type, date.today())
+    item = (catalogue.find(care_type, code) if code else None) or next((t for t in tariffs if t.code == code), None)
+    if item is None:
+        return jsonify(found=False, code=code,
+                       message=f"Code « {code} » inconnu du catalogue et du barème : saisissez le libellé et le prix."
+                       ), 404
+    [item] = with_tariffs([item], tariffs)
+    return jsonify(found=True, code=item.code, label=item.label, price=format_tnd(item.unit_price, with_unit=False),
+                   generic=item.is_generic)
 
 
 def catalogue_options():
@@ -406,7 +461,7 @@ def history():
     filters, errors = queries.parse_history_filters(request.args)
     if filters.member and crypto.normalise_national_id(filters.member).isdigit():
         errors.append("Pour retrouver un adhérent par CIN, utilisez la recherche du comptoir : "
-                      "un CIN ne doit pas figurer dans l'adresse d'une page.")
+                      "le CIN d'un adhérent ne doit pas apparaître dans l'historique du navigateur.")
         filters.member = None
     try:
         page = max(1, int(request.args.get("page", "1")))
@@ -414,30 +469,40 @@ def history():
         page = 1
     rows, total, page, pages = queries.history(current_user, filters, page, PER_PAGE)
     args = {k: v for k, v in (("du", filters.date_from), ("au", filters.date_to), ("statut", filters.status),
-                              ("adherent", filters.member)) if v}
+                              ("adherent", filters.member), ("demande", filters.reference)) if v}
     return render_template("counter/history.html", rows=rows, total=total, page=page, pages=pages,
                            filters=filters, errors=errors, args=args, status_labels=STATUS_LABELS.items())
 
 
 def claim(claim_id: str):
     _provider()
-    found = queries.get_claim(claim_id)
+    found = queries.get_claim(current_user, claim_id)
     return render_template("counter/claim.html", claim=found, lines=claim_lines(found))
+
+
+def claim_status(claim_id: str):
+    """The claim's result card, polled by its page while the insurer has not decided (htmx)."""
+    _provider()
+    found = queries.get_claim(current_user, claim_id)
+    decided_now = request.args.get("vu") in AWAITING and found.status not in AWAITING
+    return render_template("counter/_claim_result.html", claim=found, decided_now=decided_now)
 
 
 def receipt(claim_id: str):
     _provider()
-    found = queries.get_claim(claim_id)
-    return render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=False)
+    found = queries.get_claim(current_user, claim_id)
+    return render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=False,
+                           provisional=found.status in AWAITING)
 
 
 def receipt_pdf(claim_id: str):
     _provider()
-    found = queries.get_claim(claim_id)
-    html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True)
+    found = queries.get_claim(current_user, claim_id)
+    html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True,
+                           provisional=found.status in AWAITING)
     response = make_response(render_pdf(html, request.url_root))
     response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="recu-{found.id}.pdf"'
+    response.headers["Content-Disposition"] = f'inline; filename="recu-{found.reference}.pdf"'
     return response
 
 
@@ -450,8 +515,11 @@ ROUTES = (
     ("/saisie/<contract_id>/apercu", preview, ("POST",)),
     ("/saisie/<contract_id>/valider", submit, ("POST",)),
     ("/catalogue", catalogue_options, ("GET",)),
+    ("/catalogue/code", code_lookup, ("GET",)),
     ("/demandes", history, ("GET",)),
     ("/demandes/<claim_id>", claim, ("GET",)),
+    ("/demandes/<claim_id>/statut", claim_status, ("GET",)),
+    ("/dernieres", latest_claims, ("GET",)),
     ("/demandes/<claim_id>/recu", receipt, ("GET",)),
     ("/demandes/<claim_id>/recu.pdf", receipt_pdf, ("GET",)),
 )
@@ -463,8 +531,10 @@ def _template_context() -> dict:
         # Redis or the database who is signed in.
         "portal": portal(), "provider": getattr(current_user, "provider", None), "max_room_length": MAX_ROOM_LENGTH,
         "percent": percent_label,
-        "glance": glance, "exclusion_label": exclusion_label,
+        "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING, "next_step": next_step,
+        "poll_seconds": POLL_SECONDS,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),
+        "today_iso": date.today().isoformat(),
     }
 
 

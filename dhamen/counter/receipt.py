@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dhamen.counter.next_steps import line_step
 from dhamen.domain import reasons
 from dhamen.domain.adjudication import Adjudication
 from dhamen.models import Claim
@@ -31,6 +32,7 @@ class LineView:
     is_generic: bool
     rule_applied: str
     reasons: tuple[str, ...]  # French labels of the reason codes, main one first
+    next_step: str | None = None  # what the counter does about it (dhamen.counter.next_steps)
 
     @property
     def capped(self) -> bool:
@@ -44,14 +46,15 @@ def _labels(codes) -> tuple[str, ...]:
 def preview_lines(result: Adjudication) -> list[LineView]:
     return [LineView(n, line.code, line.label or line.code, line.quantity, line.unit_price, line.capped_unit_price,
                      line.line_total, line.rate_bp, line.covered, line.copay, line.is_generic, line.rule_applied,
-                     _labels(line.reason_codes))
+                     _labels(line.reason_codes), line_step(line.reason_codes))
             for n, line in enumerate(result.lines, start=1)]
 
 
 def claim_lines(claim: Claim) -> list[LineView]:
     return [LineView(n, item.code, item.label, item.quantity, item.unit_price, item.capped_unit_price,
                      item.line_total, int(round((item.reimbursement_rate or 0) * 10000)), item.covered_amount,
-                     item.copay_amount, item.is_generic, item.rule_applied or "", _labels(item.reason_codes_json))
+                     item.copay_amount, item.is_generic, item.rule_applied or "", _labels(item.reason_codes_json),
+                     line_step(item.reason_codes_json))
             for n, item in enumerate(claim.items, start=1)]
 
 

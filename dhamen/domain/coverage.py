@@ -394,6 +394,17 @@ def tariff_items(care_type: str, insurer_bareme: Mapping[str, Any] | None,
     return [CatalogueItem(code, "", care_type, price) for code, price in sorted(caps.items())]
 
 
+def with_tariffs(items: Sequence[CatalogueItem], tariffs: Sequence[CatalogueItem]) -> list[CatalogueItem]:
+    """``items`` priced at the tariff that applies (``tariffs`` as :func:`tariff_items` gives
+    them) instead of the catalogue's reference price: what the counter pre-fills, so that by
+    default the member pays nothing above the tariff."""
+    caps = {item.code: item.unit_price for item in tariffs}
+    return [
+        replace(item, unit_price=caps[code]) if (code := normalize_code(item.code)) in caps else item
+        for item in items
+    ]
+
+
 # -- pricing ------------------------------------------------------------------
 
 
@@ -478,6 +489,76 @@ class _Rate:
     from_convention: bool
 
 
+def applicable_tariff(
+    code: str, bareme: Mapping[str, int], convention: Convention | None
+) -> tuple[int | None, str | None]:
+    """The tariff (unit price cap, millimes) of a normalised ``code`` and where it comes from:
+    the convention's tariff if any (``"convention"``), else the insurer's barème of the care
+    type (``"bareme"``), else ``(None, None)``.  Pricing and the counter's pre-filled prices
+    both ask here."""
+    if convention is not None and code in convention.tariffs:
+        return convention.tariffs[code], "convention"
+    if code in bareme:
+        return bareme[code], "bareme"
+    return None, None
+
+
+def applicable_rate(
+    care_type: str, benefit: Benefit, convention: Convention | None, is_generic: bool
+) -> _Rate:
+    """The rate of a line of ``care_type``: for a generic line the generic rate (the
+    convention's if set, else the contract's) when one is set; otherwise the convention's
+    rate of the care type if set, else the contract's.  Pricing and the rights panel
+    (:func:`benefits_under`) both ask here."""
+    assert benefit.rate_bp is not None
+    if is_generic and convention is not None and convention.generic_rate_bp is not None:
+        rate_bp = convention.generic_rate_bp
+        return _Rate(
+            rate_bp,
+            reasons.GENERIC_RATE,
+            f"taux générique conventionnel {percent_label(rate_bp)}",
+            True,
+        )
+    if is_generic and benefit.generic_rate_bp is not None:
+        rate_bp = benefit.generic_rate_bp
+        return _Rate(rate_bp, reasons.GENERIC_RATE, f"taux générique {percent_label(rate_bp)}", False)
+    if convention is not None and care_type in convention.rates_bp:
+        rate_bp = convention.rates_bp[care_type]
+        return _Rate(
+            rate_bp,
+            reasons.CONVENTION_RATE,
+            f"taux conventionnel {percent_label(rate_bp)}",
+            True,
+        )
+    rate_bp = benefit.rate_bp
+    return _Rate(rate_bp, reasons.CONTRACT_RATE, f"taux du contrat {percent_label(rate_bp)}", False)
+
+
+def benefits_under(
+    benefits: Mapping[str, Benefit], convention_json: Mapping[str, Any] | None
+) -> dict[str, Benefit]:
+    """The contract's benefits as its claims are priced under this convention ``bareme_json``
+    (``None``: no convention): each covered care type's rate and generic rate are those
+    :func:`applicable_rate` gives a line (the generic rate stays ``None`` when neither the
+    contract nor the convention sets one: generic lines then take the care type's rate).
+    What the rights panel shows.  Raises :class:`ConfigError` for a malformed convention."""
+    convention = parse_convention(convention_json)
+    if convention is None:
+        return dict(benefits)
+    out: dict[str, Benefit] = {}
+    for care_type, benefit in benefits.items():
+        if not benefit.covered or benefit.rate_bp is None:
+            out[care_type] = benefit
+            continue
+        has_generic = benefit.generic_rate_bp is not None or convention.generic_rate_bp is not None
+        out[care_type] = replace(
+            benefit,
+            rate_bp=applicable_rate(care_type, benefit, convention, False).rate_bp,
+            generic_rate_bp=applicable_rate(care_type, benefit, convention, True).rate_bp if has_generic else None,
+        )
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class _Pricer:
     """Prices the lines of one claim (care type, contract and tariffs fixed)."""
@@ -490,19 +571,13 @@ class _Pricer:
     convention: Convention | None
 
     def cap(self, code: str, unit_price: int, is_room_day: bool) -> _Cap:
-        convention = self.convention
-        if convention is not None and code in convention.tariffs:
-            tariff, source, source_code = (
-                convention.tariffs[code],
-                "convention",
-                reasons.CONVENTION_TARIFF,
-            )
-            name = "tarif conventionnel"
-        elif code in self.bareme:
-            tariff, source, source_code = self.bareme[code], "bareme", reasons.BAREME_TARIFF
-            name = f"tarif du {self.bareme_name}"
+        tariff, source = applicable_tariff(code, self.bareme, self.convention)
+        if source == "convention":
+            source_code, name = reasons.CONVENTION_TARIFF, "tarif conventionnel"
+        elif source == "bareme":
+            source_code, name = reasons.BAREME_TARIFF, f"tarif du {self.bareme_name}"
         else:
-            tariff, source, source_code, name = None, None, reasons.NO_TARIFF, ""
+            source_code, name = reasons.NO_TARIFF, ""
         codes: list[str] = []
         if tariff is None:
             capped, text = unit_price, "Code hors barème : prix facturé retenu"
@@ -519,29 +594,7 @@ class _Pricer:
         return _Cap(capped, (*codes, source_code), text, source)
 
     def rate(self, is_generic: bool) -> _Rate:
-        convention, benefit = self.convention, self.benefit
-        assert benefit.rate_bp is not None
-        if is_generic and convention is not None and convention.generic_rate_bp is not None:
-            rate_bp = convention.generic_rate_bp
-            return _Rate(
-                rate_bp,
-                reasons.GENERIC_RATE,
-                f"taux générique conventionnel {percent_label(rate_bp)}",
-                True,
-            )
-        if is_generic and benefit.generic_rate_bp is not None:
-            rate_bp = benefit.generic_rate_bp
-            return _Rate(rate_bp, reasons.GENERIC_RATE, f"taux générique {percent_label(rate_bp)}", False)
-        if convention is not None and self.care_type in convention.rates_bp:
-            rate_bp = convention.rates_bp[self.care_type]
-            return _Rate(
-                rate_bp,
-                reasons.CONVENTION_RATE,
-                f"taux conventionnel {percent_label(rate_bp)}",
-                True,
-            )
-        rate_bp = benefit.rate_bp
-        return _Rate(rate_bp, reasons.CONTRACT_RATE, f"taux du contrat {percent_label(rate_bp)}", False)
+        return applicable_rate(self.care_type, self.benefit, self.convention, is_generic)
 
     def line(self, item: ItemInput) -> _Priced:
         code = normalize_code(item.code)

@@ -326,8 +326,18 @@ def _rates_text(benefit: Benefit) -> str:
     return text
 
 
-def check(terms: ContractTerms, care_type: str, on: date, used_this_year: int) -> Eligibility:
+def check(
+    terms: ContractTerms,
+    care_type: str,
+    on: date,
+    used_this_year: int,
+    benefits: Mapping[str, Benefit] | None = None,
+) -> Eligibility:
     """Is a claim of ``care_type`` on ``on`` covered by the contract?
+
+    ``benefits``: the contract's coverage as it is priced at this provider
+    (``coverage.benefits_under``, the convention's rates included), to be
+    shown and stated in the message; by default the contract's own.
 
     ``used_this_year`` is the covered amount (millimes) of the member's claims
     of the contract year of ``on`` that are not rejected nor blocked.
@@ -338,7 +348,7 @@ def check(terms: ContractTerms, care_type: str, on: date, used_this_year: int) -
         raise ValueError(f"Type de soin inconnu : {care_type!r}")
     if isinstance(used_this_year, bool) or not isinstance(used_this_year, int) or used_this_year < 0:
         raise ValueError("Le montant déjà consommé doit être un entier positif ou nul.")
-    benefits = parse_coverage(terms.coverage)
+    benefits = parse_coverage(terms.coverage) if benefits is None else benefits
     benefit = benefits[care_type]
     carence_until = (
         terms.start_date + timedelta(days=terms.carence_days - 1) if terms.carence_days > 0 else None

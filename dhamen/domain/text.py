@@ -25,3 +25,13 @@ def normalize_code(code: str) -> str:
 def format_date(day: date) -> str:
     """French short date, as printed at the counter: ``12/03/2026``."""
     return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def parse_date(raw: str) -> date:
+    """A date as a person or a form gives it: ``12/03/2026`` (also with ``-`` or ``.``), or
+    ``2026-03-12`` (what a date field sends).  ``ValueError`` otherwise."""
+    value = raw.strip()
+    parts = value.replace("-", "/").replace(".", "/").split("/")
+    if len(parts) == 3 and len(parts[0]) <= 2 and len(parts[2]) == 4 and all(p.isdigit() for p in parts):
+        return date(int(parts[2]), int(parts[1]), int(parts[0]))
+    return date.fromisoformat(value)

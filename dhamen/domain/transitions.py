@@ -33,6 +33,7 @@ Reconciliations::
 
 from __future__ import annotations
 
+from .eligibility import CONTRACT_STATUSES
 from .errors import DomainError
 
 CLAIM_STATUSES: tuple[str, ...] = (
@@ -117,3 +118,39 @@ def _check(src, dst, actor, statuses, allowed, words, subject, pronoun) -> None:
             raise ValueError(f"unknown status {status!r}")
     if not allowed(src, dst, actor):
         raise TransitionError(f"{subject} est {words[src]} : {pronoun} ne peut pas devenir {words[dst]}.")
+
+
+# --- contracts ------------------------------------------------------------------------------
+# An admin (or an import) moves a contract through these; ``expired`` also follows from the
+# end date.  ``cancelled`` (résilié) is final; an expired contract is renewed by a new one.
+#
+#     active    -> suspended (suspend), cancelled (end), expired (end date passed)
+#     suspended -> active (reactivate), cancelled (end), expired (end date passed)
+
+CONTRACT_TRANSITIONS: dict[str, tuple[str, str]] = {
+    # action: (allowed from (space-separated), to)
+    "suspend": ("active", "suspended"),
+    "reactivate": ("suspended", "active"),
+    "end": ("active suspended", "cancelled"),
+    "expire": ("active suspended", "expired"),
+}
+CONTRACT_ACTION_LABELS = {"suspend": "Suspendre", "reactivate": "Réactiver", "end": "Résilier",
+                          "expire": "Marquer expiré"}
+_CONTRACT_WORDS = {"active": "actif", "suspended": "suspendu", "expired": "expiré", "cancelled": "résilié"}
+
+
+def contract_actions(status: str) -> list[str]:
+    """The actions open to a contract in ``status`` (in table order)."""
+    return [action for action, (sources, _dst) in CONTRACT_TRANSITIONS.items() if status in sources.split()]
+
+
+def check_contract(src: str, action: str) -> str:
+    """The status ``action`` leads to from ``src``; :class:`TransitionError` (French) if not allowed."""
+    if src not in CONTRACT_STATUSES:
+        raise ValueError(f"unknown status {src!r}")
+    if action not in CONTRACT_TRANSITIONS:
+        raise TransitionError("Action inconnue sur un contrat.")
+    sources, dst = CONTRACT_TRANSITIONS[action]
+    if src not in sources.split():
+        raise TransitionError(f"Le contrat est {_CONTRACT_WORDS[src]} : il ne peut pas devenir {_CONTRACT_WORDS[dst]}.")
+    return dst

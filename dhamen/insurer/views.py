@@ -21,12 +21,13 @@ bp = Blueprint("insurer", __name__, url_prefix="/assureur")
 def home():
     insurer = db.session.get(Insurer, current_user.insurer_id)
     by_status = dict(db.session.execute(
-        scoped(select(Claim.status, func.count()).group_by(Claim.status), Claim)).all())
+        scoped(select(Claim.status, func.count()).group_by(Claim.status), Claim, current_user)).all())
     month_start = date.today().replace(day=1)
     covered_month = db.session.scalar(
-        scoped(select(func.coalesce(func.sum(Claim.covered_amount), 0)).where(Claim.care_date >= month_start), Claim))
+        scoped(select(func.coalesce(func.sum(Claim.covered_amount), 0)).where(Claim.care_date >= month_start), Claim,
+               current_user))
     to_review = db.session.scalars(
         scoped(select(Claim).where(Claim.status.in_(("pending_review", "blocked")))
-               .order_by(Claim.created_at.desc()).limit(20), Claim)).all()
+               .order_by(Claim.created_at.desc()).limit(20), Claim, current_user)).all()
     return render_template("insurer/home.html", insurer=insurer, by_status=by_status,
                            covered_month=int(covered_month or 0), to_review=to_review)

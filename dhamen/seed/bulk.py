@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -57,6 +58,7 @@ from dhamen.claims.queries import NOT_PAYABLE
 from dhamen.core import audit
 from dhamen.domain import eligibility as elig
 from dhamen.domain import reasons
+from dhamen.domain import reference as claim_reference
 from dhamen.domain.adjudication import ClaimContext, adjudicate
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE, items_for
 from dhamen.domain.config import parse_insurer_config
@@ -300,6 +302,9 @@ class _Generator:
         self.world, self.today, self.rng, self.used = world, today, rng, used
         self.now = datetime.now(UTC)
         self.oldest = today - timedelta(days=364)
+        # Short references: this run's claims numbered from a random start, spread by a bijection
+        # (domain.reference.SPREAD): distinct within the run without keeping them in memory.
+        self.reference_seq = secrets.randbits(5 * claim_reference.RANDOM_SYMBOLS)
         self.recons: dict[tuple[str, date], str] = {}  # (insurer, month) -> reconciliation id (this run)
         self.status_counts: dict[str, int] = defaultdict(int)
         self.counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -469,7 +474,10 @@ class _Generator:
             provider_id=outlet.provider_id, adherent_id=contract.adherent_id, insurer_id=contract.insurer_id,
             care_date=care_date, created_at=created, created_by=BULK_MARK, status=status, reason_code=code,
             status_reason=reason, validated_at=validated, details=details, reconciliation_id=reconciliation_id,
-            line_id=lambda: str(ULID.from_timestamp(stamp)))
+            line_id=lambda: str(ULID.from_timestamp(stamp)),
+            reference=claim_reference.new_reference(care_type, created.date(),
+                                                    self.reference_seq * claim_reference.SPREAD))
+        self.reference_seq += 1
         batch.claims.append(claim)
         batch.items.extend(lines)
         if status not in NOT_PAYABLE and contract.terms.start_date <= care_date <= contract.terms.end_date:

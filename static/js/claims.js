@@ -1,7 +1,9 @@
 // Dhamen — the counter's claim entry (provider portals). No inline scripts: the CSP forbids them.
 //
 // Keyboard flow of the lines editor:
-//   code + Entrée      picks the catalogue item (label, price, generic filled) and goes to the quantity
+//   code + Entrée      picks the catalogue item (label, price, generic filled) and goes to the quantity;
+//                      a code the suggestions list does not hold yet (typed at scanner speed) is
+//                      resolved on the server, and the line filled when the answer comes
 //   Entrée             goes to the next field that needs typing, then to a new line
 //   Entrée on an empty line, or Ctrl+Entrée anywhere: decompte (preview), focus on « Valider »
 //   F2                 new customer (back to the counter search)
@@ -80,23 +82,50 @@
     return null;
   }
 
-  // Fill label, price and generic from the catalogue, without overwriting what the counter typed.
-  function fillRow(row, option) {
+  // Fill label, price and generic (an item: {label, price, generic}), without overwriting what
+  // the counter typed.
+  function fill(row, item) {
     var label = field(row, "in-label");
     var price = field(row, "in-price");
     var generic = field(row, "in-generic");
     if (label && (label.value.trim() === "" || label.hasAttribute("data-auto"))) {
-      label.value = option.getAttribute("data-label");
+      label.value = item.label;
       label.setAttribute("data-auto", "");
     }
     if (price && (price.value.trim() === "" || price.hasAttribute("data-auto"))) {
-      price.value = option.getAttribute("data-price");
+      price.value = item.price;
       price.setAttribute("data-auto", "");
     }
     if (generic && !generic.hasAttribute("data-touched")) {
-      generic.checked = option.getAttribute("data-generic") === "1";
+      generic.checked = !!item.generic;
     }
+    row.setAttribute("data-filled", (field(row, "in-code").value || "").trim().toUpperCase());
     preview();
+  }
+
+  function fillRow(row, option) {
+    fill(row, { label: option.getAttribute("data-label"), price: option.getAttribute("data-price"),
+                generic: option.getAttribute("data-generic") === "1" });
+  }
+
+  // A full code whose suggestion has not arrived: ask the server for that code alone. The line
+  // is filled when the answer comes, if its code has not changed meanwhile.
+  function resolveCode(row) {
+    var f = form();
+    var input = field(row, "in-code");
+    var code = input ? input.value.trim().toUpperCase() : "";
+    if (!f || !code || row.getAttribute("data-filled") === code || row.getAttribute("data-resolving") === code) { return; }
+    var base = f.getAttribute("data-code-url");
+    if (!base || !window.fetch) { return; }
+    row.setAttribute("data-resolving", code);
+    var url = base + (base.indexOf("?") < 0 ? "?" : "&") + "code=" + encodeURIComponent(code);
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (item) {
+        if (row.getAttribute("data-resolving") === code) { row.removeAttribute("data-resolving"); }
+        if (item && item.found && input.value.trim().toUpperCase() === code) { fill(row, item); }
+      })
+      .catch(function () { row.removeAttribute("data-resolving"); });
   }
 
   function loadCatalogue(input) {
@@ -115,8 +144,8 @@
     var rows = Array.prototype.slice.call(lines().querySelectorAll("tr.line"));
     if (input.classList.contains("in-code")) {
       var option = catalogueOption(input.value);
-      if (option) { fillRow(row, option); return field(row, "in-qty"); }
-      return field(row, "in-label").value.trim() === "" ? field(row, "in-label") : field(row, "in-qty");
+      if (option) { fillRow(row, option); } else { resolveCode(row); }
+      return field(row, "in-qty"); // the label and the price follow (a code unknown everywhere: typed by hand)
     }
     if (input.classList.contains("in-label")) { return field(row, "in-qty"); }
     if (input.classList.contains("in-qty") && field(row, "in-price").value.trim() === "") { return field(row, "in-price"); }
@@ -166,6 +195,11 @@
   document.addEventListener("change", function (evt) {
     if (evt.target.classList && evt.target.classList.contains("in-generic")) {
       evt.target.setAttribute("data-touched", "");
+    }
+    // A code left with Tab (or a click elsewhere) is resolved like one left with Entrée.
+    if (evt.target.classList && evt.target.classList.contains("in-code") && form()) {
+      var row = rowOf(evt.target);
+      if (row && !catalogueOption(evt.target.value)) { resolveCode(row); }
     }
   });
 

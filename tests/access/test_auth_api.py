@@ -508,7 +508,7 @@ def test_deactivation_ends_every_session_and_token(app, ctx, client, world):
     fast_web_session(admin_client, world.admin)
     token = page_csrf(admin_client, "/admin/")
     r = admin_client.post(f"/admin/utilisateurs/{target.id}/desactiver", data={"csrf_token": token})
-    assert r.status_code == 302
+    assert r.status_code == 303
     db.session.expire_all()
     assert _me(client, data["accessToken"]).status_code == 401
     assert client.post(REFRESH, json={"refreshToken": data["refreshToken"]}).status_code == 401
@@ -548,7 +548,7 @@ def test_role_change_ends_sessions_so_no_token_keeps_the_old_role(app, ctx, clie
     fast_web_session(admin_client, world.admin)
     token = page_csrf(admin_client, "/admin/")
     r = admin_client.post(f"/admin/utilisateurs/{target.id}/role", data={"csrf_token": token, "role": "INSURER_ADMIN"})
-    assert r.status_code == 302
+    assert r.status_code == 303
     assert _me(client, data["accessToken"]).status_code == 401
     row = audit_rows("user.role_change")[0]
     assert row.changes_json == {"role": ["INSURER_AGENT", "INSURER_ADMIN"]} and row.user_id == world.admin.id
@@ -565,7 +565,7 @@ def test_admin_mfa_reset_ends_sessions(app, ctx, client, world):
     fast_web_session(admin_client, world.admin)
     token = page_csrf(admin_client, "/admin/")
     assert admin_client.post(f"/admin/utilisateurs/{target.id}/reinitialiser-mfa",
-                             data={"csrf_token": token}).status_code == 302
+                             data={"csrf_token": token}).status_code == 303
     assert _me(client, data["accessToken"]).status_code == 401
     db.session.expire_all()
     assert target.mfa_enabled is False and target.mfa_secret is None
@@ -581,7 +581,7 @@ def test_require_role_refuses_with_the_seed_body_and_audits(probe_app, ctx):
         data = api_login(client, "p@exemple.tn")
     r = client.get("/api/v1/_probe/admin", headers=bearer(data["accessToken"]))
     assert r.status_code == 403
-    assert r.get_json() == {"success": False, "error": {"code": "FORBIDDEN", "message": "Insufficient permissions"}}
+    assert r.get_json() == {"success": False, "error": {"code": "FORBIDDEN", "message": "Droits insuffisants pour cette action."}}
     r = client.get("/api/v1/_probe/admin")
     assert r.status_code == 401
     with app2.app_context():

@@ -253,7 +253,8 @@ def test_log_sender_is_refused_outside_development():
     env = {"ENVIRONMENT": "production", "SECRET_KEY": "s" * 40, "JWT_SECRET": "j" * 40,
            "DATABASE_URL": "sqlite:////tmp/x.db", "REDIS_URL": "redis://127.0.0.1:6379/0",
            "DATA_ENCRYPTION_KEY": "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
-           "LOOKUP_HMAC_KEY": "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=", "STORAGE_URL": "file:///tmp/st"}
+           "LOOKUP_HMAC_KEY": "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=", "STORAGE_URL": "file:///tmp/st",
+           "SMTP_HOST": "smtp.example", "MAIL_FROM": "Dhamen <no-reply@dhamen.tn>", "PUBLIC_BASE_URL": "https://dhamen.example",}
     with pytest.raises(ConfigError, match="SMS"):
         load_config(dict(env, SMS_SENDER="log"))
     with pytest.raises(ConfigError, match="SMS_API_URL"):
@@ -400,7 +401,7 @@ def test_admin_can_require_mfa_per_role(app, ctx, client):
     token = page_csrf(admin_client, "/admin/")
     assert 'value="INSURER_AGENT" checked' in page
     r = admin_client.post("/admin/mfa-roles", data={"csrf_token": token, "roles": ["ADMIN", "PHARMACIST"]})
-    assert r.status_code == 302
+    assert r.status_code == 303
     assert mfa.required_roles() == {"ADMIN", "PHARMACIST"}
     r = client.post(LOGIN, json={"email": "ph@exemple.tn", "password": PASSWORD})
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "MFA_ENROLMENT_REQUIRED"

@@ -115,7 +115,7 @@ def test_user_without_organisation_sees_nothing(world, role):
 def test_no_user_sees_nothing(world, app):
     with app.test_request_context("/x"):
         for model in MODELS:
-            assert db.session.scalars(scoped(select(model.id), model)).all() == [], model.__name__
+            assert db.session.scalars(scoped(select(model.id), model, None)).all() == [], model.__name__
 
 
 def test_counts_and_aggregates_are_scoped(world):
@@ -186,7 +186,7 @@ def test_scoped_static_follows_an_organisation_change_and_refuses_orphans(world,
     orphan = make_user("PHARMACIST")
     assert all(_static_ids(model, orphan) == set() for model in MODELS)
     with app.test_request_context("/x"):
-        assert db.session.scalars(scoped_static(_STATIC[Claim], Claim)).all() == []
+        assert db.session.scalars(scoped_static(_STATIC[Claim], Claim, None)).all() == []
 
 
 def test_scoped_static_shares_all_rules_between_organisations_but_not_with_orphans(world):

@@ -287,7 +287,9 @@ def _snapshot():
               for t in db.metadata.sorted_tables if t.name != "audit_logs"}
     users = {u.id: (u.is_active, u.session_version, u.mfa_enabled, u.role, u.password_hash)
              for u in db.session.scalars(sa.select(User))}
-    actions = sorted(a for a in db.session.scalars(sa.select(AuditLog.action)) if a != "authz.denied")
+    # Audited reads: refusals, and member lookups (loi 2004-63: who looked up whom).
+    actions = sorted(a for a in db.session.scalars(sa.select(AuditLog.action))
+                     if a not in ("authz.denied", "member.lookup"))
     return counts, users, actions
 
 

@@ -194,7 +194,7 @@ def test_a_provider_posting_another_type_gets_a_clear_403(client, shop, care_typ
 @pytest.mark.parametrize("who", ["agentA", "admin"])
 def test_non_provider_roles_are_forbidden(client, shop, who):
     r = post_claim(client, shop, who=who)
-    assert r.status_code == 403 and error_of(r) == {"code": "FORBIDDEN", "message": "Insufficient permissions"}
+    assert r.status_code == 403 and error_of(r) == {"code": "FORBIDDEN", "message": "Droits insuffisants pour cette action."}
 
 
 def test_no_token_no_claim(client, shop):

@@ -10,7 +10,7 @@ from claims_helpers import delta, shop_fixture  # noqa: F401
 from flask import g
 from sqlalchemy import text
 
-from dhamen.claims import operations, queries
+from dhamen.claims import lookup, operations, queries
 from dhamen.claims.errors import ClaimError
 from dhamen.domain.coverage import ItemInput
 from dhamen.extensions import db
@@ -19,7 +19,7 @@ from dhamen.models import Claim
 
 @contextlib.contextmanager
 def acting_as(app, user):
-    """A request context in which ``current_actor()`` (and so ``scoped()``) is ``user``."""
+    """A request context in which ``g.api_user`` is ``user``."""
     with app.test_request_context("/api/v1/_service_test"):
         g.api_user = user
         yield user
@@ -31,8 +31,8 @@ def as_pharmacist(app, shop):
         yield user
 
 
-def found(query, **kw):
-    return [(m.adherent.last_name, m.matched_by) for m in queries.find_members(query, **kw)]
+def found(query, birth_date=None):
+    return [(m.adherent.last_name, m.matched_by) for m in lookup.find_members(g.api_user, query, birth_date)[1]]
 
 
 def test_find_by_national_id_goes_through_the_keyed_hash(shop, as_pharmacist):
@@ -46,27 +46,30 @@ def test_find_by_national_id_goes_through_the_keyed_hash(shop, as_pharmacist):
 
 
 def test_find_by_contract_number_ignores_case(shop, as_pharmacist):
-    [match] = queries.find_members("ct-limited-001")
+    [match] = lookup.find_members(as_pharmacist, "ct-limited-001")[1]
     assert match.matched_by == "contract_number" and match.adherent.last_name == "NomLimited"
     assert [c.contract_number for c in match.contracts] == ["CT-LIMITED-001"]
 
 
-def test_find_by_name_parts(shop, as_pharmacist):
-    assert found("nomcarence") == [("NomCarence", "name")]
-    assert found("PrénomExpired NomExp") == [("NomExpired", "name")]
-    assert found("Nom", limit=3) == [("NomActive", "name"), ("NomCarence", "name"), ("NomEnded", "name")]
-    assert found("x") == [] and found("") == []
+def test_find_by_name_needs_the_birth_date_and_the_exact_name(shop, as_pharmacist):
+    birth = shop.members["carence"].date_of_birth
+    assert found("nomcarence", birth) == [("NomCarence", "name_and_birth_date")]
+    assert found("PrénomCarence NomCarence", birth) == [("NomCarence", "name_and_birth_date")]
+    assert found("PrénomCarence NomCar", birth) == [] and found("Nom", birth) == []
+    with pytest.raises(lookup.MemberQueryError):
+        found("nomcarence")
 
 
 def test_insurers_only_find_their_members(app, shop):
     with acting_as(app, shop.users["agentB"]):
         assert found(shop.national_ids["active"]) == []
-        assert found("NomForeign") == [("NomForeign", "name")]
+        assert found("NomForeign", shop.members["foreign"].date_of_birth) == [("NomForeign", "name_and_birth_date")]
         assert found("CT-ACTIVE-001") == []
 
 
 def panel(shop, label, care_type="pharmacy", on=None, provider="pharmacist"):
-    [rights] = queries.rights(shop.members[label], care_type, on or date.today(), shop.providers.get(provider))
+    [rights] = queries.rights(g.api_user, shop.members[label], care_type, on or date.today(),
+                              shop.providers.get(provider))
     return rights
 
 

@@ -18,6 +18,9 @@ PROD = {
     "LOOKUP_HMAC_KEY": KEY_B,
     "SMS_SENDER": "http",
     "SMS_API_URL": "https://sms.example/api",
+    "SMTP_HOST": "smtp.example",
+    "MAIL_FROM": "Dhamen <no-reply@dhamen.tn>",
+    "PUBLIC_BASE_URL": "https://dhamen.example",
 }
 
 
@@ -87,3 +90,31 @@ def test_create_app_refuses_incomplete_production(tmp_path):
 
     with pytest.raises(ConfigError, match="REDIS_URL"):
         create_app({k: v for k, v in PROD.items() if k != "REDIS_URL"}, instance_path=str(tmp_path))
+
+
+def test_mail_sender_log_in_development_smtp_elsewhere(tmp_path):
+    dev = load_config({}, instance_path=str(tmp_path))
+    assert dev.mail.kind == "log" and dev.public_base_url is None
+    prod = load_config(PROD)
+    assert (prod.mail.kind, prod.mail.host, prod.mail.port, prod.mail.security) == ("smtp", "smtp.example", 587,
+                                                                                    "starttls")
+    assert load_config(dict(PROD, SMTP_SECURITY="ssl")).mail.port == 465
+    assert load_config({"SMTP_HOST": "localhost", "MAIL_FROM": "a@b.tn"}, instance_path=str(tmp_path)).mail.kind == "smtp"
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"SMTP_HOST": ""}, "SMTP_HOST"),
+    ({"MAIL_FROM": ""}, "MAIL_FROM"),
+    ({"MAIL_SENDER": "log"}, "MAIL_SENDER=log"),
+    ({"MAIL_SENDER": "pigeon"}, "MAIL_SENDER"),
+    ({"SMTP_SECURITY": "none"}, "SMTP_SECURITY"),
+    ({"SMTP_SECURITY": "tls13"}, "SMTP_SECURITY"),
+    ({"SMTP_USERNAME": "u"}, "SMTP_USERNAME"),
+    ({"SMTP_PORT": "99999"}, "SMTP_PORT"),
+    ({"SMTP_PORT": "abc"}, "SMTP_PORT"),
+    ({"PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL"),
+    ({"PUBLIC_BASE_URL": "http://dhamen.example"}, "PUBLIC_BASE_URL"),
+])
+def test_mail_configuration_checked_at_start(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(dict(PROD, **override))

@@ -84,5 +84,6 @@ def test_redis_stopped_for_real(app_env, tmp_path):
 def test_health_shows_the_sms_sender_and_job_mode(client):
     body = client.get("/api/v1/health").get_json()
     assert body["config"]["smsSender"] == "log"
+    assert body["config"]["mailSender"] == "log"
     assert body["config"]["jobs"] in ("inline", "rq")
     assert body["config"]["storage"] in ("local", "s3")

@@ -187,6 +187,7 @@ def prod_app(request, app, app_env, tmp_path):
         "DATA_ENCRYPTION_KEY": _key(),
         "LOOKUP_HMAC_KEY": _key(),
         "SMS_API_URL": "https://sms.example/send",
+        "SMTP_HOST": "smtp.example", "MAIL_FROM": "Dhamen <no-reply@dhamen.tn>", "PUBLIC_BASE_URL": "https://dhamen.example",
         "RATELIMIT_ENABLED": "false",
     }
     settings = app.config["DHAMEN"]
@@ -251,7 +252,8 @@ def test_production_refuses_weak_or_development_secrets(app_env):
     base = {"ENVIRONMENT": "production", "SECRET_KEY": secrets.token_urlsafe(48),
             "JWT_SECRET": secrets.token_urlsafe(48), "DATABASE_URL": "sqlite:////tmp/x.db",
             "REDIS_URL": "redis://127.0.0.1:6379/0", "DATA_ENCRYPTION_KEY": _key(), "LOOKUP_HMAC_KEY": _key(),
-            "STORAGE_URL": "file:///tmp/st", "SMS_API_URL": "https://sms.example/send"}
+            "STORAGE_URL": "file:///tmp/st", "SMS_API_URL": "https://sms.example/send",
+            "SMTP_HOST": "smtp.example", "MAIL_FROM": "Dhamen <no-reply@dhamen.tn>", "PUBLIC_BASE_URL": "https://dhamen.example",}
     assert load_config(base).jwt_secret == base["JWT_SECRET"]
     for name in ("JWT_SECRET", "SECRET_KEY"):
         with pytest.raises(ConfigError):

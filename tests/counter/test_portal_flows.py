@@ -68,7 +68,8 @@ def test_counter_flow_for_each_provider_role(client, shop, role):
     assert fragment.lstrip().startswith('<section id="decompte"')
     for amount in (case.total, case.covered, case.copay):
         assert amount in fragment
-    assert f"statut « {case.status} »" in fragment and 'id="submit-claim"' in fragment
+    assert f"« {case.status} »" in fragment or "L'assureur devra décider" in fragment
+    assert 'id="submit-claim"' in fragment
     assert delta(shop)["claims"] == 0
 
     submitted = client.post(f"{entry_url(case, contract)}/valider", data=claim_data(case, hidden))
@@ -79,19 +80,19 @@ def test_counter_flow_for_each_provider_role(client, shop, role):
     assert claim.provider_id == shop.providers[case.provider].id and claim.created_by == shop.users[USERS[role]].id
 
     result = text(client.get(submitted.headers["Location"]))
-    assert case.status in result and case.copay in result and claim.id in result
+    assert case.status in result and case.copay in result and claim.reference in result
     assert f'href="{case.prefix}/demandes/{claim.id}/recu"' in result
 
     receipt = client.get(f"{case.prefix}/demandes/{claim.id}/recu")
     assert receipt.status_code == 200 and receipt.headers["Cache-Control"] == "no-store"
     page = text(receipt)
-    for expected in (claim.id, shop.providers[case.provider].name, "NomActive", f"•••••{cin[-3:]}", "CT-ACTIVE-001",
+    for expected in (claim.reference, shop.providers[case.provider].name, "NomActive", f"•••••{cin[-3:]}", "CT-ACTIVE-001",
                      case.total, case.covered, case.copay, case.status, *(line["code"] for line in case.lines)):
         assert expected in page
     assert cin not in page
 
     history = text(client.get(f"{case.prefix}/demandes"))
-    assert "1 demande." in history and claim.id in history
+    assert "1 demande." in history and claim.reference in history
 
 
 def test_pharmacy_result_explains_each_line(client, shop):
@@ -153,16 +154,16 @@ def test_pdf_receipt(client, shop):
     _page, hidden = open_entry(client, case, shop.contracts["active"])
     location = client.post(f"{entry_url(case, shop.contracts['active'])}/valider",
                            data=claim_data(case, hidden)).headers["Location"]
-    claim_id = location.rsplit("/", 1)[1]
     pdf = client.get(f"{location}/recu.pdf")
     assert pdf.status_code == 200
     assert pdf.headers["Content-Type"] == "application/pdf"
-    assert pdf.headers["Content-Disposition"] == f'inline; filename="recu-{claim_id}.pdf"'
+    reference = claims_of(shop.providers["pharmacist"])[0].reference
+    assert pdf.headers["Content-Disposition"] == f'inline; filename="recu-{reference}.pdf"'
     assert pdf.data.startswith(b"%PDF-") and len(pdf.data) > 5_000
     if shutil.which("pdftotext"):
         content = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf.data, capture_output=True,
                                  check=True).stdout.decode()
-        for expected in (claim_id, "Pharmacie Test", "NomActive", "CT-ACTIVE-001", "PH0001", "41,020 TND",
+        for expected in (reference, "Pharmacie Test", "NomActive", "CT-ACTIVE-001", "PH0001", "41,020 TND",
                          "10,680 TND", "Approuvée"):
             assert expected in content, expected
         assert shop.national_ids["active"] not in content
@@ -215,7 +216,7 @@ def test_member_with_two_contracts_picks_the_contract(client, shop):
                             end_date=active.end_date, coverage_json={"pharmacy": {"rate": 60}}, status="active"))
     db.session.commit()
     token = login(client, shop.users["pharmacist"])
-    page = text(client.post("/pharmacie/recherche", data={"q": "NomActive", "csrf_token": token}))
+    page = text(client.post("/pharmacie/recherche", data={"q": "NomActive", "naissance": "1980-01-01", "csrf_token": token}))
     assert "<html" in page  # without htmx: the whole counter page
     assert "CT-ACTIVE-001" in page and "CT-SECOND-002" in page
     assert "Pas de convention avec votre établissement" in page  # insurer B
@@ -230,7 +231,8 @@ def test_recent_claims_of_other_providers_show_no_amount(client, shop):
     db.session.commit()
     login(client, shop.users["pharmacist"])
     page, _hidden = open_entry(client, PORTALS["PHARMACIST"], active)
-    assert "77,000 TND" not in page and "61,600 TND" not in page and "autre prestataire" in page
+    recent = page[page.index("Dernières demandes de l'adhérent"):]
+    assert "77,000" not in recent and "61,600" not in recent and "autre prestataire" in recent
     assert other.id not in page and "Pharmacie Voisine" not in page
 
 

@@ -73,7 +73,9 @@ def test_clinic_stay():
     assert read_entry_form({**fields, "discharge_date": "2027-06-01"}, "hospitalization", today=TODAY, strict=True,
                            with_stay=True).errors == ["Séjour de plus de 365 jours : vérifiez la date de sortie."]
     assert read_entry_form({**fields, "discharge_date": "04/03/2026"}, "hospitalization", today=TODAY, strict=True,
-                           with_stay=True).errors == ["Date de sortie invalide (format attendu : AAAA-MM-JJ)."]
+                           with_stay=True).details["dischargeDate"] == "2026-03-04"  # typed the French way
+    assert read_entry_form({**fields, "discharge_date": "32/03/2026"}, "hospitalization", today=TODAY, strict=True,
+                           with_stay=True).errors == ["Date de sortie invalide (format attendu : jj/mm/aaaa)."]
     assert read_entry_form({**fields, "room": "x" * (MAX_ROOM_LENGTH + 1)}, "hospitalization", today=TODAY,
                            strict=True, with_stay=True).errors == [f"Chambre : {MAX_ROOM_LENGTH} caractères au maximum."]
     no_discharge = read_entry_form({**fields, "discharge_date": "", "room": ""}, "hospitalization", today=TODAY,

@@ -86,7 +86,8 @@ def test_too_many_lines(counter, shop):
 @pytest.mark.parametrize(("care_date", "message"), [
     ((date.today() + timedelta(days=1)).isoformat(), "La date de soins ne peut pas être dans le futur."),
     ((date.today() - timedelta(days=400)).isoformat(), "La date de soins a plus d'un an"),
-    ("31/12/2025", "Date de soins invalide (format attendu : AAAA-MM-JJ)."),
+    ("31/02/2025", "Date de soins invalide (format attendu : jj/mm/aaaa)."),
+    ("hier", "Date de soins invalide (format attendu : jj/mm/aaaa)."),
 ])
 def test_bad_care_dates(counter, shop, care_date, message):
     client, hidden, url = counter
@@ -260,7 +261,7 @@ def test_national_id_never_appears_in_portal_pages(counter, shop):
     cin = shop.national_ids["active"]
     token = hidden["csrf_token"]
     location = client.post(f"{url}/valider", data=claim_data(PHARMACY, hidden)).headers["Location"]
-    pages = [client.post("/pharmacie/recherche", data={"q": "NomActive", "csrf_token": token}),
+    pages = [client.post("/pharmacie/recherche", data={"q": "NomActive", "naissance": "1980-01-01", "csrf_token": token}),
              client.get(url), client.get(location), client.get(f"{location}/recu"), client.get("/pharmacie/demandes"),
              client.get(f"/pharmacie/adherents/{shop.members['active'].id}/droits")]
     for page in pages:

@@ -28,7 +28,7 @@ def history(client, shop):
 
 
 def rows(page: str) -> list[str]:
-    return re.findall(r'href="/pharmacie/demandes/([0-9A-Z]{26})" title', page)
+    return re.findall(r'href="/pharmacie/demandes/([0-9A-Z]{26})" class="code claim-ref"', page)
 
 
 def test_pagination_25_per_page_and_only_own_claims(history):
@@ -54,7 +54,7 @@ def test_filters_by_status_dates_and_name(history):
 
 def test_bad_filters_are_explained(history):
     page = text(history.get("/pharmacie/demandes?du=hier&statut=perdu"))
-    assert "Date « hier » invalide (format AAAA-MM-JJ)." in page and "Statut inconnu." in page
+    assert "Date « hier » invalide (format jj/mm/aaaa)." in page and "Statut inconnu." in page
     assert "27 demandes." in page
 
 

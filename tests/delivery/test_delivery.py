@@ -151,6 +151,9 @@ def fake_secrets() -> dict[str, str]:
         "S3_ACCESS_KEY_ID": "dhamen-admin",
         "S3_SECRET_ACCESS_KEY": "x" * 40,
         "SMS_API_URL": "https://sms.exemple.tn/envoi",
+        "SMTP_HOST": "smtp.exemple.tn",
+        "MAIL_FROM": "Dhamen <no-reply@exemple.tn>",
+        "PUBLIC_BASE_URL": "https://dhamen.exemple.tn",
     }
 
 
@@ -159,7 +162,7 @@ def test_compose_runs_the_production_processes(compose):
     assert set(services) == LONG_RUNNING | ONE_SHOTS
     command = {name: " ".join(svc.get("command", [])) for name, svc in services.items()}
     assert command["web"].startswith("gunicorn wsgi:app --bind 0.0.0.0:8000")
-    assert "rq worker" in command["worker"] and command["worker"].endswith("events reconciliation")
+    assert "rq worker" in command["worker"] and command["worker"].endswith("events reconciliation imports")
     assert services["migrate"]["command"] == ["flask", "--app", "app", "db", "upgrade"]
     assert command["storage-init"].startswith("flask --app app dhamen storage-init")
     assert services["db"]["image"].startswith("postgres:")
@@ -253,7 +256,8 @@ def test_compose_environment_is_a_valid_configuration(compose, environment):
 def test_compose_refuses_to_start_without_a_required_secret(compose):
     required = {m.group(1) for s in strings(compose) for m in INTERPOLATION.finditer(s) if (m.group(2) or "").endswith("?")}
     assert {"DHAMEN_IMAGE", "SECRET_KEY", "JWT_SECRET", "DATA_ENCRYPTION_KEY", "LOOKUP_HMAC_KEY",
-            "POSTGRES_PASSWORD", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "SMS_API_URL"} <= required
+            "POSTGRES_PASSWORD", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "SMS_API_URL", "SMTP_HOST",
+            "MAIL_FROM", "PUBLIC_BASE_URL"} <= required
     for name in required & set(compose["services"]["web"]["environment"]):
         dotenv = fake_secrets()
         dotenv[name] = ""

@@ -9,7 +9,7 @@ from flask_migrate import downgrade, upgrade
 from dhamen import create_app
 from dhamen.extensions import db
 
-BEFORE = "bcc02a4ea25d"
+BEFORE = "a14d0a1b2c3d"
 PHONE = "+216 98 765 432"
 
 

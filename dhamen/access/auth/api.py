@@ -107,7 +107,7 @@ def me():
     user = g.api_user
     return ok({"id": user.id, "email": user.email, "role": user.role, "firstName": user.first_name,
                "lastName": user.last_name, "providerId": user.provider_id, "insurerId": user.insurer_id,
-               "mfaEnabled": user.mfa_enabled})
+               "mfaEnabled": user.mfa_enabled, "mustChangePassword": user.must_change_password})
 
 
 def limiter_config(name: str) -> str:

@@ -213,9 +213,11 @@ def change_password(user: User, current: str, new: str) -> list[str]:
     return []
 
 
-def set_password(user: User, new: str, action: str, actor: User | None = None) -> None:
+def set_password(user: User, new: str, action: str, actor: User | None = None, *, temporary: bool = False) -> None:
+    """Set the password; ``temporary`` (an admin chose it) makes the user change it at the next login."""
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
+    user.must_change_password = temporary
     revoke_everything(user)
     audit.record(action, "user", user.id, {"by": actor.id if actor else user.id}, user=actor or user)
 

@@ -49,6 +49,16 @@ class LoginForm(FlaskForm):
                                                          Length(max=1024)])
 
 
+class ForgotForm(FlaskForm):
+    email = EmailField("Adresse e-mail", validators=[DataRequired("Saisissez votre adresse e-mail."),
+                                                     email_validator(), Length(max=254)])
+
+
+class NewPasswordForm(FlaskForm):
+    new = PasswordField("Nouveau mot de passe", validators=[DataRequired("Saisissez un nouveau mot de passe.")])
+    confirm = PasswordField("Confirmation", validators=[DataRequired("Confirmez le nouveau mot de passe.")])
+
+
 class CodeForm(FlaskForm):
     code = StringField("Code", validators=[DataRequired("Saisissez le code."), Length(max=32)])
 
@@ -324,7 +334,76 @@ def change_password():
         status = 422
     elif request.method == "POST":
         status = 422
-    return render_template("auth/password.html", form=form, errors=errors), status
+    return render_template("auth/password.html", form=form, errors=errors,
+                           forced=current_user.must_change_password), status
+
+
+LINK_EXPIRED = ("Ce lien de réinitialisation n'est plus valable (déjà utilisé, expiré ou remplacé). "
+                "Demandez-en un nouveau avec « Mot de passe oublié ? ».")
+
+
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+def forgot_password():
+    from dhamen.access.auth import reset
+
+    form = ForgotForm()
+    if form.validate_on_submit():
+        reset.request_reset(form.email.data, request.remote_addr)
+        flash(reset.SAME_ANSWER, "success")
+        return redirect(url_for("auth.login"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/forgot.html", form=form), status
+
+
+@bp.get("/mot-de-passe/reinitialiser/<token>")
+@public
+def password_reset(token: str):
+    """The link of the e-mail: the token moves into the session, out of the address bar (and Referer)."""
+    from dhamen.access.auth import reset
+
+    if reset.user_for(token) is None:
+        session.pop("reset_token", None)
+        flash(LINK_EXPIRED, "error")
+        return redirect(url_for("auth.login"), 303)
+    session["reset_token"] = token
+    return redirect(url_for("auth.password_reset_form"), 303)
+
+
+@bp.route("/mot-de-passe/reinitialiser", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+def password_reset_form():
+    from dhamen.access.auth import reset
+    from dhamen.access.auth.passwords import policy_errors
+
+    token = session.get("reset_token")
+    user = reset.user_for(token)
+    if user is None:
+        session.pop("reset_token", None)
+        flash(LINK_EXPIRED, "error")
+        return redirect(url_for("auth.login"), 303)
+    form = NewPasswordForm()
+    errors, status = [], 200
+    if form.validate_on_submit():
+        if form.new.data != form.confirm.data:
+            errors = ["Confirmation : elle ne correspond pas au nouveau mot de passe."]
+        else:
+            errors = policy_errors(form.new.data, email=user.email)
+        if not errors:
+            if not reset.consume(token):
+                session.pop("reset_token", None)
+                flash("Ce lien de réinitialisation a déjà servi. Demandez-en un nouveau.", "error")
+                return redirect(url_for("auth.forgot_password"))
+            service.set_password(user, form.new.data, action="auth.password_reset_by_email")
+            session.clear()
+            flash("Mot de passe modifié : connectez-vous avec le nouveau mot de passe.", "success")
+            return redirect(url_for("auth.login"), 303)
+        status = 422
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/reset.html", form=form, errors=errors, email=user.email), status
 
 
 @bp.post("/deconnexion")
