@@ -148,11 +148,20 @@ class Relay:
     def open(self) -> None:
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((HOST, self.port))
+        for _ in range(50):
+            try:
+                self.listener.bind((HOST, self.port))
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit(f"relais S3 : port {self.port} toujours occupé")
         self.listener.listen(64)
         threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
 
     def cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the relay's thread
         self.listener.close()
         with self.lock:
             for s in list(self.sockets):
