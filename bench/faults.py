@@ -201,6 +201,31 @@ class Relay:
                 self.sockets.discard(b)
 
 
+class Supervised:
+    """The RQ worker, restarted when it exits (an RQ worker stops when Redis goes away), as
+    compose's ``restart: unless-stopped`` does in production."""
+
+    def __init__(self, cmd: list[str], env: dict, out):
+        self.cmd, self.env, self.out, self.restarts, self.stopping = cmd, env, out, 0, False
+        self.proc = self._spawn()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self.out, stderr=subprocess.STDOUT)
+
+    def _watch(self) -> None:
+        while not self.stopping:
+            if self.proc.poll() is not None and not self.stopping:
+                time.sleep(1)
+                self.restarts += 1
+                self.proc = self._spawn()
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.stopping = True
+        Process(self.proc).stop()
+
+
 class Process:
     def __init__(self, proc: subprocess.Popen):
         self.proc = proc
@@ -463,11 +488,10 @@ def main() -> int:
         web = Server("web", "wsgi:app", web_port, env, srv_args)
         started.append(web)
         worker_log = open(folder / "worker.log", "w")  # noqa: SIM115
-        worker = subprocess.Popen([PYTHON, "-m", "rq.cli", "worker", "-w", "dhamen.core.jobs.AppWorker",
-                                   "--with-scheduler", "--url", redis_srv.url,
-                                   "events", "reconciliation"], cwd=ROOT, env=env, stdout=worker_log,
-                                  stderr=subprocess.STDOUT)
-        started.append(Process(worker))
+        worker = Supervised([PYTHON, "-m", "rq.cli", "worker", "-w", "dhamen.core.jobs.AppWorker",
+                             "--with-scheduler", "--url", redis_srv.url, "events", "reconciliation"],
+                            env, worker_log)
+        started.append(worker)
         log(f"{len(contracts)} contrats, {args.clients} clients, {args.duration:.0f} s")
 
         counters_before = insurer_counters(redis_srv.url)
@@ -534,7 +558,6 @@ def main() -> int:
             time.sleep(1)
         time.sleep(2)
         started.pop().stop()
-        worker_log.close()
 
         result = checks(pg.url, redis_srv.url, seen, counters_before)
         failed_jobs = Queue("events", connection=conn).failed_job_registry.count
@@ -549,7 +572,8 @@ def main() -> int:
             health = (down[-1] - down[0]) if len(down) > 1 else 0.0
             print(f"  {name} : injecté {e - s:.1f} s ; vu par les clients {lasted:.1f} s "
                   f"({fails} tentatives en échec) ; santé dégradée {health:.1f} s")
-        print(f"événements remis en file après coup : {redelivered} · tâches en échec (registre RQ) : {failed_jobs}")
+        print(f"événements remis en file après coup : {redelivered} · tâches en échec (registre RQ) : {failed_jobs}"
+              f" · worker RQ redémarré {worker.restarts} fois")
         print(f"demandes perdues : {result['lost']} (doit être 0) · doublons : {result['duplicates']} (doit être 0)")
         print(f"sans lignes : {result['without_lines']} · sans audit : {result['without_audit']} · "
               f"sans événement : {result['without_event']} · événement appliqué deux fois : {result['events_twice']}")

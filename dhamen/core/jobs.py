@@ -41,12 +41,14 @@ def with_app(fn):
 
 
 def _rq_worker_class():
-    from rq import Worker
+    from rq import SimpleWorker
 
-    class AppWorker(Worker):
-        """``rq worker -w dhamen.core.jobs.AppWorker``: the Flask app is built once, in the worker,
-        before it forks a work horse per job; with the plain ``Worker`` every job would build
-        it again in its fork (seconds per job)."""
+    class AppWorker(SimpleWorker):
+        """``rq worker -w dhamen.core.jobs.AppWorker``: the Flask app is built once per worker and
+        jobs run in its process (RQ's ``SimpleWorker``: no fork per job; the job timeout still
+        applies).  With the forking ``Worker`` every job built the app again in its fork
+        (seconds per job).  A worker killed mid-job leaves its job in the started registry,
+        requeued by the next worker's maintenance (see ``tests/hostile/test_job_faults.py``)."""
 
         def work(self, *args, **kwargs):
             _worker_app()
