@@ -139,12 +139,19 @@ class TestWorkerKilledMidJob:
         proc.wait(10)
 
     def _worker(self, url: str, *extra: str) -> subprocess.Popen:
-        env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{ROOT}")
-        return subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--url", url, *extra, "events"],
+        # The production worker class (the app built once, jobs in its process), on the embedded defaults.
+        env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{ROOT}", ENVIRONMENT="development",
+                   DHAMEN_INSTANCE_PATH=str(self.instance))
+        for name in ("DATABASE_URL", "REDIS_URL", "STORAGE_URL"):
+            env.pop(name, None)
+        return subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "-w", "dhamen.core.jobs.AppWorker",
+                                 "--url", url, *extra, "events"],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
 
     def test_the_job_of_a_killed_worker_runs_again(self, app, own_redis, tmp_path):
         from jobs_for_tests import slow_first_time
+
+        self.instance = tmp_path / "instance"
 
         conn, url = own_redis
         svc = rq_services(app, conn)
