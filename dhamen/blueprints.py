@@ -13,15 +13,22 @@ from dhamen.core.web import bp as web_bp
 from dhamen.counter.portals import register as register_portals
 from dhamen.extensions import csrf
 from dhamen.insurer.views import bp as insurer_bp
+from dhamen.reconciliation import api as reconciliation_api
+from dhamen.reconciliation.provider_views import register as register_statements
+from dhamen.reconciliation.views import bp as reconciliation_bp
+from dhamen.reconciliation.views import verify_bp
 
 #: The JSON API's route tables, one per feature.
-API_ROUTES = (auth_api.ROUTES, claims_api.ROUTES)
+API_ROUTES = (auth_api.ROUTES, claims_api.ROUTES, reconciliation_api.ROUTES)
 
 
 def register_blueprints(app) -> None:
     for blueprint in (web_bp, auth_bp, admin_bp, insurer_bp, health_bp):
         app.register_blueprint(blueprint)
     register_portals(app)
+    for blueprint in (reconciliation_bp, verify_bp):
+        app.register_blueprint(blueprint)
+    register_statements(app)
     api_bp = api_blueprint(*API_ROUTES)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # the JSON API authenticates with Bearer tokens, never with cookies

@@ -77,4 +77,7 @@ def events_redeliver_command(older_than: int, within: int | None) -> None:
 
 
 def register_cli(app) -> None:
+    from dhamen.reconciliation.cli import due_command
+
+    dhamen_cli.add_command(due_command)
     app.cli.add_command(dhamen_cli)

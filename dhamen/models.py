@@ -26,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -268,6 +269,8 @@ class Contract(db.Model):
     coverage_json: Mapped[dict] = mapped_column(JSONType, nullable=False)
     exclusions_json: Mapped[list] = mapped_column(JSONType, nullable=False, default=list, server_default="[]")
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="active", server_default="active")
+    #: which of the member's contracts pays first (1), the others complete it (2, 3...)
+    payer_rank: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1, server_default="1")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
@@ -295,8 +298,80 @@ class Reconciliation(db.Model):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="generated", server_default="generated")
     created_at: Mapped[datetime] = _created()
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Beyond the spec (issue 13): the rate applied, the document's fingerprints (SHA-256 of the
+    # printed content, shown on the PDF and its QR code, and of the PDF file), who generated it,
+    # when it was sent, and the payment's date and bank reference.
+    retention_rate_bp: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf_size: Mapped[int | None] = mapped_column(BigInteger)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str | None] = mapped_column(String(26))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payment_date: Mapped[date | None] = mapped_column(Date)
+    payment_reference: Mapped[str | None] = mapped_column(String(64))
 
     insurer: Mapped[Insurer] = relationship()
+    statements: Mapped[list[ReconciliationStatement]] = relationship(
+        back_populates="reconciliation", order_by="ReconciliationStatement.position")
+
+
+class ReconciliationStatement(db.Model):
+    """One provider's part of a reconciliation: its figures and its own PDF statement."""
+
+    __tablename__ = "reconciliation_statements"
+    __table_args__ = (
+        UniqueConstraint("reconciliation_id", "provider_id"),
+        Index("idx_recon_statements_provider", "provider_id"),
+    )
+
+    id: Mapped[str] = _id()
+    reconciliation_id: Mapped[str] = mapped_column(ForeignKey("reconciliations.id"), nullable=False)
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), nullable=False)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    claim_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    total_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_covered: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    retention: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    net_payable: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+
+    reconciliation: Mapped[Reconciliation] = relationship(back_populates="statements")
+    provider: Mapped[Provider] = relationship()
+
+
+RUN_STATES = ("queued", "running", "done", "empty", "failed")
+
+
+class ReconciliationRun(db.Model):
+    """A generation job (portal, API or cron): its progress and outcome, polled by the page."""
+
+    __tablename__ = "reconciliation_runs"
+    __table_args__ = (
+        CheckConstraint(_in("state", RUN_STATES), name="state"),
+        Index("idx_recon_runs_insurer", "insurer_id", "created_at"),
+    )
+
+    id: Mapped[str] = _id()
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), nullable=False)
+    period_start: Mapped[date] = mapped_column(Date, nullable=False)
+    period_end: Mapped[date] = mapped_column(Date, nullable=False)
+    source: Mapped[str] = mapped_column(String(10), nullable=False)  # portal / api / cron
+    requested_by: Mapped[str | None] = mapped_column(String(26))
+    state: Mapped[str] = mapped_column(String(10), nullable=False, default="queued", server_default="queued")
+    step: Mapped[str | None] = mapped_column(String(200))
+    done: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    total: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    reconciliation_id: Mapped[str | None] = mapped_column(ForeignKey("reconciliations.id"))
+    created_at: Mapped[datetime] = _created()
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    reconciliation: Mapped[Reconciliation | None] = relationship()
 
 
 def _new_claim_reference(context) -> str:
@@ -311,6 +386,9 @@ class Claim(db.Model):
         CheckConstraint(_in("status", CLAIM_STATUSES), name="status"),
         CheckConstraint("covered_amount + copay_amount = total_amount", name="balanced"),
         CheckConstraint("covered_amount >= 0 AND copay_amount >= 0", name="non_negative"),
+        # Only an approved claim enters a reconciliation, and a paid one is always in one.
+        CheckConstraint("(reconciliation_id IS NULL AND status <> 'paid') "
+                        "OR (reconciliation_id IS NOT NULL AND status IN ('approved', 'paid'))", name="reconciled_status"),
         Index("idx_claims_adherent", "adherent_id"),
         Index("idx_claims_provider", "provider_id"),
         Index("idx_claims_insurer", "insurer_id"),

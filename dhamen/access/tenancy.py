@@ -28,6 +28,8 @@ from dhamen.models import (
     Insurer,
     Provider,
     Reconciliation,
+    ReconciliationRun,
+    ReconciliationStatement,
     User,
 )
 
@@ -57,6 +59,9 @@ RULES: dict[type, dict[str, object]] = {
     Claim: {"insurer": Claim.insurer_id, "provider": Claim.provider_id},
     ClaimItem: {"insurer": _items("insurer"), "provider": _items("provider")},
     Reconciliation: {"insurer": Reconciliation.insurer_id, "provider": _provider_reconciliations},
+    ReconciliationStatement: {"insurer": ReconciliationStatement.insurer_id,
+                              "provider": ReconciliationStatement.provider_id},
+    ReconciliationRun: {"insurer": ReconciliationRun.insurer_id, "provider": None},
     Contract: {"insurer": Contract.insurer_id, "provider": ALL},  # the counter checks any member's rights
     Adherent: {"insurer": _insurer_members, "provider": ALL},
     Convention: {"insurer": Convention.insurer_id, "provider": Convention.provider_id},

@@ -174,7 +174,8 @@ def submit_claim(care_type: str, schema: type[ClaimBody]):
         fingerprint = operations.request_fingerprint({"type": care_type, "body": body.model_dump(mode="json")})
         _claim_id, data, replayed = operations.submit(
             user, body.contractId, care_type, care_date, items, details=details, notes=body.notes,
-            idempotency_key=key, fingerprint=fingerprint)
+            idempotency_key=key, fingerprint=fingerprint, submitted=body.submitToInsurer,
+            override_reason=body.overrideReason)
     except ClaimError as exc:
         raise _refused(exc) from None
     headers = {"Location": f"/api/v1/claims/{data['id']}"}  # before the commit expires the claim

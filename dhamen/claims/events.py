@@ -7,8 +7,13 @@ status in SQL, which stays exact when the embedded Redis is reset:
 
 - ``stats:insurer:<id>`` hash: ``claims``, ``status:<status>`` counts,
   ``covered`` and ``total`` sums (millimes);
-- ``stats:insurer:<id>:<care_type>`` hash: ``n`` and ``sum`` of claim totals,
-  whose mean is the usual amount for that care type.
+- ``stats:insurer:<id>:<care_type>`` hash: ``n`` and ``sum`` of claim totals;
+- ``stats:insurer:<id>:<care_type>:approved`` list: the totals of the latest
+  :data:`USUAL_SAMPLE` claims that became ``approved`` (at submission or by an
+  agent's decision; a claim paid later is not counted twice). Their median is
+  the usual amount for that care type (``usual_amount``): rejected, blocked or
+  pending claims never move it, one outlier cannot, and the claim being scored
+  is not in it (events run after the commit).
 """
 
 from __future__ import annotations
@@ -21,11 +26,17 @@ from sqlalchemy import select
 from dhamen.core import audit
 from dhamen.core.jobs import with_app
 from dhamen.core.services import services
+from dhamen.domain.fraud import usual_amount_of
 from dhamen.extensions import db
 from dhamen.models import AuditLog
 
 log = logging.getLogger("dhamen.events")
 USUAL_MIN_SAMPLE = 20
+USUAL_SAMPLE = 201
+
+
+def _approved_key(insurer_id: str, care_type: str) -> str:
+    return f"stats:insurer:{insurer_id}:{care_type}:approved"
 
 
 DONE_TTL = 35 * 24 * 3600  # longer than a job can wait in the failed registry
@@ -66,6 +77,11 @@ def claim_event(event: dict) -> None:
                 elif event.get("previousStatus"):
                     pipe.hincrby(key, f"status:{event['previousStatus']}", -1)
                     pipe.hincrby(key, f"status:{event['status']}", 1)
+                if event["status"] == "approved" and event.get("previousStatus") not in ("approved", "paid") \
+                        and event.get("careType"):
+                    approved = _approved_key(event["insurerId"], event["careType"])
+                    pipe.lpush(approved, int(event["totalAmount"]))
+                    pipe.ltrim(approved, 0, USUAL_SAMPLE - 1)
                 pipe.execute()
                 break
             except redis.WatchError:
@@ -80,13 +96,11 @@ def claim_event(event: dict) -> None:
 
 
 def usual_amount(insurer_id: str, care_type: str) -> int | None:
-    """Mean claim total for this insurer and care type, once the sample is large enough."""
+    """Median total of the insurer's latest approved claims of this care type, once the sample
+    is large enough (see the module docstring)."""
     try:
-        raw = services().redis.hmget(f"stats:insurer:{insurer_id}:{care_type}", "n", "sum")
+        raw = services().redis.lrange(_approved_key(insurer_id, care_type), 0, USUAL_SAMPLE - 1)
     except redis.exceptions.RedisError:
         log.warning("compteurs indisponibles: règle du montant inhabituel ignorée")
         return None
-    n, total = (int(v) if v is not None else 0 for v in raw)
-    if n < USUAL_MIN_SAMPLE:
-        return None
-    return total // n
+    return usual_amount_of([int(v) for v in raw], USUAL_MIN_SAMPLE)

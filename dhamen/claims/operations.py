@@ -90,10 +90,15 @@ class ClaimRequest:
     details: dict = field(default_factory=dict)
     notes: str | None = None
     convention: ConventionFacts | None = None  # found by prepare(), reused by evaluate()
+    #: the counter sends the claim, lines the engine holds included, to the insurer's review
+    submitted: bool = False
+    #: early-refill override reason (dhamen.domain.history.OVERRIDE_REASONS)
+    override_reason: str | None = None
 
 
 def prepare(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
-            details: dict | None = None, notes: str | None = None, *, lock: bool = False) -> ClaimRequest:
+            details: dict | None = None, notes: str | None = None, *, lock: bool = False,
+            submitted: bool = False, override_reason: str | None = None) -> ClaimRequest:
     """Every check that refuses a claim outright (nothing stored).  ``lock`` (to store the
     claim): the contract's row stays locked until the commit (see ``claim_context``)."""
     if not (isinstance(contract_id, str) and 0 < len(contract_id) <= 64):
@@ -123,7 +128,8 @@ def prepare(user, contract_id: str, care_type: str, care_date: date, items: list
         raise ClaimError("INVALID_ITEMS", errors[0].message, "items", "invalid", item_errors_json(errors))
     if notes is not None and len(notes) > MAX_NOTES_LENGTH:
         raise ClaimError("VALIDATION_ERROR", f"La note ne peut pas dépasser {MAX_NOTES_LENGTH} caractères.", "notes")
-    return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None, convention)
+    return ClaimRequest(provider, contract, care_type, care_date, items, details or {}, notes or None, convention,
+                        submitted, override_reason or None)
 
 
 def evaluate(req: ClaimRequest) -> Adjudication:
@@ -134,11 +140,12 @@ def evaluate(req: ClaimRequest) -> Adjudication:
     if isinstance(bareme, dict):
         bareme = {k: v for k, v in bareme.items() if k == req.care_type}
     try:
-        used, fraud = member_history(req.provider, req.contract, req.care_type, req.care_date)
+        used, fraud = member_history(req.provider, req.contract, req.care_type, req.care_date, req.details)
         ctx = ClaimContext(
             care_type=req.care_type, care_date=req.care_date, terms=terms_of(req.contract),
             tariffs=Tariffs.from_configs({**config, "bareme": bareme}, convention.bareme_json if convention else None),
-            used_this_year=used, fraud=fraud, insurer_config={k: v for k, v in config.items() if k != "bareme"})
+            used_this_year=used, fraud=fraud, insurer_config={k: v for k, v in config.items() if k != "bareme"},
+            received_on=date.today(), submitted=req.submitted, override_reason=req.override_reason)
         return adjudicate(ctx, req.items)
     except InvalidClaimError as exc:
         raise ClaimError("INVALID_ITEMS", exc.errors[0].message, "items", "invalid",
@@ -149,8 +156,10 @@ def evaluate(req: ClaimRequest) -> Adjudication:
 
 
 def preview(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput],
-            details: dict | None = None) -> tuple[ClaimRequest, Adjudication]:
-    req = prepare(user, contract_id, care_type, care_date, items, details)
+            details: dict | None = None, *, submitted: bool = False,
+            override_reason: str | None = None) -> tuple[ClaimRequest, Adjudication]:
+    req = prepare(user, contract_id, care_type, care_date, items, details, submitted=submitted,
+                  override_reason=override_reason)
     return req, evaluate(req)
 
 
@@ -257,7 +266,8 @@ def find_idempotent(user, key: str | None, fingerprint: str) -> StoredResponse |
 
 def submit(user, contract_id: str, care_type: str, care_date: date, items: list[ItemInput], *,
            details: dict | None = None, notes: str | None = None, idempotency_key: str | None = None,
-           fingerprint: str | None = None) -> tuple[str, dict, bool]:
+           fingerprint: str | None = None, submitted: bool = False,
+           override_reason: str | None = None) -> tuple[str, dict, bool]:
     """Create a claim once.  Returns (claim id, response body, replayed).
 
     The body (``render_claim``) is stored with the idempotency key: a retry with the same
@@ -265,12 +275,14 @@ def submit(user, contract_id: str, care_type: str, care_date: date, items: list[
     """
     fingerprint = fingerprint or request_fingerprint({"contract": contract_id, "type": care_type,
                                                       "date": str(care_date), "items": [repr(i) for i in items],
-                                                      "details": details, "notes": notes})
+                                                      "details": details, "notes": notes, "submitted": submitted,
+                                                      "override": override_reason})
     for attempt in range(REFERENCE_ATTEMPTS):
         existing = find_idempotent(user, idempotency_key, fingerprint)
         if existing is not None:
             return existing.claim_id, existing.response_json, True
-        req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True)
+        req = prepare(user, contract_id, care_type, care_date, items, details, notes, lock=True, submitted=submitted,
+                      override_reason=override_reason)
         result = evaluate(req)
         try:
             claim, lines = create_claim(user, req, result)

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, true
+from sqlalchemy import and_, bindparam, case, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from dhamen.access.tenancy import get_or_404, scoped, scoped_static
@@ -30,6 +31,7 @@ from dhamen.claims.events import usual_amount
 from dhamen.core import crypto
 from dhamen.domain import eligibility as elig
 from dhamen.domain import reference as claim_reference
+from dhamen.domain.config import history_window
 from dhamen.domain.coverage import benefits_under, tariff_items
 from dhamen.domain.errors import ConfigError
 from dhamen.domain.fraud import FraudContext, RecentClaim
@@ -149,7 +151,9 @@ def rights(user, member: Adherent, care_type: str | None, on: date, provider: Pr
                              kind="conflict") from exc
         out.append(ContractRights(contract, contract.insurer, e, convention is not None,
                                   list(contract.exclusions_json or []), at_provider=provider is not None))
-    out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.contract_number))
+    # Usable contracts first, the one that pays first (payer_rank 1) before those that complete it.
+    out.sort(key=lambda r: (not r.eligibility.inforce, not r.has_convention, r.contract.payer_rank or 1,
+                            r.contract.contract_number))
     return out
 
 
@@ -238,14 +242,18 @@ _USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
     # adherent_id is implied by the contract: it lets the (adherent_id, care_date) index serve the sum.
     _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
     _CL.care_date >= bindparam("start"), _CL.care_date <= bindparam("end"), _CL.status.not_in(NOT_PAYABLE))
-_latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount)
+# The member's claims (any contract, any provider) dated either side of the care date: claims
+# are not entered in date order, and the rules look both ways (dhamen.domain.history).  A
+# hospitalization's stay rides along (NULL for the other care types).
+_latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount, _CL.contract_id, _CL.status,
+                  case((_CL.type == "hospitalization", _CL.details_json)).label("stay"))
            .where(_CL.adherent_id == bindparam("adherent_id"), _CL.care_date >= bindparam("since"),
                   _CL.care_date <= bindparam("until"), _CL.status != "rejected")
            .order_by(_CL.care_date.desc()).limit(200).subquery())
 _used = _USED.subquery("u")
-# What the contract year has used, and the member's claims of the last 30 days with their
-# codes (fraud rules), in one round trip: the one-row sum, outer-joined to the recent lines.
-_HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code)
+# What the contract year has used, and the member's claims around the care date with their
+# lines (fraud and history rules), in one round trip: the one-row sum, outer-joined to the lines.
+_HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code, _IT.quantity, _IT.covered_amount.label("line_covered"))
             .select_from(_used.outerjoin(_latest, true()).outerjoin(ClaimItem.__table__,
                                                                     _IT.claim_id == _latest.c.id)))
 STORED_RESPONSE = select(_K.id, _K.created_at, _K.request_hash, _K.claim_id, _K.response_json) \
@@ -314,30 +322,50 @@ def tariff_suggestions(user, contract_id: str | None, care_type: str, on: date) 
             contract.insurer.name)
 
 
-def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: str, care_date: date
-                   ) -> tuple[int, FraudContext]:
-    """What the contract year has already used (0 outside the contract's period) and the fraud context."""
+def stay_of(details: Mapping | None, today: date | None = None) -> tuple[date, date] | None:
+    """A hospitalization's (admission, discharge) from its ``details_json``; an open stay (no
+    discharge yet) runs to ``today`` (when given).  ``None`` when the dates are missing or unreadable."""
+    if not isinstance(details, Mapping):
+        return None
+    try:
+        admission = date.fromisoformat(details["admissionDate"])
+        discharge = details.get("dischargeDate")
+        end = date.fromisoformat(discharge) if discharge else today
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (admission, end) if end is not None and end >= admission else None
+
+
+def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: str, care_date: date,
+                   details: Mapping | None = None) -> tuple[int, FraudContext]:
+    """What the contract year has already used (0 outside the contract's period) and the fraud context:
+    the member's claims at any provider, under any contract, dated within the insurer's history window
+    either side of the care date (``history_window``), and the stay of a hospitalization (``details``)."""
     member = contract.adherent
     current = in_period(contract, care_date)
     start, end = elig.contract_year(terms_of(contract), care_date) if current else (care_date, care_date)
     used = 0
     rows: dict[str, Any] = {}
-    codes: dict[str, list[str]] = {}
+    lines: dict[str, list[tuple[str, int]]] = {}
+    days = timedelta(days=history_window(contract.insurer.config_json, care_type))
     for r in db.session.execute(_HISTORY, {
             "adherent_id": member.id, "contract_id": contract.id, "start": start, "end": end,
-            "since": care_date - timedelta(days=30), "until": care_date}):
+            "since": care_date - days, "until": care_date + days}):
         used = int(r.used or 0) if current else 0
         if r.id is None:
             continue
         rows.setdefault(r.id, r)
-        if r.code is not None:
-            codes.setdefault(r.id, []).append(r.code)
-    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(codes.get(r.id, ())), r.total_amount)
+        # A line an approved claim did not pay (held, excluded) was not dispensed on the insurer's money.
+        if r.code is not None and (r.line_covered or r.status not in ("approved", "paid")):
+            lines.setdefault(r.id, []).append((r.code, r.quantity))
+    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(c for c, _ in lines.get(r.id, ())),
+                          r.total_amount, r.contract_id, tuple(q for _, q in lines.get(r.id, ())), stay_of(r.stay))
               for r in rows.values()]
     return used, FraudContext(
         member_lat=member.lat, member_lng=member.lng, member_city=member.city, provider_lat=provider.lat,
         provider_lng=provider.lng, provider_city=provider.city, recent_claims=recent,
-        usual_amount=usual_amount(contract.insurer_id, care_type), provider_id=provider.id)
+        usual_amount=usual_amount(contract.insurer_id, care_type), provider_id=provider.id,
+        contract_id=contract.id, stay=stay_of(details, date.today()) if care_type == "hospitalization" else None)
 
 
 # --- reading claims ------------------------------------------------------------------------

@@ -38,10 +38,12 @@ from dhamen.domain.coverage import (
     MAX_QUANTITY,
     MAX_UNIT_PRICE,
 )
+from dhamen.domain.history import OVERRIDE_REASONS
 from dhamen.domain.limits import MAX_NOTES_LENGTH, MAX_ROOM_LENGTH, MAX_STAY_DAYS
 from dhamen.domain.money import format_tnd
 from dhamen.domain.transitions import CLAIM_STATUSES
 
+OVERRIDE_CODES = tuple(OVERRIDE_REASONS)
 MAX_PER_PAGE = 100
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -89,6 +91,11 @@ class ClaimBody(_Body):
     careDate: IsoDate | None = None
     items: Annotated[list[ItemBody], Field(min_length=1, max_length=MAX_LINES)]
     notes: Annotated[str | None, Field(max_length=MAX_NOTES_LENGTH)] = None
+    #: send the claim, lines the engine would not pay included (hors nomenclature, above a
+    #: ceiling or a quantity limit), to the insurer's review instead of paying them 0
+    submitToInsurer: bool = False
+    #: early refill: why the drug is dispensed again so soon; the claim goes to the insurer's review
+    overrideReason: Literal[OVERRIDE_CODES] | None = None  # type: ignore[valid-type]
 
 
 class HospitalizationBody(ClaimBody):
@@ -171,6 +178,8 @@ FIELD_LABELS = {
     "quantity": "quantité",
     "unitPrice": "prix unitaire",
     "isGeneric": "indication « générique »",
+    "submitToInsurer": "soumission à l'assureur (submitToInsurer)",
+    "overrideReason": "motif de renouvellement anticipé (overrideReason)",
     "category": "catégorie",
     "admissionDate": "date d'entrée",
     "dischargeDate": "date de sortie",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dhamen.claims.queries import ContractRights
+from dhamen.domain import reasons
 from dhamen.domain.labels import STATUS_LABELS
 from dhamen.models import Claim, ClaimItem
 
@@ -22,9 +23,22 @@ def claim_json(claim: Claim) -> dict:
                         [{k: getattr(i, k) for k in _ITEM_COLUMNS} for i in claim.items])
 
 
+def claim_warnings(items: list[Mapping]) -> list[str]:
+    """What the engine corrected in what was sent (French), e.g. a generic flag the nomenclature contradicts."""
+    warnings = []
+    for number, i in enumerate(sorted(items, key=lambda i: i["position"]), start=1):
+        if reasons.GENERIC_CORRECTED in (i["reason_codes_json"] or ()):
+            what = "un générique" if i["is_generic"] else "un princeps (non générique)"
+            warnings.append(f"Ligne {number} ({i['code']}) : {what} selon la nomenclature ; l'indication "
+                            f"« générique » envoyée n'est pas retenue.")
+    return warnings
+
+
 def render_claim(claim: Mapping, items: list[Mapping]) -> dict:
-    """A claim and its lines (rows as ``claim_rows`` makes them) as the API shows them."""
+    """A claim and its lines (rows as ``claim_rows`` makes them) as the API shows them, with the
+    engine's ``warnings`` on what was sent."""
     return {
+        "warnings": claim_warnings(items),
         "id": claim["id"], "reference": claim["reference"], "type": claim["type"], "status": claim["status"],
         "statusLabel": STATUS_LABELS[claim["status"]], "reasonCode": claim["reason_code"],
         "reason": claim["status_reason"], "careDate": claim["care_date"].isoformat(),
@@ -69,6 +83,7 @@ def rights_json(r: ContractRights) -> dict:
         "insurer": {"id": r.insurer.id, "code": r.insurer.code, "name": r.insurer.name},
         "planType": r.contract.plan_type,
         "status": r.contract.status,
+        "payerRank": r.contract.payer_rank,
         "inforce": e.inforce,
         "reasonCode": e.reason_code,
         "message": e.message,

@@ -49,6 +49,27 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"écriture impossible dans le stockage local: {exc.strerror}") from exc
 
+    def put_file(self, key: str, source: str | Path, content_type: str = "application/octet-stream") -> None:
+        """Copy the file ``source`` under ``key`` without reading it into memory."""
+        import shutil
+
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh, open(source, "rb") as src:
+                shutil.copyfileobj(src, fh)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"écriture impossible dans le stockage local: {exc.strerror}") from exc
+
+    def open(self, key: str):
+        """A binary file object to stream ``key`` from."""
+        try:
+            return self._path(key).open("rb")
+        except OSError as exc:
+            raise StorageError(f"lecture impossible: {key}") from exc
+
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
@@ -108,6 +129,23 @@ class S3Storage:
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._call(self._client.put_object, Key=_check_key(key), Body=data, ContentType=content_type)
 
+    def put_file(self, key: str, source: str | Path, content_type: str = "application/octet-stream") -> None:
+        """Upload the file ``source`` (multipart above a few MB) without reading it into memory."""
+        from boto3.exceptions import S3UploadFailedError
+        from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client.upload_file(str(source), self.bucket, _check_key(key),
+                                     ExtraArgs={"ContentType": content_type},
+                                     Config=TransferConfig(use_threads=False))
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            raise StorageError(f"stockage S3 indisponible ou en erreur: {exc.__class__.__name__}") from exc
+
+    def open(self, key: str):
+        """A streaming body for ``key`` (``.read(n)``, ``.close()``)."""
+        return self._call(self._client.get_object, Key=_check_key(key))["Body"]
+
     def get(self, key: str) -> bytes:
         return self._call(self._client.get_object, Key=_check_key(key))["Body"].read()
 
@@ -141,10 +179,11 @@ class S3Storage:
     def probe(self) -> None:
         self._call(self._probe_client.head_bucket)
 
-    def presigned_url(self, key: str, expires: int = 300) -> str:
-        return self._client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": _check_key(key)}, ExpiresIn=expires
-        )
+    def presigned_url(self, key: str, expires: int = 300, filename: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": _check_key(key)}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
 
 def make_storage(settings: StorageSettings):

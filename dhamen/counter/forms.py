@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from dhamen.domain import catalogue
 from dhamen.domain.coverage import MAX_LINES, MAX_QUANTITY, ItemInput
 from dhamen.domain.errors import ItemError, MoneyError
+from dhamen.domain.history import OVERRIDE_REASONS
 from dhamen.domain.limits import MAX_ROOM_LENGTH, MAX_STAY_DAYS
 from dhamen.domain.money import parse_tnd
 from dhamen.domain.text import parse_date
@@ -80,6 +81,10 @@ class EntryForm:
     item_rows: list[LineRow] = field(default_factory=list)  # the row of each item
     care_date: date | None = None
     details: dict = field(default_factory=dict)
+    #: "Soumettre à l'assureur": lines the engine would not pay go to the insurer's review
+    submit_to_insurer: bool = False
+    #: early-refill override reason (a key of dhamen.domain.history.OVERRIDE_REASONS), None if none
+    override_reason: str | None = None
 
     @classmethod
     def blank(cls, lines: int = 1) -> EntryForm:
@@ -149,6 +154,12 @@ def read_entry_form(form: Mapping[str, str], care_type: str, *, today: date, str
     if not parsed.rows:
         parsed.rows = [LineRow(uid=0)]
     parsed._number()
+    parsed.submit_to_insurer = (form.get("submit_to_insurer") or "") not in ("", "0", "off", "false")
+    override = (form.get("override_reason") or "").strip()
+    if override and override not in OVERRIDE_REASONS:
+        parsed.errors.append("Motif de renouvellement anticipé inconnu : choisissez-le dans la liste.")
+    elif override:
+        parsed.override_reason = override
     if not _TOKEN.match(parsed.token):
         parsed.token = new_token()
 

@@ -17,7 +17,10 @@ from dhamen.domain import reasons as r
 INFORMATIONAL = frozenset({
     r.ELIGIBLE, r.APPROVED, r.CONVENTION_TARIFF, r.BAREME_TARIFF, r.CONVENTION_RATE, r.GENERIC_RATE,
     r.CONTRACT_RATE, r.DUPLICATE, r.HIGH_FREQUENCY, r.UNUSUAL_AMOUNT, r.HIGH_QUANTITY, r.FAR_PROVIDER,
+    r.CATALOGUE_TARIFF, r.AGREED_TARIFF, r.OVERLAPPING_STAY,
 })
+
+_SUBMIT = "cochez « Soumettre à l'assureur » avant de valider : il décidera de ces lignes"
 
 _PAYS_ALL = "L'adhérent règle la totalité"
 
@@ -34,7 +37,21 @@ NEXT_STEPS: dict[str, str] = {
     r.PRICE_CAPPED: "Le prix dépasse le tarif : la différence est à la charge de l'adhérent, ou facturez au tarif.",
     r.ROOM_DAY_CAP: "La chambre dépasse le plafond journalier du contrat : la différence est à la charge de "
                     "l'adhérent.",
-    r.NO_TARIFF: "Code absent du barème : vérifiez le code ; sinon le taux s'applique au prix facturé.",
+    r.NO_TARIFF: f"Code hors nomenclature : vérifiez le code ; sinon la ligne est à la charge de l'adhérent, ou {_SUBMIT}.",
+    r.GENERIC_CORRECTED: "La nomenclature dit si le produit est un générique : la case cochée n'est pas retenue.",
+    r.QUANTITY_LIMIT: f"La quantité au-delà de la limite de l'acte est à la charge de l'adhérent, ou {_SUBMIT}.",
+    r.LINE_CEILING: f"Vérifiez la quantité et le prix ; la ligne dépasse le plafond de l'assureur : {_SUBMIT}.",
+    r.REFILL_TOO_SOON: "Délivrez à partir de la date indiquée, ou choisissez le motif du renouvellement anticipé "
+                       "(voyage, perte ou vol, changement de posologie, urgence) : l'assureur décidera.",
+    r.LINES_REFUSED: f"Encaissez la part de l'adhérent, qui comprend les lignes non prises en charge, ou {_SUBMIT}.",
+    r.SUBMITTED: "Validez : l'assureur décidera des lignes soumises. Sa page dira quoi encaisser en attendant.",
+    r.REFILL_OVERRIDE: "Validez : l'assureur examinera le motif du renouvellement anticipé. Sa page dira quoi "
+                       "encaisser en attendant.",
+    r.CLAIM_CEILING: "Vérifiez quantités et prix ; validée, la demande attend l'accord de l'assureur (plafond par "
+                     "demande).",
+    r.DOUBLE_COVERAGE: "Ces soins sont déjà facturés sur un autre contrat de l'adhérent : facturez au contrat qui "
+                       "paie en premier, ou validez pour que l'assureur vérifie sa part.",
+    r.LATE_CLAIM: "Vérifiez la date des soins ; validée, la demande ancienne attend le contrôle de l'assureur.",
     r.FRAUD_REVIEW: "Validez : l'assureur examinera la demande. Sa page dira quoi encaisser en attendant sa décision.",
     r.FRAUD_BLOCKED: "Vérifiez l'identité de l'adhérent et l'ordonnance. Validée, la demande attend la décision de "
                      "l'assureur : en attendant, l'adhérent règle le prix total.",

@@ -53,6 +53,7 @@ from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_
 from dhamen.domain import catalogue, reasons
 from dhamen.domain.adjudication import Adjudication
 from dhamen.domain.coverage import with_tariffs
+from dhamen.domain.history import OVERRIDE_REASONS
 from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
 from dhamen.domain.limits import MAX_CARE_AGE_DAYS, MAX_ROOM_LENGTH
 from dhamen.domain.money import format_tnd, percent_label
@@ -247,7 +248,8 @@ def _adjudicate(form: EntryForm, contract: Contract) -> Decompte:
     try:
         form.care_date = operations.parse_care_date(form.care_date_raw)
         _req, result = operations.preview(current_user, contract.id, portal().care_type, form.care_date, form.items,
-                                       form.details)
+                                          form.details, submitted=form.submit_to_insurer,
+                                          override_reason=form.override_reason)
     except ClaimError as exc:
         _refused(decompte, exc)
         return decompte
@@ -404,7 +406,9 @@ def submit(contract_id: str):
     try:
         form.care_date = operations.parse_care_date(form.care_date_raw)
         claim_id, _body, replayed = operations.submit(current_user, contract.id, config.care_type, form.care_date,
-                                                form.items, details=form.details, idempotency_key=key)
+                                                      form.items, details=form.details, idempotency_key=key,
+                                                      submitted=form.submit_to_insurer,
+                                                      override_reason=form.override_reason)
     except ClaimError as exc:
         db.session.rollback()
         _refused(decompte, exc)
@@ -500,7 +504,7 @@ def receipt_pdf(claim_id: str):
     found = queries.get_claim(current_user, claim_id)
     html = render_template("counter/receipt.html", claim=found, lines=claim_lines(found), pdf=True,
                            provisional=found.status in AWAITING)
-    response = make_response(render_pdf(html, request.url_root))
+    response = make_response(render_pdf(html))
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = f'inline; filename="recu-{found.reference}.pdf"'
     return response
@@ -532,7 +536,7 @@ def _template_context() -> dict:
         "portal": portal(), "provider": getattr(current_user, "provider", None), "max_room_length": MAX_ROOM_LENGTH,
         "percent": percent_label,
         "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING, "next_step": next_step,
-        "poll_seconds": POLL_SECONDS,
+        "poll_seconds": POLL_SECONDS, "reason_label": reasons.label, "override_reasons": OVERRIDE_REASONS,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),
         "today_iso": date.today().isoformat(),
     }

@@ -7,14 +7,13 @@ shown by the same table: both become :class:`LineView`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from dhamen.counter.next_steps import line_step
 from dhamen.domain import reasons
 from dhamen.domain.adjudication import Adjudication
 from dhamen.models import Claim
 
-RECEIPT_CSS = Path(__file__).resolve().parents[2] / "static" / "css" / "claims.css"
+RECEIPT_CSS = "css/claims.css"  # in the static folder
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,8 @@ def claim_lines(claim: Claim) -> list[LineView]:
             for n, item in enumerate(claim.items, start=1)]
 
 
-def render_pdf(html: str, base_url: str) -> bytes:
-    """The receipt page as a PDF (WeasyPrint), styled by the same stylesheet as its print view."""
-    from weasyprint import CSS, HTML
+def render_pdf(html: str) -> bytes:
+    """The receipt page as a PDF, styled by the same stylesheet as its print view."""
+    from dhamen.core import pdf
 
-    return HTML(string=html, base_url=base_url).write_pdf(stylesheets=[CSS(filename=str(RECEIPT_CSS))])
+    return pdf.render(html, stylesheets=[RECEIPT_CSS])

@@ -11,6 +11,22 @@ by a convention (see :mod:`.coverage`). Two uses inside the engine:
 * :data:`ROOM_DAY_CATEGORY` marks room days (``"CH-J"``...), whose unit price
   the contract's ``room_day_cap`` limits.
 
+It is also the nomenclature of last resort (see :mod:`.coverage`): a code
+of the catalogue of the claim's care type is priced at most at its catalogue
+price when neither the convention nor the insurer's barème lists it, and
+whether it is a generic is the catalogue's say, not the counter's. Codes of
+no tariff at all are *hors nomenclature*.
+
+Quantity rules carried by the items:
+
+* ``days_supply``: days of treatment of one pack of a drug (the refill
+  rule of :mod:`.history` computes when a dispensing runs out from it);
+  ``None`` for products without a course of treatment (cosmetics...);
+* ``max_per_claim``: at most that many units of the code in one claim
+  (every consultation act and every analysis: once);
+* ``max_per_day``: at most that many units of the code per day for the
+  member, across claims (a consultation or a home visit: once a day).
+
 Codes:
 
 * drugs ``PH0001``... (category: therapeutic class; ``cosmetique`` items are
@@ -78,10 +94,26 @@ class CatalogueItem:
     unit_price: int
     is_generic: bool = False
     category: str | None = None
+    days_supply: int | None = None
+    max_per_claim: int | None = None
+    max_per_day: int | None = None
 
 
 def _drug(code: str, label: str, price: int, category: str, generic: bool = False) -> CatalogueItem:
-    return CatalogueItem(code, label, "pharmacy", price, generic, category)
+    return CatalogueItem(code, label, "pharmacy", price, generic, category, _DAYS_SUPPLY.get(code))
+
+
+#: Days of treatment per pack (usual adult posology); absent: no course of treatment.
+_DAYS_SUPPLY: Mapping[str, int] = MappingProxyType({
+    "PH0001": 6, "PH0002": 4, "PH0003": 6, "PH0004": 6, "PH0005": 3, "PH0006": 3, "PH0007": 5,
+    "PH0008": 4, "PH0009": 3, "PH0010": 5, "PH0011": 3, "PH0012": 5, "PH0013": 10, "PH0014": 10,
+    "PH0015": 10, "PH0016": 10, "PH0017": 10, "PH0018": 30, "PH0019": 30, "PH0020": 30, "PH0021": 30,
+    "PH0022": 28, "PH0023": 30, "PH0024": 30, "PH0025": 2, "PH0026": 30, "PH0027": 30, "PH0028": 30,
+    "PH0029": 30, "PH0030": 30, "PH0031": 14, "PH0032": 14, "PH0033": 14, "PH0034": 10, "PH0035": 10,
+    "PH0036": 10, "PH0037": 30, "PH0038": 60, "PH0039": 28, "PH0040": 15, "PH0041": 15, "PH0042": 28,
+    "PH0043": 15, "PH0044": 28, "PH0045": 14, "PH0046": 10, "PH0047": 7, "PH0048": 10, "PH0049": 28,
+    "PH0050": 365, "PH0051": 90, "PH0052": 30, "PH0053": 20, "PH0054": 25, "PH0055": 20,
+})
 
 
 _PHARMACY = (
@@ -150,7 +182,9 @@ _PHARMACY = (
 
 
 def _act(code: str, label: str, price: int, category: str) -> CatalogueItem:
-    return CatalogueItem(code, label, "consultation", price, False, category)
+    # Every act once per visit; a consultation or a visit once a day for the member.
+    per_day = 1 if category in ("consultation", "visite") else None
+    return CatalogueItem(code, label, "consultation", price, False, category, None, 1, per_day)
 
 
 _CONSULTATION = (
@@ -173,7 +207,8 @@ _CONSULTATION = (
 
 
 def _analysis(code: str, label: str, price: int, category: str) -> CatalogueItem:
-    return CatalogueItem(code, label, "lab", price, False, category)
+    # An analysis once per claim (a prescription asks for it once).
+    return CatalogueItem(code, label, "lab", price, False, category, None, 1)
 
 
 _LAB = (

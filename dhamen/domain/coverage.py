@@ -5,9 +5,15 @@ Tariff sources
 
 Insurer ``config_json["bareme"]`` (with ``config_json["bareme_version"]``)::
 
-    {"pharmacy": {"PH0001": 5600, ...}, "consultation": {"C1": 45000}, ...}
+    {"pharmacy": {"PH0001": 5600,
+                  "PX77": {"price": 9000, "category": "cosmetique", "generic": false}},
+     "consultation": {"C1": 45000}, ...}
 
-maps care type -> code -> maximum unit price in millimes.
+maps care type -> code -> maximum unit price in millimes, or an object with
+the price and what the insurer says of the code: its ``category`` (which
+exclusions such as ``"cat:cosmetique"`` match, whatever the counter
+declares) and whether it is a ``generic``. Without them, the catalogue's
+category and generic flag apply to a catalogue code.
 
 Convention ``bareme_json`` (between the insurer and *this* provider), every
 key optional::
@@ -24,18 +30,52 @@ Pricing of a line (:func:`price_claim`)
 ---------------------------------------
 
 1. ``line_total = quantity * unit_price``.
-2. Tariff of reference: the convention's tariff for the code if any, else the
-   insurer's barème for the care type and code, else none (``NO_TARIFF``:
-   the price charged is kept, see :mod:`.reasons`).
-   ``capped_unit_price = min(unit_price, tariff)``; for a room day (category
-   ``"chambre"``) it is further capped by the contract's ``room_day_cap``.
-   ``capped_total = quantity * capped_unit_price``.
+2. Tariff of reference: a price agreed by the insurer's agent for the line
+   (``agreed_unit_price``, ``AGREED_TARIFF``), else the convention's tariff
+   for the code, else the insurer's barème for the care type and code, else
+   the catalogue price of the code *for this care type*
+   (``CATALOGUE_TARIFF``), else none: the code is **hors nomenclature**
+   (``NO_TARIFF``) and the line is **covered 0**, whatever its price
+   (capped unit price and rate 0: nothing is eligible); the counter may
+   submit the claim to the insurer, whose agent may agree a price. ``capped_unit_price = min(unit_price, tariff)``; for a room day
+   (category ``"chambre"``) it is further capped by the contract's
+   ``room_day_cap``. ``capped_total = quantity * capped_unit_price``.
 3. Rate: the convention's rate for the care type if set, else the contract's;
-   for a line marked generic, the generic rate (the convention's if set, else
-   the contract's) replaces it when one is set.
+   for a generic, the generic rate (the convention's if set, else the
+   contract's) replaces it when one is set. Whether a known code is a
+   generic is the nomenclature's say (the barème's ``generic``, else the
+   catalogue's), never the counter's: a line whose declared flag disagrees
+   is priced with the nomenclature's value, shows it, and carries
+   ``GENERIC_CORRECTED``.
 4. An excluded code or category (see :mod:`.eligibility`) covers nothing.
+   The category of a code is the barème's or the catalogue's; the category
+   declared on the line can only add an exclusion, never avoid one.
 5. ``covered = floor(capped_total * rate_bp / 10000)``,
    ``copay = line_total - covered``.
+
+Lines the insurer does not pay automatically (:class:`PricingRules`)
+--------------------------------------------------------------------
+
+Some lines are *held*: the engine does not pay them (or pays part of them)
+unless the counter submits the claim to the insurer (``submitted``), in
+which case the claim waits for an agent with the line's full coverage
+(hors nomenclature: 0 until a price is agreed):
+
+``NO_TARIFF``
+    hors nomenclature (above): covered 0.
+``QUANTITY_LIMIT``
+    the code's quantity goes beyond what is allowed (per claim from the
+    catalogue, per day or per period across the member's claims, per the
+    insurer's ``quantity_limits``): the allowed quantity is covered, the
+    rest is not. With several lines of one code, the allowed quantity goes
+    to the lines in canonical order (:func:`line_key`), never in the order
+    entered.
+``LINE_CEILING``
+    the line's eligible amount (``capped_total``) is above the insurer's
+    line ceiling: covered 0.
+``REFILL_TOO_SOON``
+    the drug was dispensed to the member too recently (see
+    :mod:`.history`): covered 0, with the date it becomes payable.
 
 Annual limit
 ------------
@@ -71,7 +111,7 @@ from typing import Any
 from . import reasons
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES, ROOM_DAY_CATEGORY, CatalogueItem, find
 from .eligibility import Benefit, matching_exclusion
-from .errors import ConfigError, ItemError, MoneyError
+from .errors import ConfigError, ItemError, MoneyError, refuse_unknown_keys
 from .money import apply_rate, format_tnd, percent_label, rate_from_percent
 from .text import fold, normalize_code
 
@@ -81,16 +121,23 @@ __all__ = [
     "MAX_LINES",
     "MAX_QUANTITY",
     "MAX_UNIT_PRICE",
+    "BaremeEntry",
     "Convention",
     "ItemInput",
     "LineResult",
     "PricedClaim",
+    "PricingRules",
+    "Reference",
     "Tariffs",
+    "Allowance",
     "allocate_limit",
+    "allowed_per_line",
     "line_key",
     "parse_bareme",
+    "parse_bareme_entries",
     "parse_convention",
     "price_claim",
+    "reference_of",
     "unpriced_lines",
     "validate_items",
 ]
@@ -102,7 +149,7 @@ MAX_CODE_LENGTH = 32
 MAX_LABEL_LENGTH = 200
 MAX_CATEGORY_LENGTH = 64
 
-_CONVENTION_KEYS = frozenset({"version", "tariffs", "rates", "generic_rate"})
+_CONVENTION_KEYS = ("version", "tariffs", "rates", "generic_rate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +162,8 @@ class ItemInput:
     unit_price: int
     is_generic: bool = False
     category: str | None = None
+    #: unit price agreed by the insurer's agent (review of the claim): it is the line's tariff
+    agreed_unit_price: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +229,13 @@ class LineResult:
     reason_codes: tuple[str, ...]
     rule_applied: str
     adjudication: tuple[dict[str, Any], ...]
+    #: why the line is not paid automatically (``NO_TARIFF``...), ``None`` when it is
+    held: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
+            "held": self.held,
             "code": self.code,
             "label": self.label,
             "quantity": self.quantity,
@@ -210,6 +262,42 @@ class PricedClaim:
     lines: tuple[LineResult, ...]
     bareme_version: str | None
     limit_reduction: int
+
+
+@dataclass(frozen=True, slots=True)
+class PricingRules:
+    """What limits a claim's lines beyond tariffs and rates (see the module docstring).
+
+    ``line_ceiling``: maximum eligible amount of a line (millimes, ``None`` =
+    none). ``allowed_quantity``: code -> :class:`Allowance`, the units still
+    allowed in this claim (per-claim, per-day and per-period limits, the
+    member's other claims already subtracted); codes absent are unlimited. ``refill``: code ->
+    French reason for a drug dispensed too recently. ``submitted``: the
+    counter sends the claim to the insurer's review, held lines included.
+    """
+
+    line_ceiling: int | None = None
+    allowed_quantity: Mapping[str, Allowance] = field(default_factory=dict)
+    refill: Mapping[str, str] = field(default_factory=dict)
+    submitted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BaremeEntry:
+    """One code of an insurer's barème."""
+
+    price: int
+    category: str | None = None
+    generic: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What the nomenclature (barème entry, else catalogue) says of a code."""
+
+    category: str | None
+    is_generic: bool
+    catalogue: CatalogueItem | None
 
 
 # -- input validation ---------------------------------------------------------
@@ -280,6 +368,16 @@ def validate_items(care_type: str, items: Sequence[ItemInput]) -> list[ItemError
                     f"{prefix} : l'indication « générique » doit être oui ou non.",
                 )
             )
+        agreed = item.agreed_unit_price
+        if agreed is not None and (not _is_int(agreed) or not 1 <= agreed <= MAX_UNIT_PRICE):
+            errors.append(
+                ItemError(
+                    number,
+                    "agreed_unit_price",
+                    f"{prefix} : le prix accordé doit être compris entre {format_tnd(1)}"
+                    f" et {format_tnd(MAX_UNIT_PRICE)}.",
+                )
+            )
         category = item.category
         if category is not None and (not isinstance(category, str) or len(category) > MAX_CATEGORY_LENGTH):
             errors.append(
@@ -311,22 +409,62 @@ def _price_table(where: str, table: object) -> dict[str, int]:
     return prices
 
 
-def parse_bareme(bareme: Mapping[str, Any]) -> dict[str, dict[str, int]]:
-    """Check an insurer barème and return it with normalised codes.
+_ENTRY_KEYS = ("price", "category", "generic", "label")
 
-    Raises :class:`ConfigError` for an unknown care type, a non-object table
-    or a price that is not a positive integer of millimes.
+
+def _bareme_entry(where: str, code: str, value: object) -> BaremeEntry:
+    if _is_int(value) and value > 0:  # type: ignore[operator]
+        return BaremeEntry(value)  # type: ignore[arg-type]  # the common case, checked without a detour
+    if not isinstance(value, Mapping):
+        return BaremeEntry(_price_table(where, {code: value})[normalize_code(code)])
+    refuse_unknown_keys(f"{where}, code « {code} »", value, _ENTRY_KEYS)
+    price = _price_table(where, {code: value.get("price")})[normalize_code(code)]
+    category = value.get("category")
+    if category is not None and (
+        not isinstance(category, str) or not category.strip() or len(category) > MAX_CATEGORY_LENGTH
+    ):
+        raise ConfigError(f"{where}, code « {code} » : la catégorie doit être un texte non vide.")
+    generic = value.get("generic")
+    if generic is not None and not isinstance(generic, bool):
+        raise ConfigError(f"{where}, code « {code} » : « generic » doit valoir true ou false.")
+    return BaremeEntry(price, category.strip() if category else None, generic)
+
+
+def parse_bareme_entries(bareme: Mapping[str, Any]) -> dict[str, dict[str, BaremeEntry]]:
+    """Check an insurer barème and return its entries with normalised codes.
+
+    A code maps to a price (positive integer of millimes) or to an object
+    ``{"price": ..., "category": "...", "generic": true}`` (category and
+    generic optional). Raises :class:`ConfigError` for an unknown care type,
+    a non-object table, a bad price, category or generic flag.
     """
     if not isinstance(bareme, Mapping):
         raise ConfigError("Barème : un objet par type de soin est attendu.")
-    parsed: dict[str, dict[str, int]] = {}
+    parsed: dict[str, dict[str, BaremeEntry]] = {}
     for care_type, table in bareme.items():
         if care_type not in CARE_TYPES:
             raise ConfigError(
                 f"Barème : type de soin inconnu « {care_type} » (attendus : {', '.join(CARE_TYPES)})."
             )
-        parsed[care_type] = _price_table(f"Barème {CARE_TYPE_LABELS[care_type]}", table)
+        where = f"Barème {CARE_TYPE_LABELS[care_type]}"
+        if not isinstance(table, Mapping):
+            raise ConfigError(f'{where} : un objet {{"CODE": prix en millimes}} est attendu.')
+        entries: dict[str, BaremeEntry] = {}
+        for code, value in table.items():
+            if not isinstance(code, str) or not code.strip():
+                raise ConfigError(f"{where} : code vide.")
+            entries[normalize_code(code)] = _bareme_entry(where, code, value)
+        parsed[care_type] = entries
     return parsed
+
+
+def parse_bareme(bareme: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """Check an insurer barème and return its prices with normalised codes
+    (see :func:`parse_bareme_entries`)."""
+    return {
+        care_type: {code: entry.price for code, entry in entries.items()}
+        for care_type, entries in parse_bareme_entries(bareme).items()
+    }
 
 
 def _percent(where: str, value: object) -> int:
@@ -348,13 +486,7 @@ def parse_convention(bareme_json: Mapping[str, Any] | None) -> Convention | None
         return None
     if not isinstance(bareme_json, Mapping):
         raise ConfigError("Convention : un objet JSON est attendu.")
-    unknown = sorted(set(bareme_json) - _CONVENTION_KEYS)
-    if unknown:
-        raise ConfigError(
-            "Convention : clé inconnue "
-            + ", ".join(f"« {key} »" for key in unknown)
-            + " (attendues : version, tariffs, rates, generic_rate)."
-        )
+    refuse_unknown_keys("Convention", bareme_json, _CONVENTION_KEYS)
     version = bareme_json.get("version")
     if version is not None and (not isinstance(version, str) or not version.strip()):
         raise ConfigError("Convention : « version » doit être un texte non vide.")
@@ -457,11 +589,32 @@ def _steps(line_total: int, capped_total: int, rate_bp: int, covered: int) -> tu
 
 def _categories(care_type: str, item: ItemInput) -> tuple[str | None, str | None]:
     """The catalogue's category for the line's code, and the category shown
-    on the line (the one entered, else the catalogue's)."""
+    on the line (the catalogue's, else the one entered)."""
     reference = find(care_type, item.code)
     reference_category = reference.category if reference else None
     entered = item.category.strip() if item.category else ""
-    return reference_category, entered or reference_category
+    return reference_category, reference_category or entered or None
+
+
+def reference_of(care_type: str, code: str, entries: Mapping[str, BaremeEntry]) -> Reference:
+    """What the nomenclature says of ``code``: the barème entry's category and
+    generic flag when it gives them, else the catalogue's."""
+    entry = entries.get(code)
+    item = find(care_type, code)
+    category = (entry.category if entry is not None else None) or (item.category if item else None)
+    if entry is not None and entry.generic is not None:
+        generic = entry.generic
+    else:
+        generic = item.is_generic if item is not None else False
+    return Reference(category, generic, item)
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """Units of a code still allowed in a claim, and why (French, e.g. « une fois par jour »)."""
+
+    quantity: int
+    why: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,7 +631,7 @@ class _Cap:
     unit_price: int
     reason_codes: tuple[str, ...]
     text: str
-    source: str | None  # "convention", "bareme" or None
+    source: str | None  # "agreement", "convention", "bareme", "catalogue" or None (hors nomenclature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,16 +643,21 @@ class _Rate:
 
 
 def applicable_tariff(
-    code: str, bareme: Mapping[str, int], convention: Convention | None
+    code: str, bareme: Mapping[str, int], convention: Convention | None, care_type: str | None = None
 ) -> tuple[int | None, str | None]:
     """The tariff (unit price cap, millimes) of a normalised ``code`` and where it comes from:
     the convention's tariff if any (``"convention"``), else the insurer's barème of the care
-    type (``"bareme"``), else ``(None, None)``.  Pricing and the counter's pre-filled prices
-    both ask here."""
+    type (``"bareme"``), else, given the ``care_type``, the catalogue price of the code for that
+    care type (``"catalogue"``), else ``(None, None)``: hors nomenclature.  Pricing and the
+    counter's pre-filled prices both ask here."""
     if convention is not None and code in convention.tariffs:
         return convention.tariffs[code], "convention"
     if code in bareme:
         return bareme[code], "bareme"
+    if care_type is not None:
+        reference = find(care_type, code)
+        if reference is not None:
+            return reference.unit_price, "catalogue"
     return None, None
 
 
@@ -560,28 +718,48 @@ def benefits_under(
 
 
 @dataclass(frozen=True, slots=True)
+class _Hold:
+    code: str
+    covered: int  # what is paid of the line when the claim is not submitted
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Pricer:
     """Prices the lines of one claim (care type, contract and tariffs fixed)."""
 
     care_type: str
     benefit: Benefit
     exclusions: Sequence[str]
-    bareme: Mapping[str, int]
+    entries: Mapping[str, BaremeEntry]
+    bareme: Mapping[str, int]  # the entries' prices
     bareme_name: str
     convention: Convention | None
+    rules: PricingRules
 
-    def cap(self, code: str, unit_price: int, is_room_day: bool) -> _Cap:
-        tariff, source = applicable_tariff(code, self.bareme, self.convention)
-        if source == "convention":
-            source_code, name = reasons.CONVENTION_TARIFF, "tarif conventionnel"
-        elif source == "bareme":
-            source_code, name = reasons.BAREME_TARIFF, f"tarif du {self.bareme_name}"
+    def cap(self, code: str, item: ItemInput, is_room_day: bool, reference: Reference) -> _Cap:
+        unit_price = item.unit_price
+        if item.agreed_unit_price is not None:
+            tariff: int | None = item.agreed_unit_price
+            source: str | None = "agreement"
         else:
-            source_code, name = reasons.NO_TARIFF, ""
-        codes: list[str] = []
+            tariff, source = applicable_tariff(code, self.bareme, self.convention, self.care_type)
         if tariff is None:
-            capped, text = unit_price, "Code hors barème : prix facturé retenu"
-        elif unit_price > tariff:
+            label = CARE_TYPE_LABELS[self.care_type].lower()
+            return _Cap(  # nothing is eligible until the insurer agrees a price
+                0,
+                (reasons.NO_TARIFF,),
+                f"Code hors nomenclature ({label}) : aucun tarif de référence",
+                None,
+            )
+        source_code, name = {
+            "agreement": (reasons.AGREED_TARIFF, "prix accordé par l'assureur"),
+            "convention": (reasons.CONVENTION_TARIFF, "tarif conventionnel"),
+            "bareme": (reasons.BAREME_TARIFF, f"tarif du {self.bareme_name}"),
+            "catalogue": (reasons.CATALOGUE_TARIFF, "prix de référence de la nomenclature"),
+        }[source or ""]
+        codes: list[str] = []
+        if unit_price > tariff:
             capped, text = tariff, f"{name[:1].upper()}{name[1:]} {format_tnd(tariff)} appliqué"
             codes.append(reasons.PRICE_CAPPED)
         else:
@@ -596,20 +774,70 @@ class _Pricer:
     def rate(self, is_generic: bool) -> _Rate:
         return applicable_rate(self.care_type, self.benefit, self.convention, is_generic)
 
-    def line(self, item: ItemInput) -> _Priced:
+    def holds(self, code: str, item: ItemInput, cap: _Cap, rate_bp: int, allowed: int) -> list[_Hold]:
+        """Why the line is not (fully) paid automatically; see the module docstring."""
+        found: list[_Hold] = []
+        rules = self.rules
+        if cap.source is None:
+            found.append(_Hold(reasons.NO_TARIFF, 0, "non pris en charge sans accord de l'assureur"))
+        if allowed < item.quantity:
+            why = rules.allowed_quantity[code].why
+            found.append(
+                _Hold(
+                    reasons.QUANTITY_LIMIT,
+                    apply_rate(allowed * cap.unit_price, rate_bp),
+                    f"quantité prise en charge limitée à {allowed} ({why})",
+                )
+            )
+        capped_total = item.quantity * cap.unit_price
+        if cap.source is not None and rules.line_ceiling is not None and capped_total > rules.line_ceiling:
+            found.append(
+                _Hold(
+                    reasons.LINE_CEILING,
+                    0,
+                    f"montant retenu {format_tnd(capped_total)} au-delà du plafond par ligne"
+                    f" ({format_tnd(rules.line_ceiling)})",
+                )
+            )
+        if code in rules.refill:
+            found.append(_Hold(reasons.REFILL_TOO_SOON, 0, rules.refill[code]))
+        return found
+
+    def line(self, item: ItemInput, allowed: int) -> _Priced:
         code = normalize_code(item.code)
-        reference_category, category = _categories(self.care_type, item)
-        categories = (item.category, reference_category)
+        reference = reference_of(self.care_type, code, self.entries)
+        entered = item.category.strip() if item.category else ""
+        categories = (entered or None, reference.category)
+        category = reference.category or entered or None
         is_room_day = any(fold(c.strip()) == ROOM_DAY_CATEGORY for c in categories if c)
-        cap = self.cap(code, item.unit_price, is_room_day)
+        cap = self.cap(code, item, is_room_day, reference)
+        known = cap.source is not None
+        is_generic = reference.is_generic if known else item.is_generic
         line_total = item.quantity * item.unit_price
         capped_total = item.quantity * cap.unit_price
         exclusion = matching_exclusion(self.exclusions, code, categories)
+        held: str | None = None
         if exclusion is None:
-            rate = self.rate(item.is_generic)
-            rate_bp = rate.rate_bp
-            reason_codes = (*cap.reason_codes, rate.reason_code)
-            rule = f"{cap.text}, {rate.text}"
+            rate = self.rate(is_generic)
+            rate_bp = rate.rate_bp if known else 0
+            reason_codes: tuple[str, ...] = (*cap.reason_codes, rate.reason_code) if known else ()
+            rule = f"{cap.text}, {rate.text}" if known else cap.text
+            if known and item.is_generic != is_generic:
+                reason_codes += (reasons.GENERIC_CORRECTED,)
+                rule += (
+                    f" ; {'générique' if is_generic else 'princeps (non générique)'} selon la nomenclature"
+                    " : l'indication saisie est corrigée"
+                )
+            covered = apply_rate(capped_total, rate_bp) if known else 0
+            holds = self.holds(code, item, cap, rate_bp, allowed)
+            if holds:
+                held = holds[0].code
+                reason_codes = tuple(dict.fromkeys((*(hold.code for hold in holds), *reason_codes)))
+                rule += " ; " + " ; ".join(hold.text for hold in holds)
+                if self.rules.submitted:
+                    rule += " ; soumis à l'assureur"
+                else:
+                    covered = min(covered, *(hold.covered for hold in holds))
             used_convention = rate.from_convention or cap.source == "convention"
             used_bareme = cap.source == "bareme"
         else:
@@ -617,7 +845,7 @@ class _Pricer:
             reason_codes = (reasons.EXCLUDED,)
             rule = f"Exclu par le contrat (« {exclusion.strip()} ») : non pris en charge"
             used_convention = used_bareme = False
-        covered = apply_rate(capped_total, rate_bp)
+            covered = 0
         line = LineResult(
             code=code,
             label=item.label.strip(),
@@ -629,11 +857,12 @@ class _Pricer:
             rate_bp=rate_bp,
             covered=covered,
             copay=line_total - covered,
-            is_generic=item.is_generic,
+            is_generic=is_generic,
             category=category,
             reason_codes=reason_codes,
             rule_applied=rule,
             adjudication=_steps(line_total, capped_total, rate_bp, covered),
+            held=held,
         )
         return _Priced(line, used_convention, used_bareme)
 
@@ -657,6 +886,19 @@ def _limited(line: LineResult, covered: int) -> LineResult:
     )
 
 
+def allowed_per_line(items: Sequence[ItemInput], allowance: Mapping[str, Allowance]) -> list[int]:
+    """The quantity of each line within the allowances of its code, given to
+    the lines of one code in canonical order (:func:`line_key`)."""
+    left = {code: entry.quantity for code, entry in allowance.items()}
+    allowed = [item.quantity for item in items]
+    for index in sorted(range(len(items)), key=lambda i: (line_key(items[i]), i)):
+        code = normalize_code(items[index].code)
+        if code in left:
+            allowed[index] = min(items[index].quantity, left[code])
+            left[code] -= allowed[index]
+    return allowed
+
+
 def price_claim(
     care_type: str,
     items: Sequence[ItemInput],
@@ -664,30 +906,35 @@ def price_claim(
     exclusions: Sequence[str],
     tariffs: Tariffs,
     remaining: int | None,
+    rules: PricingRules | None = None,
 ) -> PricedClaim:
     """Price the lines of an eligible claim (see the module docstring).
 
     ``benefit`` is the contract's coverage of ``care_type`` (it must be
     covered), ``exclusions`` the checked exclusion entries, ``remaining``
-    what the annual limit still allows (``None`` = no limit). Lines are
-    returned in the order of ``items``. The items must have passed
-    :func:`validate_items`; the tariffs are checked here
-    (:class:`ConfigError`).
+    what the annual limit still allows (``None`` = no limit), ``rules`` the
+    ceilings, quantity limits and refill holds. Lines are returned in the
+    order of ``items``. The items must have passed :func:`validate_items`;
+    the tariffs are checked here (:class:`ConfigError`).
     """
     if not benefit.covered or benefit.rate_bp is None:
         raise ValueError(f"Type de soin non couvert : {care_type}")
-    bareme = parse_bareme(tariffs.insurer_bareme).get(care_type, {})
+    rules = rules or PricingRules()
+    entries = parse_bareme_entries(tariffs.insurer_bareme).get(care_type, {})
     convention = parse_convention(tariffs.convention)
     version = tariffs.insurer_version.strip() if tariffs.insurer_version else None
     pricer = _Pricer(
         care_type=care_type,
         benefit=benefit,
         exclusions=exclusions,
-        bareme=bareme,
+        entries=entries,
+        bareme={code: entry.price for code, entry in entries.items()},
         bareme_name=f"barème {version}" if version else "barème de l'assureur",
         convention=convention,
+        rules=rules,
     )
-    priced = [pricer.line(item) for item in items]
+    allowed = allowed_per_line(items, rules.allowed_quantity)
+    priced = [pricer.line(item, quantity) for item, quantity in zip(items, allowed, strict=True)]
     lines = [entry.line for entry in priced]
     reduction = 0
     if remaining is not None:

@@ -52,7 +52,7 @@ from typing import Any
 
 from . import reasons
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES
-from .errors import ConfigError, MoneyError
+from .errors import ConfigError, MoneyError, refuse_unknown_keys
 from .money import format_tnd, percent_label, rate_from_percent
 from .text import fold, format_date, normalize_code
 
@@ -77,7 +77,7 @@ _INACTIVE_MESSAGES = {
     "expired": "Contrat expiré",
 }
 
-_COVERAGE_KEYS = frozenset({"rate", "generic_rate", "room_day_cap"})
+_COVERAGE_KEYS = ("rate", "generic_rate", "room_day_cap")
 _CATEGORY_PREFIX = "cat:"
 
 
@@ -223,13 +223,7 @@ def parse_coverage(coverage: Mapping[str, Any]) -> dict[str, Benefit]:
             continue
         if not isinstance(entry, Mapping):
             raise ConfigError(f'Couverture {care_label} : un objet {{"rate": ...}} est attendu.')
-        extra = sorted(set(entry) - _COVERAGE_KEYS)
-        if extra:
-            raise ConfigError(
-                f"Couverture {care_label} : clé inconnue "
-                + ", ".join(f"« {key} »" for key in extra)
-                + " (attendues : rate, generic_rate, room_day_cap)."
-            )
+        refuse_unknown_keys(f"Couverture {care_label}", entry, _COVERAGE_KEYS)
         if "rate" not in entry:
             raise ConfigError(f"Couverture {care_label} : le taux « rate » est obligatoire.")
         rate_bp = _coverage_rate(care_label, "rate", entry["rate"])
@@ -302,8 +296,12 @@ def contract_year(terms: ContractTerms, on: date) -> tuple[date, date]:
 
     Years run from one anniversary of ``start_date`` to the day before the
     next one (a 29 February start has its anniversaries on 28 February in
-    common years), the last year being cut at ``end_date``. Raises
-    ``ValueError`` when ``on`` is outside ``start_date..end_date``.
+    common years). When the contract ends before the last year is complete,
+    that short last year belongs to the year before it (one annual limit
+    for both: a contract from 20/11/2025 to 20/11/2026 has one year, not a
+    one-day second year with a fresh limit); a contract shorter than a year
+    is one short year. Raises ``ValueError`` when ``on`` is outside
+    ``start_date..end_date``.
     """
     if not terms.start_date <= on <= terms.end_date:
         raise ValueError(
@@ -313,8 +311,13 @@ def contract_year(terms: ContractTerms, on: date) -> tuple[date, date]:
     years = on.year - terms.start_date.year
     if _anniversary(terms.start_date, years) > on:
         years -= 1
+    if years > 0 and _anniversary(terms.start_date, years + 1) > terms.end_date + timedelta(days=1):
+        years -= 1  # the short last year is part of the one before
+        return _anniversary(terms.start_date, years), terms.end_date
     start = _anniversary(terms.start_date, years)
     end = _anniversary(terms.start_date, years + 1) - timedelta(days=1)
+    if _anniversary(terms.start_date, years + 2) > terms.end_date + timedelta(days=1):
+        end = terms.end_date  # the next year would be short: it belongs to this one
     return start, min(end, terms.end_date)
 
 

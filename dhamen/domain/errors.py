@@ -7,7 +7,7 @@ catch one family.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -40,3 +40,12 @@ class InvalidClaimError(DomainError):
     def __init__(self, errors: Sequence[ItemError]) -> None:
         self.errors: tuple[ItemError, ...] = tuple(errors)
         super().__init__(" ; ".join(error.message for error in self.errors))
+
+
+def refuse_unknown_keys(where: str, given: Iterable[object], allowed: Collection[str], *, listed: bool = True) -> None:
+    """Raise :class:`ConfigError` naming the keys of ``given`` not in ``allowed`` (a typo in a
+    setting must not silently change money): ``Convention : clé inconnue « x » (attendues : …).``"""
+    unknown = sorted(str(key) for key in set(given) - set(allowed))
+    if unknown:
+        text = f"{where} : clé inconnue " + ", ".join(f"« {key} »" for key in unknown)
+        raise ConfigError(text + (f" (attendues : {', '.join(allowed)})." if listed else "."))

@@ -9,21 +9,30 @@ Rules (in the order flags are listed):
 
 ``DUPLICATE`` (40 points)
     The member already has a claim of the same care type with one of the
-    same codes, at any provider, within ``duplicate_window_days`` days of
-    the care date (before or after).
+    same codes, at any provider, under the same contract, within
+    ``duplicate_window_days`` days of the care date (before or after; the
+    same care under another contract is ``DOUBLE_COVERAGE``, see
+    :mod:`.history`).
 ``HIGH_FREQUENCY`` (25)
     With this one, the member has more than ``max_claims_per_30_days``
-    claims (all care types) dated in the 30 days ending on the care date.
+    claims (all care types) in some 30-day window containing the care date
+    (claims dated before and after count alike).
 ``UNUSUAL_AMOUNT`` (25)
-    The claim total exceeds ``amount_factor`` * ``usual_amount`` (the usual
-    claim total for this care type at this insurer, computed by the caller;
-    skipped when unknown or 0).
+    The claim total exceeds ``amount_factor`` * ``usual_amount``: the usual
+    claim total for this care type at this insurer, the median of the
+    totals of its *approved or paid* claims (:func:`usual_amount_of`;
+    rejected, blocked or pending claims never move it, and one outlier
+    cannot); skipped when unknown or 0.
 ``HIGH_QUANTITY`` (20)
-    A line's quantity exceeds ``max_quantity`` for the care type (or its
-    ``"default"``).
+    The quantity of a code, summed over the claim's lines, exceeds
+    ``max_quantity`` for the care type (or its ``"default"``).
 ``FAR_PROVIDER`` (15)
     The provider is farther than ``distance_km`` from the member (great
     circle distance on lat/lng; skipped when a coordinate is unknown).
+``OVERLAPPING_STAY`` (40)
+    Hospitalization: the stay (admission to discharge) overlaps another
+    stay of the member at any clinic (a discharge on the day of another
+    admission is a transfer, not an overlap).
 
 The score is the sum of the points, capped at 100. ``recent_claims`` are the
 member's *other* claims (the caller leaves out the claim being scored and
@@ -37,10 +46,11 @@ Insurer ``config_json["fraud"]`` (every key optional; defaults shown)::
      "max_quantity": {"pharmacy": 10, "default": 20},
      "distance_km": 150,
      "points": {"DUPLICATE": 40, "HIGH_FREQUENCY": 25, "UNUSUAL_AMOUNT": 25,
-                "HIGH_QUANTITY": 20, "FAR_PROVIDER": 15}}
+                "HIGH_QUANTITY": 20, "FAR_PROVIDER": 15, "OVERLAPPING_STAY": 40}}
 
 ``amount_factor`` may have 2 decimals (``2.5``); ``max_quantity`` may be a
-single integer for every care type; the given ``max_quantity`` and
+single integer for every care type; ``duplicate_window_days`` (0 to 365) is
+honoured in full: the caller reads that many days either side; the given ``max_quantity`` and
 ``points`` entries override the defaults one by one. A claim scoring at or
 above ``block_threshold`` is blocked, at or above ``review_threshold`` it
 goes to the insurer's review queue (see :mod:`.adjudication`).
@@ -58,7 +68,7 @@ from typing import Any, TypedDict
 from . import reasons
 from .catalogue import CARE_TYPES
 from .coverage import ItemInput
-from .errors import ConfigError, MoneyError
+from .errors import ConfigError, MoneyError, refuse_unknown_keys
 from .money import format_hundredths, format_tnd, parse_hundredths
 from .text import format_date, normalize_code
 
@@ -72,6 +82,7 @@ __all__ = [
     "assess",
     "haversine_km",
     "parse_fraud_config",
+    "usual_amount_of",
 ]
 
 EARTH_RADIUS_KM = 6371.0088
@@ -84,6 +95,7 @@ DEFAULT_POINTS: Mapping[str, int] = MappingProxyType(
         reasons.UNUSUAL_AMOUNT: 25,
         reasons.HIGH_QUANTITY: 20,
         reasons.FAR_PROVIDER: 15,
+        reasons.OVERLAPPING_STAY: 40,
     }
 )
 DEFAULT_MAX_QUANTITY: Mapping[str, int] = MappingProxyType({"pharmacy": 10, "default": 20})
@@ -112,13 +124,19 @@ class FraudFlag(TypedDict):
 
 @dataclass(frozen=True, slots=True)
 class RecentClaim:
-    """Another claim of the same member (amount in millimes)."""
+    """Another claim of the same member (amount in millimes).
+
+    ``quantities`` go with ``codes`` (one per line; empty when unknown),
+    ``stay`` is a hospitalization's (admission, discharge)."""
 
     care_date: date
     provider_id: str | None
     care_type: str
     codes: tuple[str, ...]
     total_amount: int
+    contract_id: str | None = None
+    quantities: tuple[int, ...] = ()
+    stay: tuple[date, date] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +153,8 @@ class FraudContext:
     recent_claims: Sequence[RecentClaim] = ()
     usual_amount: int | None = None
     provider_id: str | None = None
+    contract_id: str | None = None
+    stay: tuple[date, date] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,11 +199,7 @@ def parse_fraud_config(raw: Mapping[str, Any] | None) -> FraudConfig:
         return FraudConfig()
     if not isinstance(raw, Mapping):
         raise ConfigError("Paramètres fraude : un objet JSON est attendu.")
-    unknown = sorted(set(raw) - _CONFIG_KEYS)
-    if unknown:
-        raise ConfigError(
-            "Paramètres fraude : clé inconnue " + ", ".join(f"« {key} »" for key in unknown) + "."
-        )
+    refuse_unknown_keys("Paramètres fraude", raw, _CONFIG_KEYS, listed=False)
     defaults = FraudConfig()
     values: dict[str, Any] = {}
     for key, low, high in (
@@ -254,6 +270,15 @@ def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+def usual_amount_of(totals: Sequence[int], min_sample: int = 20) -> int | None:
+    """The usual claim total: the median (lower middle) of ``totals``, the
+    totals of approved or paid claims; ``None`` below ``min_sample``."""
+    if len(totals) < min_sample:
+        return None
+    ordered = sorted(totals)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def _duplicate(
     care_type: str, care_date: date, codes: set[str], ctx: FraudContext, window: int
 ) -> str | None:
@@ -264,6 +289,8 @@ def _duplicate(
         delta = abs((claim.care_date - care_date).days)
         if claim.care_type != care_type or delta > window:
             continue
+        if ctx.contract_id is not None and claim.contract_id not in (None, ctx.contract_id):
+            continue  # another contract: DOUBLE_COVERAGE (history)
         if ctx.provider_id is None or claim.provider_id is None:
             provider = 2
         else:
@@ -283,6 +310,36 @@ def _duplicate(
     return f"Déjà facturé {when} : " + ", ".join(parts)
 
 
+def _busiest_window(care_date: date, others: Sequence[date]) -> int:
+    """Most other claims in one window of :data:`FREQUENCY_WINDOW_DAYS` days containing ``care_date``."""
+    span = FREQUENCY_WINDOW_DAYS - 1
+    near = [day for day in others if abs((day - care_date).days) <= span]
+    best = 0
+    for shift in range(span + 1):
+        start = care_date - timedelta(days=shift)
+        end = start + timedelta(days=span)
+        best = max(best, sum(1 for day in near if start <= day <= end))
+    return best
+
+
+def _overlapping_stay(ctx: FraudContext) -> str | None:
+    if ctx.stay is None:
+        return None
+    start, end = ctx.stay
+    overlaps = []
+    for claim in ctx.recent_claims:
+        if claim.stay is None:
+            continue
+        other_start, other_end = claim.stay
+        same_day = start == other_start
+        if same_day or (start < other_end and other_start < end):
+            overlaps.append(claim.stay)
+    if not overlaps:
+        return None
+    listed = ", ".join(f"du {format_date(a)} au {format_date(b)}" for a, b in sorted(overlaps))
+    return f"Séjour du {format_date(start)} au {format_date(end)} chevauchant un autre séjour : {listed}"
+
+
 def assess(
     care_type: str,
     care_date: date,
@@ -299,8 +356,7 @@ def assess(
     if duplicate:
         found.append((reasons.DUPLICATE, duplicate))
 
-    window_start = care_date - timedelta(days=FREQUENCY_WINDOW_DAYS - 1)
-    count = 1 + sum(1 for claim in ctx.recent_claims if window_start <= claim.care_date <= care_date)
+    count = 1 + _busiest_window(care_date, [claim.care_date for claim in ctx.recent_claims])
     if count > config.max_claims_per_30_days:
         found.append(
             (
@@ -323,7 +379,10 @@ def assess(
         )
 
     limit = config.max_quantity_for(care_type)
-    excessive = sorted((normalize_code(item.code), item.quantity) for item in items if item.quantity > limit)
+    per_code: dict[str, int] = {}
+    for item in items:
+        per_code[normalize_code(item.code)] = per_code.get(normalize_code(item.code), 0) + item.quantity
+    excessive = sorted((code, quantity) for code, quantity in per_code.items() if quantity > limit)
     if excessive:
         listed = ", ".join(f"{code} (quantité {quantity})" for code, quantity in excessive)
         found.append((reasons.HIGH_QUANTITY, f"Quantité au-delà du maximum ({limit}) : {listed}"))
@@ -343,6 +402,10 @@ def assess(
                     f" au-delà de {config.distance_km} km",
                 )
             )
+
+    overlap = _overlapping_stay(ctx)
+    if overlap:
+        found.append((reasons.OVERLAPPING_STAY, overlap))
 
     flags = tuple(
         FraudFlag(code=code, points=config.points[code], message=message) for code, message in found

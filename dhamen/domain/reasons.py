@@ -36,13 +36,30 @@ Line pricing (see :mod:`.coverage`):
 ``CONVENTION_TARIFF`` / ``BAREME_TARIFF``
     The tariff of reference came from the provider's convention / from the
     insurer's barème (whether or not it lowered the price).
+``CATALOGUE_TARIFF`` / ``AGREED_TARIFF``
+    The tariff of reference was the catalogue price of the code for this
+    care type / the price agreed by the insurer's agent.
 ``NO_TARIFF``
-    The code is in no tariff (neither the convention nor the insurer's
-    barème, whether or not that barème lists the care type): the line is
-    covered at the applicable rate on the price charged, without cap. This
-    is deliberate: barèmes list the common codes, and refusing every other
-    act at the counter would deny care that the contract covers; the fraud
-    rules (unusual amount, quantity) watch these lines instead.
+    *Hors nomenclature*: the code has no tariff for this care type (no
+    convention tariff, no barème entry, not in the catalogue of that care
+    type): covered 0. The counter may submit the claim to the insurer
+    (``SUBMITTED``), whose agent may agree a price (``AGREED_TARIFF``).
+``GENERIC_CORRECTED``
+    The generic flag entered disagrees with the nomenclature: the
+    nomenclature's value was used (the line shows it).
+``QUANTITY_LIMIT``
+    Quantity above what the act allows (once per claim, once a day, the
+    insurer's limit per code and period): only the allowed units are paid.
+``LINE_CEILING``
+    Line above the insurer's ceiling per line: not paid automatically.
+``REFILL_TOO_SOON``
+    *Renouvellement anticipé*: the member's last dispensing of the drug is
+    not ~75 % used up (see :mod:`.history`): not paid before the date
+    given, unless the counter gives an override reason (``REFILL_OVERRIDE``).
+
+Held lines (``NO_TARIFF``, ``QUANTITY_LIMIT``, ``LINE_CEILING``,
+``REFILL_TOO_SOON``) are paid 0 (or the allowed part) unless the claim is
+submitted to the insurer, in which case the whole claim waits for review.
 ``CONVENTION_RATE`` / ``GENERIC_RATE`` / ``CONTRACT_RATE``
     Which rate applied: the convention's rate for the care type, the generic
     rate (convention's, else contract's), or the contract's rate.
@@ -58,11 +75,28 @@ Claim outcome (see :mod:`.adjudication`):
     Fraud score at or above the review / block threshold.
 ``PRIOR_APPROVAL``
     Hospitalization waiting for the insurer's agreement (*prise en charge*).
+``LINES_REFUSED``
+    Approved, but held lines are not paid (hors nomenclature, ceiling,
+    quantity, early refill): the counter may still submit the claim.
+``SUBMITTED`` / ``REFILL_OVERRIDE``
+    The counter sent the claim with held lines to the insurer's review /
+    with an early-refill override reason (voyage, perte ou vol, changement
+    de posologie, urgence): ``pending_review``.
+``CLAIM_CEILING``
+    The claim's eligible amount is above the insurer's ceiling per claim:
+    ``pending_review``.
+``DOUBLE_COVERAGE``
+    The same care (same care type, a common code, within the duplicate
+    window either side) is already billed for the member under another
+    contract: ``pending_review`` for whichever insurer comes second.
+``LATE_CLAIM``
+    Care date older than the insurer's ``max_care_age_days``:
+    ``pending_review``.
 
 Fraud flags (see :mod:`.fraud`):
 
 ``DUPLICATE``, ``HIGH_FREQUENCY``, ``UNUSUAL_AMOUNT``, ``HIGH_QUANTITY``,
-``FAR_PROVIDER``.
+``FAR_PROVIDER``, ``OVERLAPPING_STAY``.
 """
 
 from __future__ import annotations
@@ -70,7 +104,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["REASONS", "label"]
+__all__ = ["HELD_LINE_CODES", "REASONS", "label"]
 
 ELIGIBLE = "ELIGIBLE"
 CONTRACT_INACTIVE = "CONTRACT_INACTIVE"
@@ -99,6 +133,22 @@ HIGH_FREQUENCY = "HIGH_FREQUENCY"
 UNUSUAL_AMOUNT = "UNUSUAL_AMOUNT"
 HIGH_QUANTITY = "HIGH_QUANTITY"
 FAR_PROVIDER = "FAR_PROVIDER"
+OVERLAPPING_STAY = "OVERLAPPING_STAY"
+CATALOGUE_TARIFF = "CATALOGUE_TARIFF"
+AGREED_TARIFF = "AGREED_TARIFF"
+GENERIC_CORRECTED = "GENERIC_CORRECTED"
+QUANTITY_LIMIT = "QUANTITY_LIMIT"
+LINE_CEILING = "LINE_CEILING"
+REFILL_TOO_SOON = "REFILL_TOO_SOON"
+LINES_REFUSED = "LINES_REFUSED"
+SUBMITTED = "SUBMITTED"
+REFILL_OVERRIDE = "REFILL_OVERRIDE"
+CLAIM_CEILING = "CLAIM_CEILING"
+DOUBLE_COVERAGE = "DOUBLE_COVERAGE"
+LATE_CLAIM = "LATE_CLAIM"
+
+#: Lines the engine does not pay (in full) unless the claim is submitted to the insurer.
+HELD_LINE_CODES: tuple[str, ...] = (NO_TARIFF, QUANTITY_LIMIT, LINE_CEILING, REFILL_TOO_SOON)
 
 REASONS: Mapping[str, str] = MappingProxyType(
     {
@@ -115,7 +165,20 @@ REASONS: Mapping[str, str] = MappingProxyType(
         ROOM_DAY_CAP: "Prix de la chambre plafonné par le contrat",
         CONVENTION_TARIFF: "Tarif conventionnel",
         BAREME_TARIFF: "Tarif du barème de l'assureur",
-        NO_TARIFF: "Code hors barème : taux appliqué au prix facturé",
+        NO_TARIFF: "Hors nomenclature : non pris en charge sans accord de l'assureur",
+        CATALOGUE_TARIFF: "Prix de référence de la nomenclature",
+        AGREED_TARIFF: "Prix accordé par l'assureur",
+        GENERIC_CORRECTED: "Indication « générique » corrigée selon la nomenclature",
+        QUANTITY_LIMIT: "Quantité au-delà de la limite de l'acte",
+        LINE_CEILING: "Ligne au-delà du plafond par ligne",
+        REFILL_TOO_SOON: "Renouvellement anticipé",
+        LINES_REFUSED: "Prise en charge partielle : lignes non prises en charge",
+        SUBMITTED: "Soumise à l'assureur",
+        REFILL_OVERRIDE: "Renouvellement anticipé justifié, à valider par l'assureur",
+        CLAIM_CEILING: "Demande au-delà du plafond par demande",
+        DOUBLE_COVERAGE: "Soins déjà facturés sur un autre contrat",
+        LATE_CLAIM: "Date de soins ancienne : contrôle de l'assureur",
+        OVERLAPPING_STAY: "Séjours hospitaliers qui se chevauchent",
         CONVENTION_RATE: "Taux conventionnel",
         GENERIC_RATE: "Taux générique",
         CONTRACT_RATE: "Taux du contrat",

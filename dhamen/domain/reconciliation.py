@@ -7,18 +7,26 @@ over its claims, ``retention = floor(total_covered * retention_rate_bp /
 ``net_payable = total_covered - retention``. The statement's totals are the
 sums of the per-provider figures, so they balance to the millime. Providers
 are listed by name (ignoring case and accents), then by id.
+
+:class:`Ledger` adds claims up one at a time, so a large period is summed
+chunk by chunk without holding its claims (``summarize`` is a ledger fed a
+list). Periods of the insurers' cycles (weekly: Monday to Sunday; monthly;
+quarterly: calendar quarters) come from :func:`period_containing` and
+:func:`last_closed_period`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from .money import apply_rate
 from .text import fold
 
-__all__ = ["ClaimRow", "ProviderSummary", "Summary", "summarize"]
+__all__ = ["ClaimRow", "Ledger", "ProviderSummary", "Summary", "last_closed_period", "period_containing",
+           "summarize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,48 +91,113 @@ class Summary:
         }
 
 
-def summarize(claims: Sequence[ClaimRow], retention_rate_bp: int) -> Summary:
+@dataclass(slots=True)
+class _Running:
+    name: str
+    count: int = 0
+    total: int = 0
+    covered: int = 0
+    ids: list[str] | None = None
+
+
+@dataclass
+class Ledger:
+    """Running totals per provider, fed one claim at a time.
+
+    ``keep_ids=False`` keeps no claim id (a large period, summed in chunks): a
+    repeated id is then caught only when ids come in ascending order, which is
+    how the chunks are read (``strictly_ascending=True``).
+    """
+
+    retention_rate_bp: int
+    keep_ids: bool = True
+    strictly_ascending: bool = False
+    _providers: dict[str, _Running] = field(default_factory=dict)
+    _seen: set[str] = field(default_factory=set)
+    _last_id: str | None = None
+
+    def __post_init__(self) -> None:
+        apply_rate(0, self.retention_rate_bp)  # checks the rate even without claims
+
+    def add(self, claim: ClaimRow) -> None:
+        if self.strictly_ascending:
+            if self._last_id is not None and claim.id <= self._last_id:
+                raise ValueError(f"Demande {claim.id} présente deux fois dans le bordereau.")
+            self._last_id = claim.id
+        elif claim.id in self._seen:
+            raise ValueError(f"Demande {claim.id} présente deux fois dans le bordereau.")
+        else:
+            self._seen.add(claim.id)
+        if not 0 <= claim.covered_amount <= claim.total_amount:
+            raise ValueError(f"Demande {claim.id} : montants incohérents.")
+        running = self._providers.get(claim.provider_id)
+        if running is None:
+            running = self._providers[claim.provider_id] = _Running(claim.provider_name,
+                                                                    ids=[] if self.keep_ids else None)
+        running.count += 1
+        running.total += claim.total_amount
+        running.covered += claim.covered_amount
+        if running.ids is not None:
+            running.ids.append(claim.id)
+
+    def add_all(self, claims: Iterable[ClaimRow]) -> Ledger:
+        for claim in claims:
+            self.add(claim)
+        return self
+
+    def summary(self) -> Summary:
+        providers = []
+        order = sorted(self._providers, key=lambda pid: (fold(self._providers[pid].name),
+                                                          self._providers[pid].name, pid))
+        for provider_id in order:
+            r = self._providers[provider_id]
+            retention = apply_rate(r.covered, self.retention_rate_bp)
+            providers.append(ProviderSummary(
+                provider_id=provider_id, provider_name=r.name, claim_count=r.count,
+                claim_ids=tuple(sorted(r.ids)) if r.ids is not None else (),
+                total_amount=r.total, total_covered=r.covered, retention=retention,
+                net_payable=r.covered - retention))
+        return Summary(
+            retention_rate_bp=self.retention_rate_bp,
+            total_claims=sum(p.claim_count for p in providers),
+            total_amount=sum(p.total_amount for p in providers),
+            total_covered=sum(p.total_covered for p in providers),
+            total_retentions=sum(p.retention for p in providers),
+            total_net_payable=sum(p.net_payable for p in providers),
+            providers=tuple(providers),
+        )
+
+
+def summarize(claims: Iterable[ClaimRow], retention_rate_bp: int) -> Summary:
     """Add up ``claims`` per provider and in total (see the module docstring).
 
     Raises ``ValueError`` when a claim id appears twice (a claim belongs to
     one reconciliation, once), when amounts are negative or covered exceeds
     the total, and :class:`~.errors.MoneyError` for a rate outside 0..10000.
     """
-    apply_rate(0, retention_rate_bp)  # checks the rate even without claims
-    seen: set[str] = set()
-    grouped: dict[str, list[ClaimRow]] = {}
-    for claim in claims:
-        if claim.id in seen:
-            raise ValueError(f"Demande {claim.id} présente deux fois dans le bordereau.")
-        seen.add(claim.id)
-        if not 0 <= claim.covered_amount <= claim.total_amount:
-            raise ValueError(f"Demande {claim.id} : montants incohérents.")
-        grouped.setdefault(claim.provider_id, []).append(claim)
+    return Ledger(retention_rate_bp).add_all(claims).summary()
 
-    names: Mapping[str, str] = {pid: rows[0].provider_name for pid, rows in grouped.items()}
-    providers = []
-    for provider_id in sorted(grouped, key=lambda pid: (fold(names[pid]), names[pid], pid)):
-        rows = grouped[provider_id]
-        covered = sum(row.covered_amount for row in rows)
-        retention = apply_rate(covered, retention_rate_bp)
-        providers.append(
-            ProviderSummary(
-                provider_id=provider_id,
-                provider_name=names[provider_id],
-                claim_count=len(rows),
-                claim_ids=tuple(sorted(row.id for row in rows)),
-                total_amount=sum(row.total_amount for row in rows),
-                total_covered=covered,
-                retention=retention,
-                net_payable=covered - retention,
-            )
-        )
-    return Summary(
-        retention_rate_bp=retention_rate_bp,
-        total_claims=sum(p.claim_count for p in providers),
-        total_amount=sum(p.total_amount for p in providers),
-        total_covered=sum(p.total_covered for p in providers),
-        total_retentions=sum(p.retention for p in providers),
-        total_net_payable=sum(p.net_payable for p in providers),
-        providers=tuple(providers),
-    )
+
+CYCLE_LABELS = {"weekly": "hebdomadaire", "monthly": "mensuel", "quarterly": "trimestriel"}
+
+
+def period_containing(cycle: str, day: date) -> tuple[date, date]:
+    """The period of ``cycle`` (weekly: ISO week from Monday; monthly; quarterly) that holds ``day``."""
+    if cycle == "weekly":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=6)
+    if cycle == "monthly":
+        start = day.replace(day=1)
+    elif cycle == "quarterly":
+        start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    else:
+        raise ValueError(f"unknown cycle {cycle!r}")
+    months = 1 if cycle == "monthly" else 3
+    year, month = divmod(start.month - 1 + months, 12)
+    return start, date(start.year + year, month + 1, 1) - timedelta(days=1)
+
+
+def last_closed_period(cycle: str, today: date) -> tuple[date, date]:
+    """The latest period of ``cycle`` that ended before ``today`` (what is due for reconciliation)."""
+    start, _end = period_containing(cycle, today)
+    return period_containing(cycle, start - timedelta(days=1))

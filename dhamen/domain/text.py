@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from datetime import date
 
 
+@functools.lru_cache(maxsize=4096)  # categories and catalogue labels: a small, recurring vocabulary
 def fold(text: str) -> str:
     """Return ``text`` lower-cased with accents removed, for comparisons.
 

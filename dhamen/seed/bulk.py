@@ -45,7 +45,7 @@ import logging
 import random
 import secrets
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -53,6 +53,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 from ulid import ULID
 
+from dhamen.claims.events import USUAL_SAMPLE
 from dhamen.claims.operations import claim_rows
 from dhamen.claims.queries import NOT_PAYABLE
 from dhamen.core import audit
@@ -308,6 +309,8 @@ class _Generator:
         self.recons: dict[tuple[str, date], str] = {}  # (insurer, month) -> reconciliation id (this run)
         self.status_counts: dict[str, int] = defaultdict(int)
         self.counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        # (insurer, care type) -> totals of the latest approved claims: the usual amount's sample
+        self.approved_totals: dict[tuple[str, str], deque[int]] = defaultdict(lambda: deque(maxlen=USUAL_SAMPLE))
         catalogue = {t: items_for(t) for t in CARE_TYPE_WEIGHTS}
         self.drugs = [i for i in catalogue["pharmacy"] if i.category != "cosmetique"]
         self.cosmetics = [i for i in catalogue["pharmacy"] if i.category == "cosmetique"]
@@ -491,6 +494,8 @@ class _Generator:
         c["covered"] += result.covered_amount
         c[f"{care_type}:n"] += 1
         c[f"{care_type}:sum"] += result.total_amount
+        if status in ("approved", "paid"):
+            self.approved_totals[(contract.insurer_id, care_type)].append(result.total_amount)
 
     def _created_at(self, care_date: date) -> datetime:
         local = datetime(care_date.year, care_date.month, care_date.day, self.rng.randint(8, 19),
@@ -565,6 +570,11 @@ def _bump_counters(gen: _Generator) -> None:
                     pipe.hincrby(f"{key}:{care_type}", what, value)
                 else:
                     pipe.hincrby(key, name, value)
+        for (insurer_id, care_type), totals in gen.approved_totals.items():
+            if totals:
+                approved = f"stats:insurer:{insurer_id}:{care_type}:approved"
+                pipe.lpush(approved, *totals)
+                pipe.ltrim(approved, 0, USUAL_SAMPLE - 1)
         pipe.execute()
     except redis.exceptions.RedisError as exc:
         log.warning("compteurs Redis non mis à jour : %s", exc)

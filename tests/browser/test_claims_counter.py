@@ -164,6 +164,11 @@ def test_other_provider_roles(shop, page, user, home, lines, status, copay):
     log_in(pg, shop.users[user].email, home)
     find_member(pg, shop.national_ids["active"])
     if user == "clinic":
+        from datetime import date, timedelta
+
+        # a three-night stay ending today: three room days (issue 9: never more than the nights)
+        pg.fill("#care_date", (date.today() - timedelta(days=3)).isoformat())
+        pg.fill("#discharge_date", date.today().isoformat())
         pg.fill("#room", "214")
         pg.focus('[name="lines-0-code"]')
     for uid, (code, qty) in enumerate(lines):
@@ -217,7 +222,35 @@ def test_care_date_moves_the_rights_panel_and_barème_codes_are_suggested(shop, 
     pg.keyboard.type("00")
     pg.keyboard.press("Enter")
     wait_focus(pg, '[name="lines-0-qty"]')
-    assert pg.locator('[name="lines-0-price"]').input_value() == "12,000"
+    # Filled from the suggestion, or by the server's answer for the exact code (asynchronous).
+    expect(pg.locator('[name="lines-0-price"]')).to_have_value("12,000")
     assert pg.locator('[name="lines-0-label"]').input_value() == ""
     expect(pg.locator("#decompte")).to_contain_text("12,000 TND")
+    assert problems(pg) == []
+
+
+def test_lines_the_engine_does_not_pay_can_be_sent_to_the_insurer(shop, page):
+    """Issue 9: a code without tariff is not paid; the decompte says so in French and offers to
+    submit the claim to the insurer, which turns it into « En attente de validation »."""
+    pg = page
+    log_in(pg, shop.users["pharmacist"].email, "/pharmacie/")
+    find_member(pg, shop.national_ids["unlimited"])
+    pg.fill('[name="lines-0-code"]', "XX-777")
+    pg.fill('[name="lines-0-price"]', "20")
+    pg.locator("[data-add-line]").click()
+    type_line(pg, 1, "PH0009")
+    pg.keyboard.press("Control+Enter")
+    decompte = pg.locator("#decompte")
+    slow = 20_000  # the live preview after each change (the shared test machine can be slow)
+    expect(decompte.locator("fieldset.held-lines")).to_contain_text("XX-777 : Hors nomenclature", timeout=slow)
+    expect(decompte.locator(".verdict")).to_contain_text("soumettre la demande à l'assureur", timeout=slow)
+    pg.locator("#submit_to_insurer").check()
+    expect(decompte.locator(".verdict")).to_contain_text("En attente de validation", timeout=slow)
+    if SCREENSHOTS:
+        pg.screenshot(path=str(Path(SCREENSHOTS) / "comptoir-hors-nomenclature.png"), full_page=True)
+    with pg.expect_navigation():
+        pg.locator("#submit-claim").click()
+    [claim] = claims_of(shop.providers["pharmacist"])
+    assert claim.status == "pending_review" and claim.reason_code == "SUBMITTED"
+    assert "En attente de validation" in pg.locator("main").inner_text()
     assert problems(pg) == []

@@ -143,11 +143,11 @@ def test_ineligible_contract_is_stored_as_rejected_with_its_reason(client, shop,
     assert delta(shop)["claims"] == 1
 
 
-def test_unknown_code_is_priced_without_cap(client, shop):
+def test_unknown_code_is_hors_nomenclature_and_not_paid(client, shop):
     r = post_claim(client, shop, items=[drug("ZZ-999", 1, 10_000)])
     data = r.get_json()["data"]
-    assert r.status_code == 201 and data["status"] == "approved"
-    assert data["items"][0]["reasonCodes"][0] == "NO_TARIFF" and data["coveredAmount"] == 8_000
+    assert r.status_code == 201 and data["status"] == "rejected"
+    assert data["items"][0]["reasonCodes"][0] == "NO_TARIFF" and data["coveredAmount"] == 0
 
 
 def test_excluded_products_cover_nothing(client, shop):

@@ -151,8 +151,9 @@ def test_two_concurrent_submissions_with_one_key_make_one_claim(app, client, sho
 def test_two_concurrent_claims_on_one_contract_never_overspend_the_annual_limit(app, shop, monkeypatch):
     """Both claims enter ``prepare`` together (a barrier); each alone would be covered 40 000, and the
     contract year has 50 000 left (150 000 limit, 100 000 used).  The contract's row lock makes the
-    second wait for the first's commit and see it: it gets the 10 000 left (LIMIT_PARTIAL; it is also
-    the same drug the same day, so it goes to review), never a second full coverage."""
+    second wait for the first's commit and see it: it gets the 10 000 left (LIMIT_PARTIAL), never a
+    second full coverage.  Two different drugs: the same drug twice the same day would be an early
+    refill (issue 9), refused whatever the limit."""
     barrier = threading.Barrier(2, timeout=10)
     real_prepare = operations.prepare
 
@@ -162,13 +163,14 @@ def test_two_concurrent_claims_on_one_contract_never_overspend_the_annual_limit(
 
     monkeypatch.setattr(operations, "prepare", prepare)
     contract = shop.contracts["limited"]
-    body = {"contractId": contract.id, "items": [drug("PH0023", 2, 25_000)]}  # 80 %: 40 000
+    bodies = [{"contractId": contract.id, "items": [drug("PH0023", 2, 25_000)]},  # 80 %: 40 000
+              {"contractId": contract.id, "items": [drug("PH0038", 1, 50_000)]}]  # 80 %: 40 000
     headers = shop.auth("pharmacist")
     results = [None, None]
 
     def submit(n):
         with app.test_client() as c:
-            results[n] = c.post("/api/v1/claims/pharmacy", json=body, headers={**headers, **key(f"limit-{n}")})
+            results[n] = c.post("/api/v1/claims/pharmacy", json=bodies[n], headers={**headers, **key(f"limit-{n}")})
 
     threads = [threading.Thread(target=submit, args=(n,)) for n in (0, 1)]
     for t in threads:

@@ -25,7 +25,17 @@ from dhamen.domain.catalogue import CARE_TYPES, PROVIDER_CARE_TYPE
 from dhamen.domain.eligibility import CONTRACT_STATUSES
 from dhamen.domain.transitions import CLAIM_STATUSES, RECONCILIATION_STATUSES
 from dhamen.extensions import db
-from dhamen.models import Adherent, Claim, Contract, Convention, Insurer, Provider, Reconciliation, User
+from dhamen.models import (
+    Adherent,
+    Claim,
+    Contract,
+    Convention,
+    Insurer,
+    Provider,
+    Reconciliation,
+    ReconciliationRun,
+    User,
+)
 from dhamen.seed.bulk import generate_claims
 from dhamen.seed.demo import DEMO_USERS, seed_demo
 
@@ -37,7 +47,7 @@ VISIBLE_ATTRIBUTES = {"title", "aria-label", "placeholder", "alt", "aria-descrip
 ARGUMENT_MODELS = {
     "claim_id": Claim, "contract_id": Contract, "adherent_id": Adherent, "member_id": Adherent,
     "user_id": User, "provider_id": Provider, "insurer_id": Insurer, "convention_id": Convention,
-    "reconciliation_id": Reconciliation,
+    "reconciliation_id": Reconciliation, "run_id": ReconciliationRun,
 }
 SKIPPED_PREFIXES = ("/api/", "/static/", "/health", "/deconnexion", "/logout")
 #: Route arguments that are not database rows (an import's id lives in Redis, a reset link's

@@ -53,10 +53,13 @@ def test_rate_shown_equals_rate_applied_for_every_seeded_convention_and_care_typ
             if not r.eligibility.inforce or not r.has_convention:
                 continue
             shown = r.eligibility.benefits[care_type]
-            code = next(i.code for i in catalogue.items_for(care_type)
-                        if not any(x.startswith("cat:") and x[4:].strip() == i.category for x in r.excluded)
-                        and i.code not in r.excluded)
             for generic in (False, True):
+                # the nomenclature says whether a code is a generic (issue 9): take one that is / is not
+                code = next((i.code for i in catalogue.items_for(care_type) if i.is_generic == generic
+                             and not any(x.startswith("cat:") and x[4:].strip() == i.category for x in r.excluded)
+                             and i.code not in r.excluded), None)
+                if code is None:
+                    continue
                 _req, result = operations.preview(user, contract.id, care_type, today,
                                                [ItemInput(code, "", 1, 10_000, generic)])
                 [line] = result.lines

@@ -20,7 +20,7 @@ def _pending_clinic_claim(client, shop):
     login(client, shop.users["clinic"])
     _page, hidden = open_entry(client, case, shop.contracts["active"])
     response = client.post(f"{entry_url(case, shop.contracts['active'])}/valider",
-                           data=claim_data(case, hidden, care_date=(date.today() - timedelta(days=2)).isoformat(),
+                           data=claim_data(case, hidden, care_date=(date.today() - timedelta(days=3)).isoformat(),
                                            discharge_date=date.today().isoformat()))
     assert response.status_code == 303, text(response)
     [claim] = claims_of(shop.providers["clinic"])

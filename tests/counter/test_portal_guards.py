@@ -169,7 +169,9 @@ def test_an_ended_contract_still_takes_claims_for_care_before_its_end(counter, s
     response = client.post(f"{url}/valider", data=claim_data(PHARMACY, fields, care_date=before))
     assert response.status_code == 303
     [claim] = [c for c in claims_of(shop.providers["pharmacist"]) if c.contract_id == ended.id]
-    assert claim.status == "approved" and claim.care_date.isoformat() == before
+    # covered; care older than the insurer's 30 days waits for its review (issue 9, back-dating)
+    assert claim.covered_amount > 0 and claim.care_date.isoformat() == before
+    assert claim.status == "pending_review" and claim.reason_code == "LATE_CLAIM"
 
 
 def test_search_messages(counter, shop):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from auth_helpers import PASSWORD, csrf_from, web_login
 
@@ -50,7 +51,9 @@ PORTALS = {
         ({"code": "CH-J", "qty": "3", "price": "180"},  # room day capped at 120,000 by the contract
          {"code": "BLOC", "qty": "1", "price": "400"}),
         "940,000 TND", "684,000 TND", "256,000 TND", "En attente de validation",
-        extra={"discharge_date": None, "room": "214"}),
+        # a three-night stay ending today: three room days at most (issue 9)
+        extra={"care_date": (date.today() - timedelta(days=3)).isoformat(),
+               "discharge_date": date.today().isoformat(), "room": "214"}),
 }
 USERS = {"PHARMACIST": "pharmacist", "DOCTOR": "doctor", "LAB_MANAGER": "lab", "CLINIC_ADMIN": "clinic"}
 

@@ -26,7 +26,11 @@ COVERAGE = {
 }
 INSURER_CONFIG = {
     "bareme_version": "STAR-2026.1",
-    "bareme": {"pharmacy": {"PH0001": 5_000}, "consultation": {"C1": 45_000}},
+    # PH0001 is a generic in the catalogue; this insurer's nomenclature says it is not
+    "bareme": {
+        "pharmacy": {"PH0001": {"price": 5_000, "generic": False}, "PH0056": 4_200},
+        "consultation": {"C1": 45_000},
+    },
 }
 
 
@@ -64,15 +68,15 @@ def item(code="PH0001", quantity=2, unit_price=5_600, is_generic=False):
 
 
 def test_approved_claim():
-    result = adjudicate(context(), [item(), item("PH0057", 1, 38_000), item("ZZ1", 1, 1_000, True)])
+    result = adjudicate(context(), [item(), item("PH0057", 1, 38_000)])
     assert result.status == "approved"
     assert result.reason_code == "APPROVED"
     assert result.reason == "Prise en charge accordée"
     assert result.care_type == "pharmacy"
-    assert result.total_amount == 11_200 + 38_000 + 1_000
-    assert [line.covered for line in result.lines] == [8_000, 0, 900]
-    assert result.covered_amount == 8_900
-    assert result.copay_amount == result.total_amount - 8_900
+    assert result.total_amount == 11_200 + 38_000
+    assert [line.covered for line in result.lines] == [8_000, 0]
+    assert result.covered_amount == 8_000
+    assert result.copay_amount == result.total_amount - 8_000
     assert result.bareme_version == "STAR-2026.1"
     assert result.fraud_score == 0
     assert result.fraud_flags == ()
@@ -142,15 +146,16 @@ def test_nothing_payable_is_rejected():
 
 
 def test_fraud_review_and_block():
-    history = [RecentClaim(DAY - timedelta(days=2), "P-2", "pharmacy", ("PH0001",), 5_000)]
-    review = adjudicate(context(fraud=FraudContext(recent_claims=history)), [item()])
+    # PH0056 (serum) has no course of treatment: no refill rule, only the duplicate flag
+    history = [RecentClaim(DAY - timedelta(days=2), "P-2", "pharmacy", ("PH0056",), 5_000)]
+    review = adjudicate(context(fraud=FraudContext(recent_claims=history)), [item("PH0056", 2, 4_200)])
     assert review.status == "pending_review"
     assert review.reason_code == "FRAUD_REVIEW"
     assert review.reason == "Contrôle de l'assureur requis : score de risque 40/100 (doublon probable)"
-    assert review.covered_amount == 8_000  # what would be paid once approved
+    assert review.covered_amount == 6_720  # what would be paid once approved
 
     blocked = adjudicate(
-        context(fraud=FraudContext(recent_claims=history, usual_amount=1_000)), [item(quantity=11)]
+        context(fraud=FraudContext(recent_claims=history, usual_amount=1_000)), [item("PH0056", 11, 4_200)]
     )
     assert blocked.fraud_score == 85
     assert blocked.status == "blocked"
@@ -162,13 +167,14 @@ def test_fraud_review_and_block():
 
 
 def test_thresholds_come_from_the_insurer_config():
-    history = [RecentClaim(DAY - timedelta(days=2), "P-2", "pharmacy", ("PH0001",), 5_000)]
+    history = [RecentClaim(DAY - timedelta(days=2), "P-2", "pharmacy", ("PH0056",), 5_000)]
+    serum = [item("PH0056", 1, 4_200)]
     config = {**INSURER_CONFIG, "fraud": {"review_threshold": 50, "block_threshold": 90}}
-    result = adjudicate(context(config=config, fraud=FraudContext(recent_claims=history)), [item()])
+    result = adjudicate(context(config=config, fraud=FraudContext(recent_claims=history)), serum)
     assert result.fraud_score == 40
     assert result.status == "approved"
     config = {**INSURER_CONFIG, "fraud": {"review_threshold": 10, "block_threshold": 40}}
-    result = adjudicate(context(config=config, fraud=FraudContext(recent_claims=history)), [item()])
+    result = adjudicate(context(config=config, fraud=FraudContext(recent_claims=history)), serum)
     assert result.status == "blocked"
 
 
@@ -185,7 +191,7 @@ def test_hospitalization_waits_for_the_insurer_unless_auto_approved():
 
 def test_annual_limit_partial_approval():
     ctx = context(terms=terms(annual_limit=1_000_000), used_this_year=994_000)
-    result = adjudicate(ctx, [item(), item("ZZ1", 1, 5_000)])
+    result = adjudicate(ctx, [item(), item("PH0003", 1, 5_000)])
     assert result.status == "approved"
     assert result.reason_code == "LIMIT_PARTIAL"
     assert result.covered_amount == 6_000

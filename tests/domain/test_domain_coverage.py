@@ -20,11 +20,22 @@ from dhamen.domain.coverage import (
 )
 from dhamen.domain.eligibility import Benefit
 from dhamen.domain.errors import ConfigError
+from dhamen.domain.money import format_tnd
 
 PHARMACY = Benefit("pharmacy", "Pharmacie", True, 8000, 9000)
 PHARMACY_NO_GENERIC = Benefit("pharmacy", "Pharmacie", True, 8000)
 HOSPITAL = Benefit("hospitalization", "Hospitalisation", True, 9000, None, 120_000)
-INSURER = {"pharmacy": {"PH0001": 5_000, "PH0003": 13_000}, "hospitalization": {"CH-J": 200_000}}
+# PH0001 is a generic in the catalogue; this insurer's barème says it is not (its say wins)
+INSURER = {
+    "pharmacy": {
+        "PH0001": {"price": 5_000, "generic": False},
+        "PH0003": 13_000,
+        "PH0006": 7_800,
+        "ZZ1": 1_000_000,
+        "ZZ2": 1_000_000,
+    },
+    "hospitalization": {"CH-J": 200_000, "CH-X": 150_000},
+}
 CONVENTION = {
     "version": "CONV-STAR-PH-2026",
     "tariffs": {"PH0003": 11_000},
@@ -215,12 +226,16 @@ def test_bareme_without_version_is_named_generically():
     assert line.rule_applied.startswith("Tarif du barème de l'assureur 5,000 TND appliqué")
 
 
-def test_code_without_tariff_is_covered_at_contract_rate_without_cap():
+def test_code_without_tariff_is_hors_nomenclature_and_covered_nothing():
     line = one("ZZ999", unit_price=1_234_567)
-    assert line.capped_unit_price == 1_234_567
-    assert line.covered == 987_653
-    assert line.reason_codes == ("NO_TARIFF", "CONTRACT_RATE")
-    assert line.rule_applied == "Code hors barème : prix facturé retenu, taux du contrat 80 %"
+    assert line.covered == 0
+    assert line.copay == line.line_total == 1_234_567
+    assert line.held == "NO_TARIFF"
+    assert line.reason_codes == ("NO_TARIFF",)
+    assert line.rule_applied == (
+        "Code hors nomenclature (pharmacie) : aucun tarif de référence"
+        " ; non pris en charge sans accord de l'assureur"
+    )
 
 
 def test_convention_tariff_wins_over_the_bareme():
@@ -253,19 +268,19 @@ def test_convention_rate_for_another_care_type_is_ignored():
 
 
 def test_generic_rate_of_the_contract():
-    line = one("PH0001", unit_price=5_000, is_generic=True)
+    line = one("PH0006", unit_price=5_000, is_generic=True)
     assert line.rate_bp == 9000
     assert line.covered == 4_500
     assert line.reason_codes == ("BAREME_TARIFF", "GENERIC_RATE")
-    assert line.rule_applied == "Prix conforme au tarif du barème STAR (5,000 TND), taux générique 90 %"
+    assert line.rule_applied == "Prix conforme au tarif du barème STAR (7,800 TND), taux générique 90 %"
 
 
 def test_generic_without_generic_rate_uses_the_care_type_rate():
-    (line,) = price([item(is_generic=True, unit_price=5_000)], benefit=PHARMACY_NO_GENERIC).lines
+    (line,) = price([item("PH0006", is_generic=True, unit_price=5_000)], benefit=PHARMACY_NO_GENERIC).lines
     assert line.rate_bp == 8000
     assert line.reason_codes[-1] == "CONTRACT_RATE"
     (line,) = price(
-        [item(is_generic=True, unit_price=5_000)],
+        [item("PH0006", is_generic=True, unit_price=5_000)],
         benefit=PHARMACY_NO_GENERIC,
         convention={"rates": {"pharmacy": 85}},
     ).lines
@@ -274,7 +289,8 @@ def test_generic_without_generic_rate_uses_the_care_type_rate():
 
 
 def test_convention_generic_rate_overrides_the_contract_generic_rate():
-    (line,) = price([item("PH0003", unit_price=13_500, is_generic=True)], convention=CONVENTION).lines
+    convention = {**CONVENTION, "tariffs": {"PH0006": 11_000}}
+    (line,) = price([item("PH0006", unit_price=13_500, is_generic=True)], convention=convention).lines
     assert line.rate_bp == 9500
     assert line.capped_unit_price == 11_000
     assert line.covered == 10_450
@@ -284,7 +300,7 @@ def test_convention_generic_rate_overrides_the_contract_generic_rate():
 
 def test_contract_generic_rate_beats_the_convention_care_type_rate():
     (line,) = price(
-        [item("PH0001", unit_price=5_000, is_generic=True)], convention={"rates": {"pharmacy": 85}}
+        [item("PH0006", unit_price=5_000, is_generic=True)], convention={"rates": {"pharmacy": 85}}
     ).lines
     assert line.rate_bp == 9000
     assert line.reason_codes[-1] == "GENERIC_RATE"
@@ -314,7 +330,7 @@ def test_excluded_by_the_category_entered_on_the_line():
 def test_catalogue_category_cannot_be_hidden_by_the_line_category():
     (line,) = price([item("PH0057", category="antibiotique")], exclusions=["cat:cosmetique"]).lines
     assert line.covered == 0
-    assert line.category == "antibiotique"
+    assert line.category == "cosmetique"  # the catalogue's, not the counter's
 
 
 def test_room_day_cap_from_the_contract():
@@ -336,7 +352,7 @@ def test_room_day_cap_with_tariff_cap_and_category_entered():
         [item("CH-X", quantity=2, unit_price=150_000, category="Chambre")], benefit=HOSPITAL
     ).lines
     assert line.capped_unit_price == 120_000
-    assert line.reason_codes == ("ROOM_DAY_CAP", "NO_TARIFF", "CONTRACT_RATE")
+    assert line.reason_codes == ("ROOM_DAY_CAP", "BAREME_TARIFF", "CONTRACT_RATE")
     (line,) = price([item("BLOC", unit_price=400_000)], benefit=HOSPITAL).lines
     assert line.capped_unit_price == 400_000  # not a room day
 
@@ -359,7 +375,8 @@ def test_bareme_version_records_the_sources_used():
     assert both.bareme_version == "CONV-STAR-PH-2026/STAR"
     tariff_only = price([item("PH0003")], convention={"version": "CONV-1", "tariffs": {"PH0003": 1}})
     assert tariff_only.bareme_version == "CONV-1"
-    rate_only = price([item("ZZ1")], convention={"version": "CONV-1", "rates": {"pharmacy": 85}})
+    # PH0009 (a princeps): priced at its catalogue price, rate from the convention
+    rate_only = price([item("PH0009")], convention={"version": "CONV-1", "rates": {"pharmacy": 85}})
     assert rate_only.bareme_version == "CONV-1"
     insurer_only = price([item("PH0001")], convention={"version": "CONV-1"})
     assert insurer_only.bareme_version == "STAR"
@@ -386,9 +403,9 @@ def test_limit_shares_the_remaining_amount_in_proportion():
     assert (first.covered, second.covered) == (4_000, 1_000)
     assert (first.copay, second.copay) == (6_000, 1_500)
     assert result.limit_reduction == 5_000
-    assert first.reason_codes == ("LIMIT_PARTIAL", "NO_TARIFF", "CONTRACT_RATE")
+    assert first.reason_codes == ("LIMIT_PARTIAL", "BAREME_TARIFF", "CONTRACT_RATE")
     assert first.rule_applied == (
-        "Code hors barème : prix facturé retenu, taux du contrat 80 %"
+        f"Prix conforme au tarif du barème STAR ({format_tnd(1_000_000)}), taux du contrat 80 %"
         " ; plafond annuel : prise en charge réduite de 4,000 TND"
     )
     assert first.adjudication[3] == {"category": "benefit", "amount": 4_000, "value_bp": None}
@@ -400,7 +417,7 @@ def test_limit_can_leave_nothing_for_a_line():
     # covered 0 (floor of 0.8) and 10 000; remaining 5 -> 0 and 5
     result = price(items, remaining=5)
     assert [line.covered for line in result.lines] == [0, 5]
-    assert result.lines[0].reason_codes[0] == "NO_TARIFF"  # was already 0: untouched
+    assert result.lines[0].reason_codes[0] == "BAREME_TARIFF"  # was already 0: untouched
     items = [item("ZZ1", unit_price=10), item("ZZ2", unit_price=12_500)]
     result = price(items, remaining=5)
     assert [line.covered for line in result.lines] == [0, 5]
@@ -412,7 +429,7 @@ def test_limit_can_leave_nothing_for_a_line():
 def test_limit_not_reached_changes_nothing():
     result = price([item("ZZ1", unit_price=10_000)], remaining=8_000)
     assert result.lines[0].covered == 8_000
-    assert result.lines[0].reason_codes == ("NO_TARIFF", "CONTRACT_RATE")
+    assert result.lines[0].reason_codes == ("BAREME_TARIFF", "CONTRACT_RATE")
     assert result.limit_reduction == 0
 
 

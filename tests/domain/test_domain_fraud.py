@@ -172,8 +172,12 @@ def test_frequency():
     assert result.score == 25
     seven = [recent(day, codes=("X",)) for day in range(7)]
     assert run(recent_claims=seven).flags == ()
-    outside = [*seven, recent(30, codes=("X",)), recent(-1, codes=("X",))]
+    # 30 days before, or 24 days after (no 30-day window holds it with the seven): not counted
+    outside = [*seven, recent(30, codes=("X",)), recent(-24, codes=("X",))]
     assert run(recent_claims=outside).flags == ()
+    # a claim dated after the care date counts as much as one before (claims entered newest first)
+    after = [*seven, recent(-1, codes=("X",))]
+    assert codes(run(recent_claims=after)) == ["HIGH_FREQUENCY"]
     edge = [*seven, recent(29, codes=("X",))]
     assert codes(run(recent_claims=edge)) == ["HIGH_FREQUENCY"]
 

@@ -9,7 +9,7 @@ from flask_migrate import downgrade, upgrade
 from dhamen import create_app
 from dhamen.extensions import db
 
-BEFORE = "a14d0a1b2c3d"
+BEFORE = "5e1c0a7d13aa"
 PHONE = "+216 98 765 432"
 
 

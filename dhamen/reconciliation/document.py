@@ -1,0 +1,322 @@
+"""The bordereau PDF and the providers' statements.
+
+Layout: A4 pages of fixed capacity, laid out here rather than by WeasyPrint,
+so the page count ("page 3 / 41") is known before anything is rendered and
+the document can be rendered in parts of :data:`PAGES_PER_PART` pages, each
+its own WeasyPrint document, joined at the end (WeasyPrint's cost grows with
+the boxes of one document; a part holds a bounded number).  A claim is one
+line of monospaced text inside the page's ``<pre>``: one text run per line,
+not a table row of boxes.
+
+Pages: the cover (insurer, period, grand totals, the per-provider summary,
+continued on further pages when long), then one section per provider,
+starting on a new page (name, licence, its claims, its subtotal, retention
+and net payable), then the verification page (grand totals, the content's
+SHA-256 and a QR code to ``/verification/<id>``).  A provider's statement is
+its section's pages, taken from the rendered parts: the same pages as in the
+bordereau.
+
+The content fingerprint is the SHA-256 of a canonical text of the figures
+(every claim line, every subtotal, the totals), computed while the lines
+stream, so it is the same for every rendering of the same reconciliation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import segno
+from flask import current_app, render_template
+from sqlalchemy import select
+
+from dhamen.core import pdf
+from dhamen.domain.money import format_tnd, percent_label
+from dhamen.extensions import db
+from dhamen.models import Claim, Contract, Insurer, Provider, Reconciliation, ReconciliationStatement
+from dhamen.reconciliation.generation import claims_in_order, storage
+
+PAGES_PER_PART = 30
+LINES_PER_PAGE = 64  # monospaced lines in a page's body
+COVER_SLOTS = 30  # the cover's title block, in lines
+SECTION_HEAD_SLOTS = 4
+COLUMN_HEAD_SLOTS = 2
+SUBTOTAL_SLOTS = 7
+REF_WIDTH = 15  # PH-26-4K7Q-9MXC
+CONTRACT_WIDTH = 18
+AMOUNT_WIDTH = 14
+NAME_WIDTH = 34
+PDF_TYPE = "application/pdf"
+
+
+def amount(millimes: int) -> str:
+    """``12 345,678``: French grouping with plain spaces (the monospaced font has no narrow space)."""
+    return format_tnd(millimes, with_unit=False).replace("\u202f", " ")
+
+
+def tnd(millimes: int) -> str:
+    """``12 345,678 TND`` that never wraps (no-break spaces)."""
+    return f"{amount(millimes)} TND".replace(" ", "\u00a0")
+
+
+def fit(text: str, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+CLAIM_HEAD = (f"{'Référence':<{REF_WIDTH}}  {'Date':<10}  {'Contrat':<{CONTRACT_WIDTH}}  "
+              f"{'Montant':>{AMOUNT_WIDTH}}  {'Part adhérent':>{AMOUNT_WIDTH}}  {'Part assureur':>{AMOUNT_WIDTH}}")
+SUMMARY_HEAD = (f"{'Prestataire':<{NAME_WIDTH}}  {'Agrément':<14}  {'Demandes':>8}  {'Pris en charge':>{AMOUNT_WIDTH}}"
+                f"  {'Retenue':>{AMOUNT_WIDTH}}  {'Net à payer':>{AMOUNT_WIDTH}}")
+RULE = "─" * len(CLAIM_HEAD)
+
+
+def claim_line(row) -> str:
+    return (f"{fit(row.reference, REF_WIDTH):<{REF_WIDTH}}  {row.care_date.strftime('%d/%m/%Y')}  "
+            f"{fit(row.contract_number, CONTRACT_WIDTH):<{CONTRACT_WIDTH}}  {amount(row.total_amount):>{AMOUNT_WIDTH}}  "
+            f"{amount(row.copay_amount):>{AMOUNT_WIDTH}}  {amount(row.covered_amount):>{AMOUNT_WIDTH}}")
+
+
+def summary_line(s: ReconciliationStatement) -> str:
+    return (f"{fit(s.provider.name, NAME_WIDTH):<{NAME_WIDTH}}  {fit(s.provider.license_no, 14):<14}  "
+            f"{s.claim_count:>8}  {amount(s.total_covered):>{AMOUNT_WIDTH}}  {amount(s.retention):>{AMOUNT_WIDTH}}  "
+            f"{amount(s.net_payable):>{AMOUNT_WIDTH}}")
+
+
+def subtotal_lines(s: ReconciliationStatement, rate_bp: int) -> list[str]:
+    width = len(CLAIM_HEAD)
+    return [RULE,
+            f"{'Sous-total : ' + str(s.claim_count) + ' demande(s)':<40}{tnd(s.total_amount):>{width - 40}}",
+            f"{'Pris en charge par l’assureur':<40}{tnd(s.total_covered):>{width - 40}}",
+            f"{'Retenue (' + percent_label(rate_bp) + ')':<40}{'- ' + tnd(s.retention):>{width - 40}}",
+            f"{'NET À PAYER AU PRESTATAIRE':<40}{tnd(s.net_payable):>{width - 40}}",
+            RULE]
+
+
+# --- layout --------------------------------------------------------------------------------------
+
+@dataclass
+class Page:
+    number: int
+    kind: str  # cover / summary / section / verification
+    statement: ReconciliationStatement | None = None
+    first_of_section: bool = False
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """How many pages each part of the document takes (from the claim counts alone)."""
+
+    summary_pages: int
+    sections: list[tuple[ReconciliationStatement, int]]  # statement, pages
+
+    @property
+    def total(self) -> int:
+        return self.summary_pages + sum(pages for _s, pages in self.sections) + 1
+
+    def section_start(self, index: int) -> int:
+        return 1 + self.summary_pages + sum(pages for _s, pages in self.sections[:index])
+
+
+def section_capacity(first: bool) -> int:
+    return LINES_PER_PAGE - COLUMN_HEAD_SLOTS - (SECTION_HEAD_SLOTS if first else 0)
+
+
+def section_pages(count: int) -> int:
+    pages, left, first = 1, count, True
+    while True:
+        room = section_capacity(first)
+        if left <= room:
+            return pages + (1 if room - left < SUBTOTAL_SLOTS else 0)
+        left -= room
+        pages, first = pages + 1, False
+
+
+def summary_capacity(first: bool) -> int:
+    return LINES_PER_PAGE - COLUMN_HEAD_SLOTS - (COVER_SLOTS if first else 0)
+
+
+def plan(statements: list[ReconciliationStatement]) -> Plan:
+    pages, left, first = 1, len(statements), True
+    while left > summary_capacity(first):
+        left -= summary_capacity(first)
+        pages, first = pages + 1, False
+    return Plan(pages, [(s, section_pages(s.claim_count)) for s in statements])
+
+
+CLAIM_COLUMNS = [Claim.id, Claim.reference, Claim.care_date, Contract.contract_number, Claim.total_amount,
+                 Claim.copay_amount, Claim.covered_amount]
+
+
+def pages(recon: Reconciliation, statements: list[ReconciliationStatement], layout: Plan,
+          digest) -> Iterator[Page]:
+    """Every page in order, its claim lines streamed from the database; feeds ``digest`` as it goes."""
+    digest.update(f"DHAMEN-BORDEREAU|1|{recon.id}|{recon.insurer_id}|{recon.period_start}|{recon.period_end}|"
+                  f"{recon.retention_rate_bp}\n".encode())
+    number = 1
+    rows = [summary_line(s) for s in statements]
+    first = True
+    while True:
+        take = summary_capacity(first)
+        yield Page(number, "cover" if first else "summary", lines=rows[:take])
+        rows, first, number = rows[take:], False, number + 1
+        if not rows:
+            break
+    for statement, _count in layout.sections:
+        page = Page(number, "section", statement, first_of_section=True)
+        room = section_capacity(True)
+        for row in claims_in_order(recon.id, statement.provider_id, CLAIM_COLUMNS):
+            if room == 0:
+                yield page
+                number += 1
+                page, room = Page(number, "section", statement), section_capacity(False)
+            page.lines.append(claim_line(row))
+            digest.update(f"C|{row.id}|{row.reference}|{statement.provider_id}|{row.care_date}|{row.contract_number}|"
+                          f"{row.total_amount}|{row.copay_amount}|{row.covered_amount}\n".encode())
+            room -= 1
+        if room < SUBTOTAL_SLOTS:
+            yield page
+            number += 1
+            page = Page(number, "section", statement)
+        page.lines.extend(subtotal_lines(statement, recon.retention_rate_bp))
+        digest.update(f"P|{statement.provider_id}|{statement.claim_count}|{statement.total_amount}|"
+                      f"{statement.total_covered}|{statement.retention}|{statement.net_payable}\n".encode())
+        yield page
+        number += 1
+    digest.update(f"T|{recon.total_claims}|{recon.total_amount}|{recon.total_covered}|{recon.total_retentions}|"
+                  f"{recon.total_net_payable}\n".encode())
+    yield Page(number, "verification")
+
+
+def reference(recon: Reconciliation, insurer: Insurer | None = None) -> str:
+    """The bordereau's number as people read it: ``STAR-202601-7K3QZP``."""
+    insurer = insurer or recon.insurer
+    return f"{insurer.code}-{recon.period_start.strftime('%Y%m')}-{recon.id[-6:]}"
+
+
+DEV_BASE_URL = "http://127.0.0.1:5000"  # bin/dev's address; PUBLIC_BASE_URL is required elsewhere
+
+
+def verification_url(recon_id: str, fingerprint: str | None = None) -> str:
+    base = (current_app.config["DHAMEN"].public_base_url or DEV_BASE_URL).rstrip("/")
+    url = f"{base}/verification/{recon_id}"
+    return f"{url}?empreinte={fingerprint}" if fingerprint else url
+
+
+def _context(recon: Reconciliation, insurer: Insurer, total_pages: int) -> dict:
+    generated = recon.created_at.astimezone(_tunis())
+    return {"recon": recon, "insurer": insurer, "total_pages": total_pages, "ref": reference(recon, insurer),
+            "generated": generated.strftime("%d/%m/%Y à %H:%M"), "claim_head": CLAIM_HEAD,
+            "summary_head": SUMMARY_HEAD, "tnd": tnd, "percent": percent_label}
+
+
+def _tunis():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Africa/Tunis")
+
+
+STYLESHEETS = ["css/bordereau.css"]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def key_prefix(recon: Reconciliation) -> str:
+    return f"reconciliations/{recon.insurer_id}/{recon.period_start.strftime('%Y-%m')}/{recon.id}"
+
+
+def produce(recon_id: str, progress: Callable[[int, int, str], None] = lambda *_: None) -> None:
+    """Render the bordereau and the statements in parts, store them, then record them (one commit)."""
+    recon = db.session.get(Reconciliation, recon_id)
+    insurer = db.session.get(Insurer, recon.insurer_id)
+    statements = list(db.session.scalars(
+        select(ReconciliationStatement).where(ReconciliationStatement.reconciliation_id == recon_id)
+        .order_by(ReconciliationStatement.position)))
+    for s in statements:
+        s.provider = db.session.get(Provider, s.provider_id)
+    layout = plan(statements)
+    context = _context(recon, insurer, layout.total)
+    digest = hashlib.sha256()
+    work = Path(tempfile.mkdtemp(prefix="dhamen-bordereau-"))
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        parts: list[tuple[Path, int, int]] = []  # file, first page number, pages
+        readers: dict[Path, object] = {}
+        done = 0
+        buffer: list[Page] = []
+        renderer = stack.enter_context(pdf.PartRenderer(STYLESHEETS, -(-layout.total // PAGES_PER_PART)))
+
+        def flush() -> None:
+            target = work / f"part-{len(parts):05d}.pdf"
+            renderer.submit(render_template("reconciliation/pdf/bordereau.html", pages=buffer, **context), target)
+            parts.append((target, buffer[0].number, len(buffer)))
+            buffer.clear()
+
+        for page in pages(recon, statements, layout, digest):
+            if page.kind == "verification":
+                fingerprint = digest.hexdigest()
+                context.update(fingerprint=fingerprint, verify_url=verification_url(recon.id, fingerprint),
+                               qr=segno.make(verification_url(recon.id, fingerprint), error="m")
+                               .svg_data_uri(scale=3, border=2))
+            buffer.append(page)
+            if page.kind == "section":
+                done += len(page.lines)
+            if len(buffer) == PAGES_PER_PART:
+                flush()
+                progress(min(done, recon.total_claims), recon.total_claims,
+                         f"Mise en page du PDF : page {page.number} / {layout.total}")
+        if buffer:
+            flush()
+        renderer.wait()
+        for target, _first, expected in parts:
+            readers[target] = pdf.reader(target)
+            if len(readers[target].pages) != expected:
+                raise pdf.PdfError(f"mise en page : {len(readers[target].pages)} pages rendues pour {expected}")
+        progress(recon.total_claims, recon.total_claims, "Assemblage et dépôt des documents")
+
+        def pages_of(first: int, count: int) -> list[tuple[Path, range]]:
+            picked = []
+            for n, (path, start, _count) in enumerate(parts):
+                end = parts[n + 1][1] if n + 1 < len(parts) else layout.total + 1
+                lo, hi = max(first, start), min(first + count, end)
+                if lo < hi:
+                    picked.append((readers[path], range(lo - start, hi - start)))
+            return picked
+
+        prefix = key_prefix(recon)
+        store = storage()
+        statement_files = {}
+        for index, (statement, count) in enumerate(layout.sections):
+            target = work / f"releve-{statement.provider_id}.pdf"
+            pdf.join(pages_of(layout.section_start(index), count), target)
+            key = f"{prefix}/releve-{statement.provider_id}.pdf"
+            store.put_file(key, target, PDF_TYPE)
+            statement_files[statement.id] = (key, _sha256(target))
+            target.unlink()
+        whole = work / "bordereau.pdf"
+        page_total = pdf.join(((readers[path], None) for path, _start, _count in parts), whole)
+        key = f"{prefix}/bordereau.pdf"
+        store.put_file(key, whole, PDF_TYPE)
+        # Stored: now, and only now, the rows point to the files.
+        recon.pdf_path, recon.pdf_sha256, recon.pdf_size = key, _sha256(whole), whole.stat().st_size
+        recon.content_sha256, recon.page_count = digest.hexdigest(), page_total
+        for statement in statements:
+            statement.pdf_path, statement.pdf_sha256 = statement_files[statement.id]
+        from dhamen.core import audit
+
+        audit.record("reconciliation.document", "reconciliation", recon.id,
+                     {"pdf_path": key, "pages": page_total, "statements": len(statements),
+                      "content_sha256": recon.content_sha256}, user=None, insurer_id=recon.insurer_id)
+        db.session.commit()
