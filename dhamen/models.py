@@ -180,7 +180,7 @@ class User(db.Model):
     insurer_id: Mapped[str | None] = mapped_column(ForeignKey("insurers.id"))
     first_name: Mapped[str] = mapped_column(String(100), nullable=False)
     last_name: Mapped[str] = mapped_column(String(100), nullable=False)
-    phone: Mapped[str | None] = mapped_column(String(30))
+    phone: Mapped[str | None] = mapped_column("phone_encrypted", EncryptedText("users.phone_encrypted"))  # MFA SMS
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="0")
     mfa_secret: Mapped[str | None] = mapped_column(EncryptedText("users.mfa_secret"))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -536,7 +536,10 @@ ROUTES = (
 
 def _template_context() -> dict:
     return {
-        "portal": portal(), "provider": current_user.provider, "max_room_length": MAX_ROOM_LENGTH, "percent": percent_label,
+        # current_user may be anonymous here: the 503 page of a portal URL is rendered without asking
+        # Redis or the database who is signed in.
+        "portal": portal(), "provider": getattr(current_user, "provider", None), "max_room_length": MAX_ROOM_LENGTH,
+        "percent": percent_label,
         "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING, "next_step": next_step,
         "poll_seconds": POLL_SECONDS, "reason_label": reasons.label, "override_reasons": OVERRIDE_REASONS,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),
