@@ -10,7 +10,7 @@ code": the ciphertext format is the application's (``dhamen.core.crypto``),
 and its keys come from the environment of the ``flask db`` command.
 
 Revision ID: f16a0b1c2d3e
-Revises: 5e1c0a7d13aa
+Revises: f1a2b3c4d5e6
 Create Date: 2026-11-29 23:20:00
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'f16a0b1c2d3e'
-down_revision = '5e1c0a7d13aa'
+down_revision = 'f1a2b3c4d5e6'
 branch_labels = None
 depends_on = None
 

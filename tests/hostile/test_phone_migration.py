@@ -9,7 +9,7 @@ from flask_migrate import downgrade, upgrade
 from dhamen import create_app
 from dhamen.extensions import db
 
-BEFORE = "5e1c0a7d13aa"
+BEFORE = "f1a2b3c4d5e6"
 PHONE = "+216 98 765 432"
 
 
