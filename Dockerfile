@@ -5,7 +5,7 @@
 #   docker build -t dhamen .
 #   docker run --env-file prod.env dhamen flask --app app db upgrade          # once, before the workers
 #   docker run --env-file prod.env -p 8000:8000 dhamen                       # web
-#   docker run --env-file prod.env dhamen sh -c 'exec rq worker --url "$REDIS_URL" events reconciliation imports'   # worker
+#   docker run --env-file prod.env dhamen sh -c 'exec rq worker -w dhamen.core.jobs.AppWorker --with-scheduler --url "$REDIS_URL" events reconciliation imports'   # worker
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

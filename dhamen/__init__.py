@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, abort, request
+from flask import Flask
 
 __version__ = "1.0.0"
 
@@ -94,15 +94,9 @@ def create_app(env: Mapping[str, str] | None = None, instance_path: str | None =
 
     register_security(app)
 
-    @app.before_request
-    def _refuse_oversized_bodies():
-        # A view may allow a larger body (the CSV import) with ``@body_limit(n)``.
-        limit = getattr(app.view_functions.get(request.endpoint), "max_content_length", None)
-        if limit is not None:
-            request.max_content_length = limit
-        length = request.content_length
-        if length is not None and length > (limit or app.config["MAX_CONTENT_LENGTH"]):
-            abort(413)
+    from dhamen.core.edge import register_input_guard
+
+    register_input_guard(app)
 
     from dhamen.core.unit import register_unit_of_work
 

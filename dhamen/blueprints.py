@@ -13,6 +13,7 @@ from dhamen.core.http import register_error_handlers
 from dhamen.core.web import bp as web_bp
 from dhamen.counter.portals import register as register_portals
 from dhamen.extensions import csrf
+from dhamen.insurer import api as insurer_api
 from dhamen.insurer.views import bp as insurer_bp
 from dhamen.reconciliation import api as reconciliation_api
 from dhamen.reconciliation.provider_views import register as register_statements
@@ -20,7 +21,7 @@ from dhamen.reconciliation.views import bp as reconciliation_bp
 from dhamen.reconciliation.views import verify_bp
 
 #: The JSON API's route tables, one per feature.
-API_ROUTES = (auth_api.ROUTES, claims_api.ROUTES, reconciliation_api.ROUTES, apidoc_views.ROUTES)
+API_ROUTES = (auth_api.ROUTES, claims_api.ROUTES, insurer_api.ROUTES, reconciliation_api.ROUTES, apidoc_views.ROUTES)
 
 
 def register_blueprints(app) -> None:

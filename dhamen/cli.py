@@ -62,6 +62,20 @@ def storage_init_command(wait_seconds: int) -> None:
     click.echo(f"Stockage prêt : {where}.")
 
 
+@dhamen_cli.command("events-redeliver")
+@click.option("--older-than", "older_than", type=click.IntRange(min=0), default=120, show_default=True,
+              help="Âge minimal (secondes) d'une demande sans son événement.")
+@click.option("--within", "within", type=click.IntRange(min=1), default=None,
+              help="Seulement les demandes créées depuis moins de N secondes (la période d'une panne).")
+@committed
+def events_redeliver_command(older_than: int, within: int | None) -> None:
+    """Remet en file l'événement « claim.created » des demandes qui ne l'ont jamais eu (Redis
+    injoignable au moment de la mise en file). Sans effet double : l'événement est idempotent."""
+    from dhamen.claims.operations import redeliver_missing_events
+
+    click.echo(f"{redeliver_missing_events(older_than, within)} événement(s) remis en file.")
+
+
 def register_cli(app) -> None:
     from dhamen.reconciliation.cli import due_command
 

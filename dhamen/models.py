@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -179,7 +180,7 @@ class User(db.Model):
     insurer_id: Mapped[str | None] = mapped_column(ForeignKey("insurers.id"))
     first_name: Mapped[str] = mapped_column(String(100), nullable=False)
     last_name: Mapped[str] = mapped_column(String(100), nullable=False)
-    phone: Mapped[str | None] = mapped_column(String(30))
+    phone: Mapped[str | None] = mapped_column("phone_encrypted", EncryptedText("users.phone_encrypted"))  # MFA SMS
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="0")
     mfa_secret: Mapped[str | None] = mapped_column(EncryptedText("users.mfa_secret"))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -389,15 +390,34 @@ class Claim(db.Model):
         # Only an approved claim enters a reconciliation, and a paid one is always in one.
         CheckConstraint("(reconciliation_id IS NULL AND status <> 'paid') "
                         "OR (reconciliation_id IS NOT NULL AND status IN ('approved', 'paid'))", name="reconciled_status"),
-        Index("idx_claims_adherent", "adherent_id"),
-        Index("idx_claims_provider", "provider_id"),
-        Index("idx_claims_insurer", "insurer_id"),
         Index("idx_claims_status", "status"),
         Index("idx_claims_date", "created_at"),
         Index("idx_claims_reconciliation", "reconciliation_id"),
+        # The indexes of the queries (migration 7f3c2a91d5e4): lists newest first per organisation,
+        # with or without a status (keyset order: created_at, id) or by care date (care_date, id) when
+        # filtered on it, the annual-limit sum per contract,
+        # a member's recent claims and the duplicate rule.  They also serve the foreign keys.
+        # INCLUDE: the counter's and the dashboard's day/month figures are index-only scans.
+        Index("idx_claims_provider_created_id", "provider_id", "created_at", "id",
+              postgresql_include=["status", "total_amount", "covered_amount"]),
+        Index("idx_claims_insurer_created_id", "insurer_id", "created_at", "id",
+              postgresql_include=["status", "total_amount", "covered_amount"]),
+        Index("idx_claims_provider_status_created", "provider_id", "status", "created_at", "id"),
+        Index("idx_claims_insurer_status_created", "insurer_id", "status", "created_at", "id"),
+        Index("idx_claims_provider_care_date", "provider_id", "care_date", "id"),
+        Index("idx_claims_insurer_care_date", "insurer_id", "care_date", "id"),
+        # INCLUDE: the annual-limit sum (every claim) is an index-only scan.
+        Index("idx_claims_contract_care_date", "contract_id", "care_date",
+              postgresql_include=["adherent_id", "status", "covered_amount"]),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
-        Index("idx_claims_provider_created", "provider_id", "created_at"),
         Index("idx_claims_reference", "reference", unique=True),
+        # The insurer's review queue (keyset order); see the migration f1a2b3c4d5e6.
+        Index("idx_claims_review_queue", "insurer_id", "created_at", "id",
+              postgresql_where=text("status IN ('pending_review', 'blocked')"),
+              sqlite_where=text("status IN ('pending_review', 'blocked')")),
+        # The insurer's dashboard: the month's figures from the index alone (PostgreSQL INCLUDE).
+        Index("idx_claims_insurer_created", "insurer_id", "created_at",
+              postgresql_include=["status", "type", "total_amount", "covered_amount", "provider_id", "fraud_score"]),
     )
 
     id: Mapped[str] = _id()

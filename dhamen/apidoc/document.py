@@ -21,6 +21,7 @@ from pydantic.json_schema import models_json_schema
 from dhamen.access.roles import role_label
 from dhamen.apidoc import models as m
 from dhamen.claims import schemas as s
+from dhamen.insurer.api import DecisionBody
 
 VERSION = "1.0.0"  # bump the major (and /api/vN) to remove a path, an operation or a field
 PREFIX = "/api/v1"
@@ -62,6 +63,10 @@ ERROR_CODES = {
     "NATIONAL_ID_IN_URL": "Un numéro CIN ne doit jamais figurer dans une URL : utiliser POST /eligibility.",
     "INSURER_CONFIG": "Configuration de l'assureur invalide.",
     "INVALID_STATE": "Action impossible dans l'état actuel.",
+    "INVALID_CURSOR": "Curseur de pagination invalide : repartir de la première page.",
+    "ALREADY_DECIDED": "Demande déjà décidée (le message nomme qui a décidé quoi).",
+    "NOTE_REQUIRED": "Motif obligatoire pour un refus ou un blocage.",
+    "INVALID_LINES": "Un accord de ligne est invalide (details.errors : lines[i].champ).",
     "INTERNAL_ERROR": "Erreur interne.",
     "SERVICE_UNAVAILABLE": "Une dépendance (base, cache, stockage) est en panne.",
 }
@@ -169,6 +174,20 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         roles=(*PROVIDERS, *INSURERS), body=s.EligibilityBody, tag="Droits",
         errors={**_ELIGIBILITY_ERRORS, **{k: v for k, v in _BODY.items() if k != 422}},
         example={"nationalId": "08123456", "careType": "pharmacy"}),
+    ("get", "/review"): Op(
+        "File de validation de l'assureur", m.ReviewPage, roles=INSURERS, query=m.ReviewQuery, tag="Validation",
+        errors={**_AUTH, 400: ["NATIONAL_ID_IN_URL", "INVALID_CURSOR"], 422: ["VALIDATION_ERROR"]},
+        description="Pagination par curseur : renvoyer `nextCursor` dans `cursor`. Montants des filtres en TND."),
+    ("post", "/claims/{claim_id}/decision"): Op(
+        "Décider d'une demande en validation", m.ClaimDecided, roles=INSURERS, body=DecisionBody, tag="Validation",
+        idempotent=True, errors={**_BODY, **_AUTH, 400: ["INVALID_JSON", "INVALID_IDEMPOTENCY_KEY"],
+                                 404: ["NOT_FOUND"], 409: ["ALREADY_DECIDED", "IDEMPOTENCY_CONFLICT",
+                                                           "CONFIGURATION_ERROR"],
+                                 422: ["VALIDATION_ERROR", "NOTE_REQUIRED", "INVALID_LINES", "IDEMPOTENCY_KEY_REUSED"]},
+        description="`approve`, `partial` (avec `lines`, numérotées à partir de 1), `reject` ou `block` (avec "
+                    "`note`). Mêmes règles que le portail ; 409 `ALREADY_DECIDED` si un autre agent a décidé.",
+        example={"decision": "partial", "note": "Quantité ramenée à la prescription",
+                 "lines": [{"line": 1, "quantity": 1, "unitPrice": 5600, "reason": "Une boîte prescrite"}]}),
     ("get", "/reconciliation"): Op(
         "Bordereaux de l'assureur", m.Reconciliation, roles=INSURERS, list_of=True, tag="Bordereaux",
         errors=dict(_AUTH)),
@@ -331,7 +350,8 @@ def build(app: Flask, version: str = "v1") -> dict:
                 "**Montants** : entiers en millimes (1 TND = 1000 millimes ; 7,850 TND = 7850)."),
         },
         "servers": [{"url": PREFIX, "description": f"API {version}"}],
-        "tags": [{"name": n} for n in ("Authentification", "Droits", "Demandes", "Bordereaux", "Documentation")],
+        "tags": [{"name": n} for n in ("Authentification", "Droits", "Demandes", "Validation", "Bordereaux",
+                                                 "Documentation")],
         "paths": paths,
         "components": {
             "schemas": defs,

@@ -174,6 +174,63 @@ class ClaimPage(_Out):
     pages: int
 
 
+class ClaimDecided(Claim):
+    """The claim after an insurer's decision (``POST /claims/{claim_id}/decision``)."""
+
+    decision: Any = None
+
+
+class ReviewQuery(BaseModel):
+    """``GET /review``: the review portal's filters (text, as in its URLs)."""
+
+    model_config = ConfigDict(extra="forbid")
+    statut: str | None = None
+    type: str | None = None
+    prestataire: str | None = Field(default=None, description="identifiant du prestataire")
+    adherent: str | None = Field(default=None, description="identifiant de l'adhérent (jamais le numéro CIN)")
+    contrat: str | None = Field(default=None, description="numéro de contrat")
+    du: str | None = Field(default=None, description="date de soins, à partir de (AAAA-MM-JJ)")
+    au: str | None = Field(default=None, description="date de soins, jusqu'à (AAAA-MM-JJ)")
+    montant_min: str | None = Field(default=None, description="montant minimal en TND")
+    montant_max: str | None = Field(default=None, description="montant maximal en TND")
+    score_min: str | None = None
+    score_max: str | None = None
+    signal: str | None = Field(default=None, description="signal de fraude")
+    tri: str | None = Field(default=None, description="ordre de la file")
+    perPage: str | None = Field(default=None, description="taille de page, 1 à 100")
+    cursor: str | None = Field(default=None, description="nextCursor de la réponse précédente")
+
+
+class NamedRef(_Out):
+    id: str
+    name: str
+
+
+class ReviewRow(_Out):
+    id: str
+    type: CareType
+    status: Status
+    statusLabel: str
+    careDate: str = Day
+    createdAt: str
+    totalAmount: Millimes
+    coveredAmount: Millimes
+    fraudScore: int | float | None
+    fraudFlags: Any = None
+    reasonCode: str | None
+    provider: NamedRef
+    member: NamedRef
+    contractNumber: str
+
+
+class ReviewPage(_Out):
+    items: list[ReviewRow]
+    nextCursor: str | None
+    count: int
+    countExact: bool
+    perPage: int
+
+
 # --- eligibility (FHIR CoverageEligibilityResponse) --------------------------------------
 
 class Benefit(_Out):

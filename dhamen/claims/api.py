@@ -14,7 +14,8 @@ Routes (Bearer token; answers in the seed's envelope):
     Another provider role gets 403 ``WRONG_CLAIM_TYPE``.
 ``GET /claims``
     The caller's organisation's claims: filters ``du``, ``au`` (care date),
-    ``statut``, ``type``; ``page``, ``perPage`` (≤ 100).
+    ``statut``, ``type``; ``perPage`` (≤ 100); ``cursor`` (the answer's
+    ``nextCursor``, keyset pagination) or ``page`` (the first 1 000 claims only).
 ``GET /claims/<id>``
     One claim with its lines; another organisation's id is a 404.
 ``GET /eligibility?contractNumber=…|memberId=…&careType=&date=``
@@ -40,7 +41,7 @@ from pydantic import BaseModel, ValidationError
 
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import INSURER_ROLES, PROVIDER_ROLES, ROLE_PROVIDER_TYPE, role_label
-from dhamen.claims import lookup, operations, queries
+from dhamen.claims import listing, lookup, operations, queries
 from dhamen.claims.errors import ClaimError
 from dhamen.claims.schemas import (
     ClaimBody,
@@ -53,6 +54,7 @@ from dhamen.claims.schemas import (
 from dhamen.claims.serialisation import claim_json, claim_summary, rights_json
 from dhamen.core import crypto
 from dhamen.core.http import ApiError, json_body, ok, status_of
+from dhamen.core.pagination import CursorError
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput
 from dhamen.domain.labels import CARE_TYPE_LABELS
@@ -73,6 +75,7 @@ CLAIM_ROUTES: dict[str, tuple[str, type[ClaimBody]]] = {
 READ_ROLES = (*PROVIDER_ROLES, *INSURER_ROLES, "ADMIN")
 ELIGIBILITY_ROLES = (*PROVIDER_ROLES, *INSURER_ROLES)
 _CAMEL = {"unit_price": "unitPrice", "is_generic": "isGeneric", "care_type": "type"}
+MAX_PAGE_OFFSET = 1000  # ?page= reads OFFSET rows: beyond, the cursor
 _NATIONAL_ID_PARAMS = {"nationalid", "national_id", "cin", "nationalidnumber"}
 
 
@@ -199,12 +202,35 @@ def _submit_view(care_type: str, role: str, schema: type[ClaimBody]):
 
 @require_role(*READ_ROLES)
 def list_claims():
-    """The caller's organisation's claims, newest first."""
+    """The caller's organisation's claims, newest first (by care date when ``du``/``au`` filter it).
+
+    Keyset pagination: follow ``nextCursor`` (``?cursor=``); ``page`` still works for the
+    first :data:`MAX_PAGE_OFFSET` claims.  ``total`` / ``pages`` are exact up to
+    1 000 claims, else ``null`` with ``totalMoreThan: 1000``.
+    """
     q = _query(ClaimListQuery)
-    filters = queries.HistoryFilters(date_from=q.du, date_to=q.au, status=q.statut, care_type=q.type)
-    rows, total, page, pages = queries.history(g.api_user, filters, q.page, q.perPage)
-    return ok({"items": [claim_summary(c) for c in rows], "total": total, "page": page,
-               "perPage": q.perPage, "pages": pages})
+    if q.cursor and q.page != 1:
+        raise ApiError(422, "VALIDATION_ERROR", "Paramètres « cursor » et « page » incompatibles : suivez "
+                       "nextCursor sans numéro de page.", {"field": "page"})
+    offset = (q.page - 1) * q.perPage
+    if offset >= MAX_PAGE_OFFSET:
+        raise ApiError(422, "PAGE_TOO_DEEP", f"La pagination par numéro de page s'arrête aux "
+                       f"{MAX_PAGE_OFFSET:,} premières demandes : suivez nextCursor (paramètre cursor)."
+                       .replace(",", "\u202f"), {"field": "page"})
+    filters = listing.ClaimFilters(date_from=q.du, date_to=q.au, status=q.statut, care_type=q.type)
+    try:
+        found = listing.page(g.api_user, filters, cursor=q.cursor, per_page=q.perPage, offset=offset)
+    except CursorError as exc:
+        raise ApiError(400, exc.code, exc.message, {"field": "cursor"}) from None
+    total, exact = listing.count(g.api_user, filters)
+    data = {"items": [claim_summary(c) for c in found.rows], "nextCursor": found.next_cursor,
+            "perPage": q.perPage, "total": total if exact else None,
+            "pages": max(1, -(-total // q.perPage)) if exact else None}
+    if not exact:
+        data["totalMoreThan"] = total
+    if not q.cursor:
+        data["page"] = q.page
+    return ok(data)
 
 
 @require_role(*READ_ROLES)

@@ -21,11 +21,14 @@ from __future__ import annotations
 import logging
 
 import redis
+from sqlalchemy import select
 
 from dhamen.core import audit
 from dhamen.core.jobs import with_app
 from dhamen.core.services import services
 from dhamen.domain.fraud import usual_amount_of
+from dhamen.extensions import db
+from dhamen.models import AuditLog
 
 log = logging.getLogger("dhamen.events")
 USUAL_MIN_SAMPLE = 20
@@ -36,30 +39,60 @@ def _approved_key(insurer_id: str, care_type: str) -> str:
     return f"stats:insurer:{insurer_id}:{care_type}:approved"
 
 
+DONE_TTL = 35 * 24 * 3600  # longer than a job can wait in the failed registry
+
+
+def event_key(event: dict) -> str:
+    return f"{event['claimId']}:{event['type']}:{event.get('previousStatus') or ''}:{event['status']}"
+
+
 @with_app
 def claim_event(event: dict) -> None:
+    """Apply one claim event, at most once however many times it is delivered.
+
+    RQ delivers at least once: a job retried after a failure, or re-queued because its
+    worker was killed mid-job, may have done part of its work.  The counters move in one
+    MULTI/EXEC with a marker ``stats:done:<event>`` (all or nothing, never twice); the
+    audit row is written unless already there.
+    """
     r = services().redis
     key = f"stats:insurer:{event['insurerId']}"
-    pipe = r.pipeline()
-    if event["type"] == "claim.created":
-        pipe.hincrby(key, "claims", 1)
-        pipe.hincrby(key, f"status:{event['status']}", 1)
-        pipe.hincrby(key, "total", int(event["totalAmount"]))
-        pipe.hincrby(key, "covered", int(event["coveredAmount"]))
-        pipe.hincrby(f"{key}:{event['careType']}", "n", 1)
-        pipe.hincrby(f"{key}:{event['careType']}", "sum", int(event["totalAmount"]))
-    elif event.get("previousStatus"):
-        pipe.hincrby(key, f"status:{event['previousStatus']}", -1)
-        pipe.hincrby(key, f"status:{event['status']}", 1)
-    if event["status"] == "approved" and event.get("previousStatus") not in ("approved", "paid") \
-            and event.get("careType"):
-        approved = _approved_key(event["insurerId"], event["careType"])
-        pipe.lpush(approved, int(event["totalAmount"]))
-        pipe.ltrim(approved, 0, USUAL_SAMPLE - 1)
-    pipe.execute()
-    audit.record(f"event.{event['type']}", "claim", event["claimId"],
-                 {"status": event["status"], "previousStatus": event.get("previousStatus")},
-                 user=None, insurer_id=event["insurerId"], provider_id=event.get("providerId"))
+    done = f"stats:done:{event_key(event)}"
+    with r.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(done)
+                if pipe.exists(done):
+                    pipe.reset()
+                    break
+                pipe.multi()
+                pipe.set(done, 1, ex=DONE_TTL)
+                if event["type"] == "claim.created":
+                    pipe.hincrby(key, "claims", 1)
+                    pipe.hincrby(key, f"status:{event['status']}", 1)
+                    pipe.hincrby(key, "total", int(event["totalAmount"]))
+                    pipe.hincrby(key, "covered", int(event["coveredAmount"]))
+                    pipe.hincrby(f"{key}:{event['careType']}", "n", 1)
+                    pipe.hincrby(f"{key}:{event['careType']}", "sum", int(event["totalAmount"]))
+                elif event.get("previousStatus"):
+                    pipe.hincrby(key, f"status:{event['previousStatus']}", -1)
+                    pipe.hincrby(key, f"status:{event['status']}", 1)
+                if event["status"] == "approved" and event.get("previousStatus") not in ("approved", "paid") \
+                        and event.get("careType"):
+                    approved = _approved_key(event["insurerId"], event["careType"])
+                    pipe.lpush(approved, int(event["totalAmount"]))
+                    pipe.ltrim(approved, 0, USUAL_SAMPLE - 1)
+                pipe.execute()
+                break
+            except redis.WatchError:
+                continue
+    changes = {"status": event["status"], "previousStatus": event.get("previousStatus")}
+    earlier = db.session.scalars(select(AuditLog.changes_json).where(
+        AuditLog.entity_type == "claim", AuditLog.entity_id == event["claimId"],
+        AuditLog.action == f"event.{event['type']}")).all()
+    if changes not in earlier:
+        audit.record(f"event.{event['type']}", "claim", event["claimId"], changes,
+                     user=None, insurer_id=event["insurerId"], provider_id=event.get("providerId"))
 
 
 def usual_amount(insurer_id: str, care_type: str) -> int | None:

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from dhamen.claims.errors import ClaimError, item_errors_json
@@ -40,7 +40,7 @@ from dhamen.claims.queries import (
 )
 from dhamen.claims.serialisation import claim_event_payload, render_claim
 from dhamen.core import audit
-from dhamen.core.services import after_commit
+from dhamen.core.services import after_commit, services
 from dhamen.core.sqltypes import new_id, utcnow
 from dhamen.domain import reference as claim_reference
 from dhamen.domain.adjudication import Adjudication, ClaimContext, adjudicate
@@ -52,7 +52,7 @@ from dhamen.domain.limits import MAX_CARE_AGE_DAYS, MAX_NOTES_LENGTH
 from dhamen.domain.text import parse_date
 from dhamen.domain.transitions import engine_path
 from dhamen.extensions import db
-from dhamen.models import Claim, ClaimItem, IdempotencyKey
+from dhamen.models import AuditLog, Claim, ClaimItem, IdempotencyKey
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 REFERENCE_ATTEMPTS = 3  # a claim whose short reference is taken is entered again with another one
@@ -325,3 +325,31 @@ _STORE_KEY = text(
     "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
 ).bindparams(bindparam("response_json", type_=IdempotencyKey.__table__.c.response_json.type),
              bindparam("created_at", type_=IdempotencyKey.__table__.c.created_at.type))
+
+
+# --- events that never ran ------------------------------------------------------------------
+
+def claims_without_event(older_than_seconds: int = 120, within_seconds: int | None = None,
+                         limit: int = 10_000) -> list[dict]:
+    """Claims committed more than ``older_than_seconds`` ago (and, given ``within_seconds``, less
+    than that long ago) whose ``claim.created`` event never ran (Redis was unreachable when the
+    request tried to queue it)."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    has_event = select(AuditLog.id).where(AuditLog.entity_type == "claim", AuditLog.entity_id == Claim.id,
+                                          AuditLog.action == "event.claim.created").exists()
+    rows = db.session.execute(
+        select(Claim.id, Claim.insurer_id, Claim.provider_id, Claim.type, Claim.status, Claim.total_amount,
+               Claim.covered_amount).where(Claim.created_at < cutoff, ~has_event,
+                                           *([Claim.created_at >= now - timedelta(seconds=within_seconds)]
+                                             if within_seconds is not None else []))
+        .order_by(Claim.created_at).limit(limit)).mappings().all()
+    return [claim_event_payload(row, "claim.created") for row in rows]
+
+
+def redeliver_missing_events(older_than_seconds: int = 120, within_seconds: int | None = None) -> int:
+    """Queue again the ``claim.created`` events that never ran; returns how many."""
+    payloads = claims_without_event(older_than_seconds, within_seconds)
+    for payload in payloads:
+        services().enqueue("events", claim_event, payload)
+    return len(payloads)

@@ -35,8 +35,6 @@ from dhamen.domain.config import history_window
 from dhamen.domain.coverage import benefits_under, tariff_items
 from dhamen.domain.errors import ConfigError
 from dhamen.domain.fraud import FraudContext, RecentClaim
-from dhamen.domain.labels import STATUS_LABELS
-from dhamen.domain.text import parse_date
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -239,7 +237,8 @@ _CONTRACT = (select(*(_C[name] for name in _CONTRACT_FIELDS),
              .join(Insurer.__table__, _I.id == _C.insurer_id)
              .where(_C.id == bindparam("contract_id"), Adherent.is_live))
 _USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
-    # adherent_id is implied by the contract: it lets the (adherent_id, care_date) index serve the sum.
+    # Served by the (contract_id, care_date) index; adherent_id (implied by the contract) lets
+    # (adherent_id, care_date) serve it too: the planner takes the narrower range.
     _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
     _CL.care_date >= bindparam("start"), _CL.care_date <= bindparam("end"), _CL.status.not_in(NOT_PAYABLE))
 # The member's claims (any contract, any provider) dated either side of the care date: claims
@@ -395,73 +394,6 @@ def recent_member_claims(adherent_id: str, provider_id: str | None, limit: int =
     return out
 
 
-@dataclass
-class HistoryFilters:
-    date_from: date | None = None
-    date_to: date | None = None
-    status: str | None = None
-    member: str | None = None
-    care_type: str | None = None
-    reference: str | None = None  # a claim's short reference, normalised
-
-
-def parse_history_filters(args) -> tuple[HistoryFilters, list[str]]:
-    errors = []
-    filters = HistoryFilters()
-    for name, attr in (("du", "date_from"), ("au", "date_to")):
-        raw = (args.get(name) or "").strip()
-        if raw:
-            try:
-                setattr(filters, attr, parse_date(raw))
-            except ValueError:
-                errors.append(f"Date « {raw} » invalide (format jj/mm/aaaa).")
-    status = (args.get("statut") or "").strip()
-    if status:
-        if status in STATUS_LABELS:
-            filters.status = status
-        else:
-            errors.append("Statut inconnu.")
-    member = (args.get("adherent") or "").strip()[:100]
-    filters.member = member or None
-    ref = (args.get("demande") or "").strip()[:40]
-    if ref:
-        filters.reference = claim_reference.normalise(ref)
-        if filters.reference is None:
-            errors.append(f"N° de demande « {ref} » invalide : il s'écrit comme PH-26-4K7Q-9MXC "
-                          "(vérifiez chaque caractère, le dernier est une clé de contrôle).")
-    return filters, errors
-
-
-def history(user, filters: HistoryFilters, page: int = 1, per_page: int = 25):
-    stmt = scoped(select(Claim), Claim, user)
-    if filters.date_from:
-        stmt = stmt.where(Claim.care_date >= filters.date_from)
-    if filters.date_to:
-        stmt = stmt.where(Claim.care_date <= filters.date_to)
-    if filters.status:
-        stmt = stmt.where(Claim.status == filters.status)
-    if filters.care_type:
-        stmt = stmt.where(Claim.type == filters.care_type)
-    if filters.reference:
-        stmt = stmt.where(Claim.reference == filters.reference)
-    if filters.member:
-        normalised = crypto.normalise_national_id(filters.member)
-        if _CIN.match(normalised):
-            stmt = stmt.join(Adherent, Adherent.id == Claim.adherent_id).where(
-                Adherent.national_id_hash == crypto.national_id_hash(normalised))
-        else:
-            like = f"%{filters.member.lower().replace('%', '').replace('_', '')}%"
-            stmt = stmt.join(Adherent, Adherent.id == Claim.adherent_id).where(
-                or_(func.lower(Adherent.last_name).like(like), func.lower(Adherent.first_name).like(like),
-                    func.lower(Adherent.first_name + " " + Adherent.last_name).like(like)))
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    page = max(1, page)
-    rows = db.session.scalars(stmt.options(selectinload(Claim.adherent), selectinload(Claim.contract))
-                              .order_by(Claim.created_at.desc(), Claim.id.desc())
-                              .limit(per_page).offset((page - 1) * per_page)).all()
-    return rows, total, page, max(1, -(-total // per_page))
-
-
 def get_claim(user, claim_id: str) -> Claim:
     """A claim of the user's organisation by its id (ULID) or its short reference (as typed:
     any case, with or without dashes), else a 404."""
@@ -470,3 +402,4 @@ def get_claim(user, claim_id: str) -> Claim:
         found = db.session.scalar(scoped(select(Claim.id).where(Claim.reference == ref), Claim, user))
         claim_id = found or ""
     return get_or_404(Claim, claim_id, user, options=(selectinload(Claim.items),))
+

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -26,7 +26,9 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
+from dhamen.core.edge import register_field_labels
 from dhamen.domain.catalogue import CARE_TYPES
 from dhamen.domain.coverage import (
     MAX_CATEGORY_LENGTH,
@@ -152,8 +154,9 @@ class ClaimListQuery(_Query):
     au: IsoDate | None = None
     statut: Literal[CLAIM_STATUSES] | None = None  # type: ignore[valid-type]
     type: Literal[CARE_TYPES] | None = None  # type: ignore[valid-type]
-    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1  # bounded in the view: the first 1 000 claims
     perPage: Annotated[int, Field(ge=1, le=MAX_PER_PAGE)] = 25
+    cursor: Annotated[str | None, Field(min_length=1, max_length=400)] = None  # a nextCursor
 
     @field_validator("au")
     @classmethod
@@ -201,6 +204,9 @@ FIELD_LABELS = {
     "periodStart": "début de la période",
     "periodEnd": "fin de la période",
 }
+
+
+register_field_labels(FIELD_LABELS)
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -270,8 +276,50 @@ def _message(error: dict) -> str:
         return f"{prefix} : la valeur doit valoir {word} {bound}."
     if kind in ("too_short", "too_long"):
         return f"{prefix} : nombre d'éléments invalide."
+    if kind in MORE_FRENCH:
+        return f"{prefix} : {MORE_FRENCH[kind]}."
+    if kind in PYDANTIC_ERROR_TYPES:  # any other pydantic message is English: never shown
+        return f"{prefix} : valeur invalide."
     # Our own PydanticCustomError messages are already French.
     return f"{prefix} : {error['msg']}."
+
+
+# pydantic's own error types (its messages are English); ours (PydanticCustomError) are not among them.
+PYDANTIC_ERROR_TYPES = frozenset(get_args(ErrorType))
+MORE_FRENCH = {
+    "string_unicode": "texte invalide",
+    "string_pattern_mismatch": "format invalide",
+    "string_sub_type": "un texte est attendu",
+    "float_type": "un nombre est attendu",
+    "float_parsing": "un nombre est attendu",
+    "finite_number": "un nombre fini est attendu",
+    "int_parsing_size": "nombre trop grand",
+    "date_parsing": "date invalide (format attendu : AAAA-MM-JJ)",
+    "date_from_datetime_parsing": "date invalide (format attendu : AAAA-MM-JJ)",
+    "date_from_datetime_inexact": "date invalide (format attendu : AAAA-MM-JJ)",
+    "datetime_type": "date et heure invalides",
+    "datetime_parsing": "date et heure invalides",
+    "enum": "valeur inconnue",
+    "none_required": "aucune valeur n'est attendue (null)",
+    "json_invalid": "JSON invalide",
+    "json_type": "JSON attendu",
+    "list_type": "une liste est attendue",
+    "tuple_type": "une liste est attendue",
+    "set_type": "une liste est attendue",
+    "bytes_type": "un texte est attendu",
+    "frozen_field": "ne peut pas être modifié",
+    "frozen_instance": "ne peut pas être modifié",
+    "union_tag_invalid": "type d'objet inconnu",
+    "union_tag_not_found": "type d'objet manquant",
+    "value_error": "valeur invalide",
+    "assertion_error": "valeur invalide",
+    "decimal_type": "un nombre est attendu",
+    "decimal_parsing": "un nombre est attendu",
+    "uuid_type": "identifiant invalide",
+    "uuid_parsing": "identifiant invalide",
+    "url_type": "adresse invalide",
+    "url_parsing": "adresse invalide",
+}
 
 
 def french_errors(exc: ValidationError) -> list[dict]:

@@ -5,16 +5,20 @@
 - a service's refusal (:class:`dhamen.core.errors.ServiceError`: a code, a French
   message and a kind) → the envelope under ``/api/v1``, a French error page elsewhere,
   with the status of its kind (``STATUS_OF_KIND``);
+- a service that is unreachable (:data:`dhamen.core.outages.OUTAGE_CLASSES`: PostgreSQL,
+  Redis, object storage) → 503 with ``Retry-After``, the page rendered for an anonymous
+  visitor (asking who is signed in would fail again), a plain French page if even that fails;
 - an ``HTTPException`` (404, 405, 413, 429, CSRF…) and any unexpected exception
   (rolled back, logged) → the same two forms.
 """
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from dhamen.core.errors import ServiceError
+from dhamen.core.outages import FALLBACK_PAGE, OUTAGE_CLASSES, RETRY_AFTER_SECONDS, outage_of
 from dhamen.extensions import db
 
 HTTP_CODES = {
@@ -115,6 +119,27 @@ def render_error_page(exc: HTTPException):
     return error_page(code, text, headers)
 
 
+def outage_response(exc: Exception):
+    """503 for an unreachable service (:data:`OUTAGE_CLASSES`), page or envelope, with ``Retry-After``."""
+    app = current_app
+    message, name = outage_of(exc)
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the database itself may be the missing service
+        db.session.remove()
+    app.logger.error("%s injoignable (%s) sur %s %s", name, exc.__class__.__name__, request.method, request.path)
+    g.retry_after = RETRY_AFTER_SECONDS
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if is_api_request():
+        return error_response(503, "SERVICE_UNAVAILABLE", message, headers=headers)
+    g._login_user = app.login_manager.anonymous_user()
+    try:
+        return error_page(503, headers=headers)
+    except Exception:  # noqa: BLE001 - a template helper needing the missing service
+        app.logger.exception("page 503 non rendue: page de secours")
+        return FALLBACK_PAGE, 503, headers
+
+
 def register_error_handlers(app) -> None:
     """API paths get the envelope; pages get the French error pages."""
 
@@ -131,6 +156,9 @@ def register_error_handlers(app) -> None:
         if status == 404:
             return error_page(404)  # another organisation's object is a missing one
         return error_page(status, exc.message)
+
+    for cls in OUTAGE_CLASSES:
+        app.register_error_handler(cls, outage_response)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -38,3 +38,27 @@ def with_app(fn):
             return job(*args, **kwargs)
 
     return wrapper
+
+
+def _rq_worker_class():
+    from rq import SimpleWorker
+
+    class AppWorker(SimpleWorker):
+        """``rq worker -w dhamen.core.jobs.AppWorker``: the Flask app is built once per worker and
+        jobs run in its process (RQ's ``SimpleWorker``: no fork per job; the job timeout still
+        applies).  With the forking ``Worker`` every job built the app again in its fork
+        (seconds per job).  A worker killed mid-job leaves its job in the started registry,
+        requeued by the next worker's maintenance (see ``tests/hostile/test_job_faults.py``)."""
+
+        def work(self, *args, **kwargs):
+            _worker_app()
+            return super().work(*args, **kwargs)
+
+    return AppWorker
+
+
+def __getattr__(name: str):
+    # Imported lazily: the web process never needs RQ's worker machinery.
+    if name == "AppWorker":
+        return _rq_worker_class()
+    raise AttributeError(name)

@@ -1,15 +1,11 @@
-"""Security headers, and fail-closed answers when Redis is unreachable."""
+"""Security headers; the caller verified first (Redis down: ``dhamen.core.outages``, answered by ``dhamen.core.http``)."""
 
 from __future__ import annotations
 
-import redis
 from flask import g, request
-from werkzeug.exceptions import ServiceUnavailable
 
 from dhamen.access.auth.sessions import SessionStoreDown
 from dhamen.access.auth.tokens import authenticate_bearer
-from dhamen.core.http import error_response, is_api_request, render_error_page
-from dhamen.extensions import db
 
 # What ``g`` may hold about the caller; cleared at the start of every request
 # (Flask-Login's current user, our API caller, Flask-WTF's token and its "already
@@ -76,17 +72,3 @@ def register_security(app) -> None:
         if request.path.startswith("/api/") or request.endpoint and request.endpoint.startswith("auth."):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
-
-    @app.errorhandler(SessionStoreDown)
-    @app.errorhandler(redis.exceptions.ConnectionError)
-    @app.errorhandler(redis.exceptions.TimeoutError)
-    def _store_down(exc):
-        db.session.rollback()
-        app.logger.error("Redis injoignable: %s", exc.__class__.__name__)
-        if is_api_request():
-            return error_response(503, "SERVICE_UNAVAILABLE",
-                                  "Service d'authentification momentanément indisponible.")
-        # The page must not ask Redis who is signed in (it would fail again): render it
-        # for an anonymous visitor.
-        g._login_user = app.login_manager.anonymous_user()
-        return render_error_page(ServiceUnavailable())

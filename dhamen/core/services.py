@@ -27,6 +27,12 @@ log = logging.getLogger("dhamen")
 
 QUEUES = ("events", "reconciliation", "imports")
 DEFAULT_JOB_TIMEOUT = 120
+# A job that fails (or whose worker dies) is retried after 10 s, 1 min, then 5 min; after its
+# last try it stays in RQ's failed registry (``rq:failed:<queue>``) for 30 days, to be
+# inspected and requeued (``rq requeue --queue events --all``).  The delayed retries need a
+# worker started with ``--with-scheduler``.
+JOB_RETRY_INTERVALS = (10, 60, 300)
+FAILED_JOB_TTL = 30 * 24 * 3600
 
 
 @dataclass
@@ -42,7 +48,11 @@ class Services:
             raise ValueError(f"unknown queue {queue!r}")
         if self.inline_jobs:
             return func(*args, **kwargs)
-        return self.queues[queue].enqueue(func, *args, job_timeout=job_timeout, **kwargs)
+        from rq import Retry
+
+        return self.queues[queue].enqueue(
+            func, *args, job_timeout=job_timeout, failure_ttl=FAILED_JOB_TTL,
+            retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)), **kwargs)
 
 
 def build_services(settings: Settings) -> Services:

@@ -19,7 +19,16 @@ from dhamen.extensions import db
 def commit_request(response):
     """``after_request``: the request's one commit, then the jobs it queued (embedded mode)."""
     if db.session().in_transaction():
-        db.session.commit()
+        from dhamen.core.outages import OUTAGE_CLASSES
+
+        try:
+            db.session.commit()
+        except OUTAGE_CLASSES as exc:  # the database went away before the commit: 503, not 500
+            from flask import current_app
+
+            from dhamen.core.http import outage_response
+
+            return current_app.make_response(outage_response(exc))
     run_inline_jobs()
     return response
 

@@ -42,11 +42,12 @@ from sqlalchemy.orm import selectinload
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import ROLE_PROVIDER_TYPE
 from dhamen.access.tenancy import get_or_404
-from dhamen.claims import lookup, operations, queries
+from dhamen.claims import figures, listing, lookup, operations, queries
 from dhamen.claims.errors import ClaimError
 from dhamen.claims.queries import ContractRights
 from dhamen.core import crypto
 from dhamen.core.http import status_of
+from dhamen.core.pagination import CursorError
 from dhamen.counter.forms import EntryForm, LineRow, new_token, read_entry_form
 from dhamen.counter.next_steps import next_step
 from dhamen.counter.receipt import LineView, claim_lines, preview_lines, render_pdf
@@ -290,11 +291,12 @@ def _entry_page(provider: Provider, contract: Contract, form: EntryForm, decompt
 
 
 def _latest() -> list:
-    return queries.history(current_user, queries.HistoryFilters(), 1, LATEST)[0]
+    return listing.page(current_user, listing.ClaimFilters(), per_page=LATEST).rows
 
 
 def _home_page(**context):
-    return render_template("counter/home.html", latest=_latest(), **context)
+    return render_template("counter/home.html", latest=_latest(), figures=figures.period_figures(current_user),
+                           **context)
 
 
 def latest_claims():
@@ -462,20 +464,23 @@ def catalogue_options():
 
 def history():
     _provider()
-    filters, errors = queries.parse_history_filters(request.args)
+    filters, errors = listing.parse_filters(request.args)
     if filters.member and crypto.normalise_national_id(filters.member).isdigit():
         errors.append("Pour retrouver un adhérent par CIN, utilisez la recherche du comptoir : "
                       "le CIN d'un adhérent ne doit pas apparaître dans l'historique du navigateur.")
         filters.member = None
+    newer = request.args.get("apres")
     try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
-    rows, total, page, pages = queries.history(current_user, filters, page, PER_PAGE)
+        found = listing.page(current_user, filters, cursor=newer or request.args.get("avant"),
+                             backwards=bool(newer), per_page=PER_PAGE)
+    except CursorError as exc:
+        errors.append(exc.message)
+        found = listing.page(current_user, filters, per_page=PER_PAGE)
     args = {k: v for k, v in (("du", filters.date_from), ("au", filters.date_to), ("statut", filters.status),
                               ("adherent", filters.member), ("demande", filters.reference)) if v}
-    return render_template("counter/history.html", rows=rows, total=total, page=page, pages=pages,
-                           filters=filters, errors=errors, args=args, status_labels=STATUS_LABELS.items())
+    return render_template("counter/history.html", found=found, total=listing.count_label(
+                           *listing.count(current_user, filters)), filters=filters, errors=errors, args=args,
+                           status_labels=STATUS_LABELS.items())
 
 
 def claim(claim_id: str):
@@ -531,7 +536,10 @@ ROUTES = (
 
 def _template_context() -> dict:
     return {
-        "portal": portal(), "provider": current_user.provider, "max_room_length": MAX_ROOM_LENGTH, "percent": percent_label,
+        # current_user may be anonymous here: the 503 page of a portal URL is rendered without asking
+        # Redis or the database who is signed in.
+        "portal": portal(), "provider": getattr(current_user, "provider", None), "max_room_length": MAX_ROOM_LENGTH,
+        "percent": percent_label,
         "glance": glance, "exclusion_label": exclusion_label, "awaiting_statuses": AWAITING, "next_step": next_step,
         "poll_seconds": POLL_SECONDS, "reason_label": reasons.label, "override_reasons": OVERRIDE_REASONS,
         "iso_date_fr": lambda value: date.fromisoformat(value).strftime("%d/%m/%Y"),

@@ -97,6 +97,14 @@ Fraud flags (see :mod:`.fraud`):
 
 ``DUPLICATE``, ``HIGH_FREQUENCY``, ``UNUSUAL_AMOUNT``, ``HIGH_QUANTITY``,
 ``FAR_PROVIDER``, ``OVERLAPPING_STAY``.
+
+Insurer decisions (see :mod:`.agreement`):
+
+``AGENT_APPROVED`` / ``AGENT_PARTIAL`` / ``AGENT_REJECTED`` / ``AGENT_BLOCKED``
+    The agent's decision on a claim under review (``AGENT_PARTIAL``: approved
+    with agreed quantities or prices lower than asked).
+``AGENT_AGREED`` / ``AGENT_LINE_REFUSED``
+    On a line: quantity or unit price agreed lower than asked / line refused.
 """
 
 from __future__ import annotations
@@ -149,6 +157,13 @@ LATE_CLAIM = "LATE_CLAIM"
 
 #: Lines the engine does not pay (in full) unless the claim is submitted to the insurer.
 HELD_LINE_CODES: tuple[str, ...] = (NO_TARIFF, QUANTITY_LIMIT, LINE_CEILING, REFILL_TOO_SOON)
+# Insurer decisions (see :mod:`.agreement`)
+AGENT_APPROVED = "AGENT_APPROVED"
+AGENT_PARTIAL = "AGENT_PARTIAL"
+AGENT_REJECTED = "AGENT_REJECTED"
+AGENT_BLOCKED = "AGENT_BLOCKED"
+AGENT_AGREED = "AGENT_AGREED"
+AGENT_LINE_REFUSED = "AGENT_LINE_REFUSED"
 
 REASONS: Mapping[str, str] = MappingProxyType(
     {
@@ -192,6 +207,12 @@ REASONS: Mapping[str, str] = MappingProxyType(
         UNUSUAL_AMOUNT: "Montant inhabituel",
         HIGH_QUANTITY: "Quantité anormalement élevée",
         FAR_PROVIDER: "Prestataire éloigné du domicile",
+        AGENT_APPROVED: "Approuvée par l'assureur",
+        AGENT_PARTIAL: "Approuvée en partie par l'assureur",
+        AGENT_REJECTED: "Refusée par l'assureur",
+        AGENT_BLOCKED: "Bloquée par l'assureur",
+        AGENT_AGREED: "Quantité ou prix accordé par l'assureur",
+        AGENT_LINE_REFUSED: "Ligne refusée par l'assureur",
     }
 )
 

@@ -30,14 +30,42 @@ def rows(page: str) -> list[str]:
     return re.findall(r'href="/pharmacie/demandes/([0-9A-Z]{26})" class="code claim-ref"', page)
 
 
-def test_pagination_25_per_page_and_only_own_claims(history):
+def _link(page: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_pagination_25_per_page_and_only_own_claims(history, shop):
     first = text(history.get("/pharmacie/demandes"))
-    assert "27 demandes." in first and len(rows(first)) == 25 and "Page 1 / 2" in first
+    assert "27 demandes." in first and len(rows(first)) == 25
     assert "9,999 TND" not in first  # the neighbour's claim
-    second = text(history.get("/pharmacie/demandes?page=2"))
-    assert len(rows(second)) == 2 and "Page 2 / 2" in second
+    assert _link(first, "prev") is None and "avant=" in _link(first, "next")
+    # A claim entered meanwhile neither repeats a row on the next page nor hides one.
+    add_claim(shop, "pharmacist", total=4_242)
+    db.session.commit()
+    second = text(history.get(_link(first, "next")))
+    assert len(rows(second)) == 2 and _link(second, "next") is None
     assert not set(rows(first)) & set(rows(second))
+    back = text(history.get(_link(second, "prev")))
+    assert rows(back) == rows(first) and "28 demandes." in back
     assert history.get("/pharmacie/demandes?page=abc").status_code == 200
+
+
+def test_a_bad_cursor_is_explained_and_the_first_page_shown(history):
+    for bad in ("abc", "W10.xyz", "%00" * 10, "a" * 1000):
+        page = text(history.get(f"/pharmacie/demandes?avant={bad}&statut=approved"))
+        assert "Position de pagination invalide ou périmée" in page
+        assert len(rows(page)) == 25 and "26 demandes." in page
+    assert "Position de pagination invalide" in text(history.get("/pharmacie/demandes?apres=abc"))
+
+
+def test_cursor_keeps_the_filters(history):
+    first = text(history.get("/pharmacie/demandes?adherent=nomactive&statut=approved"))
+    assert "18 demandes." in first and len(rows(first)) == 18 and _link(first, "next") is None
+    few = text(history.get("/pharmacie/demandes?statut=approved"))
+    link = _link(few, "next")
+    assert "statut=approved" in link
+    assert len(rows(text(history.get(link)))) == 1
 
 
 def test_filters_by_status_dates_and_name(history):

@@ -1,0 +1,136 @@
+"""What an agent reads before deciding a claim: member and contract, lines, flags, history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from dhamen.access.roles import role_label
+from dhamen.access.tenancy import get_or_404, scoped
+from dhamen.claims.queries import NOT_PAYABLE, terms_of, used_in_contract_year
+from dhamen.domain import eligibility as elig
+from dhamen.domain.errors import ConfigError
+from dhamen.domain.reasons import label as reason_label
+from dhamen.extensions import db
+from dhamen.models import AuditLog, Claim, Provider, User
+
+MEMBER_WINDOW_DAYS = 90
+PROVIDER_WINDOW_DAYS = 365
+ACTION_LABELS = {
+    "claim.create": "Demande saisie",
+    "claim.decision": "Décision de l'assureur",
+    "claim.reconcile": "Ajoutée à un bordereau",
+}
+DECISION_WORDS = {"approve": "approuvée", "partial": "approuvée en partie", "reject": "refusée", "block": "bloquée"}
+
+
+@dataclass
+class HistoryEntry:
+    at: object
+    who: str
+    what: str
+    detail: str | None = None
+
+
+@dataclass
+class ProviderFigures:
+    claims: int
+    average: int | None
+    maximum: int | None
+    flagged: int
+    insurer_average: int | None
+
+
+@dataclass
+class ClaimFile:
+    claim: Claim
+    rights: elig.Eligibility | None
+    rights_error: str | None
+    used_by_others: int
+    flags: list[dict]
+    member_claims: list
+    provider: ProviderFigures
+    history: list[HistoryEntry] = field(default_factory=list)
+    decision: dict | None = None
+
+
+def load(user, claim_id: str) -> ClaimFile:
+    claim = get_or_404(Claim, claim_id, user, options=(
+        selectinload(Claim.items), selectinload(Claim.adherent), selectinload(Claim.contract),
+        selectinload(Claim.provider), selectinload(Claim.insurer)))
+    contract = claim.contract
+    used = used_in_contract_year(contract, claim.care_date) if contract.start_date <= claim.care_date \
+        <= contract.end_date else 0
+    if claim.status not in NOT_PAYABLE:
+        used = max(0, used - claim.covered_amount)
+    rights, rights_error = None, None
+    try:
+        rights = elig.check(terms_of(contract), claim.type, claim.care_date, used)
+    except ConfigError as exc:
+        rights_error = f"Contrat mal paramétré : {exc}"
+    flags = [{"code": f.get("code"), "label": reason_label(f.get("code", "")), "message": f.get("message"),
+              "points": f.get("points", 0)} for f in claim.fraud_flags_json or ()]
+    return ClaimFile(claim=claim, rights=rights, rights_error=rights_error, used_by_others=used, flags=flags,
+                     member_claims=member_claims(user, claim), provider=provider_figures(user, claim),
+                     history=history(claim), decision=(claim.details_json or {}).get("decision"))
+
+
+def member_claims(user, claim: Claim) -> list:
+    """The member's other claims with this insurer over the last 90 days, at any provider."""
+    since = claim.care_date - timedelta(days=MEMBER_WINDOW_DAYS)
+    stmt = (select(Claim.id, Claim.care_date, Claim.type, Claim.status, Claim.total_amount, Claim.covered_amount,
+                   Provider.name.label("provider_name"))
+            .join(Provider, Provider.id == Claim.provider_id)
+            .where(Claim.adherent_id == claim.adherent_id, Claim.id != claim.id, Claim.care_date >= since,
+                   Claim.care_date <= claim.care_date + timedelta(days=MEMBER_WINDOW_DAYS))
+            .order_by(Claim.care_date.desc(), Claim.created_at.desc()).limit(50))
+    return db.session.execute(scoped(stmt, Claim, user)).all()
+
+
+def provider_figures(user, claim: Claim) -> ProviderFigures:
+    """The provider's usual claims of this care type with this insurer (last 12 months), and the insurer's mean."""
+    since = date.today() - timedelta(days=PROVIDER_WINDOW_DAYS)
+    base = select(func.count(), func.avg(Claim.total_amount), func.max(Claim.total_amount),
+                  func.count().filter(Claim.fraud_score > 0)).where(
+        Claim.provider_id == claim.provider_id, Claim.type == claim.type, Claim.care_date >= since,
+        Claim.id != claim.id)
+    n, avg, mx, flagged = db.session.execute(scoped(base, Claim, user)).one()
+    insurer_avg = db.session.scalar(scoped(select(func.avg(Claim.total_amount)).where(
+        Claim.type == claim.type, Claim.care_date >= since), Claim, user))
+    return ProviderFigures(int(n or 0), int(avg) if avg is not None else None, int(mx) if mx is not None else None,
+                           int(flagged or 0), int(insurer_avg) if insurer_avg is not None else None)
+
+
+def history(claim: Claim) -> list[HistoryEntry]:
+    """The claim's audit rows (the claim itself is already authorised), who did what when."""
+    rows = db.session.execute(
+        select(AuditLog.created_at, AuditLog.action, AuditLog.changes_json, User.first_name, User.last_name,
+               User.role)
+        .outerjoin(User, User.id == AuditLog.user_id)
+        .where(AuditLog.entity_type == "claim", AuditLog.entity_id == claim.id,
+               AuditLog.action.not_like("event.%"))
+        .order_by(AuditLog.created_at, AuditLog.id)).all()
+    out = []
+    for r in rows:
+        who = f"{r.first_name} {r.last_name} ({role_label(r.role)})" if r.first_name else "Système"
+        changes = r.changes_json or {}
+        detail = None
+        if r.action == "claim.decision":
+            detail = DECISION_WORDS.get(changes.get("action"), changes.get("action"))
+            if changes.get("note"):
+                detail += f" — « {changes['note']} »"
+            before, after = changes.get("before") or {}, changes.get("after") or {}
+            if before.get("covered") != after.get("covered") and after.get("covered") is not None:
+                from dhamen.domain.money import format_tnd
+
+                detail += f" ; prise en charge {format_tnd(before.get('covered') or 0)} → {format_tnd(after['covered'])}"
+        elif r.action == "claim.create":
+            statuses = changes.get("status") or []
+            detail = reason_label(changes.get("reason_code") or "") if changes.get("reason_code") else None
+            if statuses:
+                detail = (detail + " · " if detail else "") + f"score de risque {changes.get('fraud_score', 0)}"
+        out.append(HistoryEntry(r.created_at, who, ACTION_LABELS.get(r.action, r.action), detail))
+    return out

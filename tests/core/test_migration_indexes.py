@@ -1,0 +1,45 @@
+"""Migration 7f3c2a91d5e4 (issue 11): the claims indexes go up and down, concurrently on PostgreSQL."""
+
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+from test_migrations import _fresh_url
+
+from dhamen import create_app
+from dhamen.extensions import db
+
+NEW = {"idx_claims_provider_created_id": ["provider_id", "created_at", "id"],
+       "idx_claims_insurer_created_id": ["insurer_id", "created_at", "id"],
+       "idx_claims_provider_status_created": ["provider_id", "status", "created_at", "id"],
+       "idx_claims_insurer_status_created": ["insurer_id", "status", "created_at", "id"],
+       "idx_claims_provider_care_date": ["provider_id", "care_date", "id"],
+       "idx_claims_insurer_care_date": ["insurer_id", "care_date", "id"],
+       "idx_claims_contract_care_date": ["contract_id", "care_date"]}
+OLD = {"idx_claims_provider": ["provider_id"], "idx_claims_insurer": ["insurer_id"],
+       "idx_claims_adherent": ["adherent_id"], "idx_claims_provider_created": ["provider_id", "created_at"]}
+
+
+def _indexes() -> dict[str, list[str]]:
+    return {i["name"]: i["column_names"] for i in sa.inspect(db.engine).get_indexes("claims")}
+
+
+def test_claims_indexes_up_and_down(app_env, tmp_path):
+    app = create_app(dict(app_env, DHAMEN_INSTANCE_PATH=str(tmp_path), DATABASE_URL=_fresh_url(app_env, tmp_path)))
+    with app.app_context():
+        upgrade(revision="5e1c0a7d13aa")
+        before = _indexes()
+        assert OLD.items() <= before.items() and not set(NEW) & set(before)
+        upgrade()
+        after = _indexes()
+        assert NEW.items() <= after.items() and not set(OLD) & set(after)
+        assert {"idx_claims_adherent_care_date", "idx_claims_status", "idx_claims_date"} <= set(after)
+        if db.engine.dialect.name == "postgresql":  # built concurrently, and valid
+            with db.engine.connect() as conn:
+                invalid = conn.scalar(sa.text("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                                              "WHERE c.relname LIKE 'idx_claims_%' AND NOT i.indisvalid"))
+            assert invalid == 0
+        downgrade(revision="5e1c0a7d13aa")
+        assert _indexes() == before
+        upgrade()
+        assert _indexes() == after
+        downgrade(revision="base")
+        db.engine.dispose()
