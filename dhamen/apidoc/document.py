@@ -67,6 +67,9 @@ ERROR_CODES = {
     "ALREADY_DECIDED": "Demande déjà décidée (le message nomme qui a décidé quoi).",
     "NOTE_REQUIRED": "Motif obligatoire pour un refus ou un blocage.",
     "INVALID_LINES": "Un accord de ligne est invalide (details.errors : lines[i].champ).",
+    "NOT_ELIGIBLE": "Approbation impossible : contrat non éligible ; refuser avec un motif.",
+    "NOTHING_PAYABLE": "Approbation impossible : rien ne resterait à la charge de l'assureur.",
+    "PAGE_TOO_DEEP": "Pagination par numéro de page limitée aux 1 000 premières demandes : suivre nextCursor.",
     "INTERNAL_ERROR": "Erreur interne.",
     "SERVICE_UNAVAILABLE": "Une dépendance (base, cache, stockage) est en panne.",
 }
@@ -158,8 +161,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                      {"code": "HOSP-J", "label": "Journée d'hospitalisation", "quantity": 3, "unitPrice": 180000}]}),
     ("get", "/claims"): Op(
         "Demandes de l'organisation", m.ClaimPage, roles=(*PROVIDERS, *INSURERS, "ADMIN"), query=s.ClaimListQuery,
-        errors={**_AUTH, 422: ["VALIDATION_ERROR"]}, description="Les plus récentes d'abord ; filtres `du`, `au` "
-        "(date de soins), `statut`, `type` ; pagination `page`, `perPage` (≤ 100)."),
+        errors={**_AUTH, 400: ["INVALID_CURSOR"], 422: ["VALIDATION_ERROR", "PAGE_TOO_DEEP"]},
+        description="Les plus récentes d'abord ; filtres `du`, `au` (date de soins), `statut`, `type` ; "
+                    "pagination par curseur (`cursor` = `nextCursor` de la réponse précédente), ou `page` pour les "
+                    "1 000 premières ; `perPage` ≤ 100."),
     ("get", "/claims/{claim_id}"): Op(
         "Une demande avec ses lignes", m.Claim, roles=(*PROVIDERS, *INSURERS, "ADMIN"),
         errors={**_AUTH, 404: ["NOT_FOUND"]}, description="L'identifiant d'une autre organisation répond 404."),
@@ -181,8 +186,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("post", "/claims/{claim_id}/decision"): Op(
         "Décider d'une demande en validation", m.ClaimDecided, roles=INSURERS, body=DecisionBody, tag="Validation",
         idempotent=True, errors={**_BODY, **_AUTH, 400: ["INVALID_JSON", "INVALID_IDEMPOTENCY_KEY"],
-                                 404: ["NOT_FOUND"], 409: ["ALREADY_DECIDED", "IDEMPOTENCY_CONFLICT",
-                                                           "CONFIGURATION_ERROR"],
+                                 404: ["NOT_FOUND"], 409: ["ALREADY_DECIDED", "NOT_ELIGIBLE", "NOTHING_PAYABLE",
+                                                           "IDEMPOTENCY_CONFLICT", "CONFIGURATION_ERROR"],
                                  422: ["VALIDATION_ERROR", "NOTE_REQUIRED", "INVALID_LINES", "IDEMPOTENCY_KEY_REUSED"]},
         description="`approve`, `partial` (avec `lines`, numérotées à partir de 1), `reject` ou `block` (avec "
                     "`note`). Mêmes règles que le portail ; 409 `ALREADY_DECIDED` si un autre agent a décidé.",

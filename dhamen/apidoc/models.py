@@ -168,10 +168,12 @@ class ClaimSummary(_Out):
 
 class ClaimPage(_Out):
     items: list[ClaimSummary]
-    total: int
-    page: int
+    nextCursor: str | None = Field(description="À renvoyer dans « cursor » pour la page suivante ; null à la fin")
+    total: int | None = Field(description="Exact jusqu'à 1 000 demandes, sinon null (voir totalMoreThan)")
+    totalMoreThan: int | None = None
+    page: int | None = None
     perPage: int
-    pages: int
+    pages: int | None
 
 
 class ClaimDecided(Claim):
