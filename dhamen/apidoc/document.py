@@ -74,7 +74,8 @@ ERROR_CODES = {
     "SERVICE_UNAVAILABLE": "Une dépendance (base, cache, stockage) est en panne.",
 }
 
-_BODY = {400: ["INVALID_JSON"], 415: ["UNSUPPORTED_MEDIA_TYPE"], 422: ["VALIDATION_ERROR"]}
+_BODY = {400: ["INVALID_JSON"], 413: ["PAYLOAD_TOO_LARGE"], 415: ["UNSUPPORTED_MEDIA_TYPE"],
+         422: ["VALIDATION_ERROR"]}
 _AUTH = {401: ["UNAUTHORIZED"], 403: ["FORBIDDEN", "PASSWORD_CHANGE_REQUIRED"]}
 _SUBMIT_ERRORS = {**_BODY, **_AUTH,
                   400: ["INVALID_JSON", "INVALID_IDEMPOTENCY_KEY"],
@@ -138,7 +139,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         description="Le jeton de rafraîchissement est à usage unique : la réponse en contient un nouveau. "
                     "Réutiliser un ancien jeton révoque toute la famille (vol présumé)."),
     ("post", "/auth/logout"): Op(
-        "Déconnexion", m.LoggedOut, roles=(), body=m.LogoutBody, tag="Authentification", errors=dict(_AUTH)),
+        "Déconnexion", m.LoggedOut, roles=(), body=m.LogoutBody, tag="Authentification",
+        errors={**_BODY, **_AUTH}),
     ("get", "/auth/me"): Op("Utilisateur connecté", m.Me, roles=(), tag="Authentification", errors=dict(_AUTH)),
     ("post", "/claims/pharmacy"): Op(
         "Saisir une demande pharmacie", m.Claim, roles=("PHARMACIST",), body=s.ClaimBody, status=201,
