@@ -17,7 +17,7 @@ from dhamen.domain import reasons as r
 INFORMATIONAL = frozenset({
     r.ELIGIBLE, r.APPROVED, r.CONVENTION_TARIFF, r.BAREME_TARIFF, r.CONVENTION_RATE, r.GENERIC_RATE,
     r.CONTRACT_RATE, r.DUPLICATE, r.HIGH_FREQUENCY, r.UNUSUAL_AMOUNT, r.HIGH_QUANTITY, r.FAR_PROVIDER,
-    r.CATALOGUE_TARIFF, r.AGREED_TARIFF, r.OVERLAPPING_STAY,
+    r.CATALOGUE_TARIFF, r.AGREED_TARIFF, r.OVERLAPPING_STAY, r.AGENT_APPROVED, r.AGENT_AGREED,
 })
 
 _SUBMIT = "cochez « Soumettre à l'assureur » avant de valider : il décidera de ces lignes"
@@ -55,6 +55,11 @@ NEXT_STEPS: dict[str, str] = {
     r.FRAUD_REVIEW: "Validez : l'assureur examinera la demande. Sa page dira quoi encaisser en attendant sa décision.",
     r.FRAUD_BLOCKED: "Vérifiez l'identité de l'adhérent et l'ordonnance. Validée, la demande attend la décision de "
                      "l'assureur : en attendant, l'adhérent règle le prix total.",
+    r.AGENT_PARTIAL: "L'assureur a accordé une partie : encaissez la part de l'adhérent affichée, qui comprend "
+                     "ce que l'assureur n'a pas accordé.",
+    r.AGENT_LINE_REFUSED: "L'assureur a refusé cette ligne : elle est à la charge de l'adhérent.",
+    r.AGENT_REJECTED: f"{_PAYS_ALL} : l'assureur a refusé la demande (voir sa note).",
+    r.AGENT_BLOCKED: f"{_PAYS_ALL} : l'assureur a bloqué la demande (voir sa note) ; il peut le contacter.",
     r.PRIOR_APPROVAL: "Validez : l'assureur doit donner son accord. Sa page dira quoi encaisser en attendant.",
 }
 

@@ -86,5 +86,5 @@ def test_history_walks_back_and_forth_and_pages_show_figures(app, claims, page, 
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server}])
     page.goto("/assureur/")
     text = " ".join(page.locator("main").inner_text().split())
-    assert "5 en attente 0 bloquées" in text and "Aujourd'hui" in text and "pending_review" not in text
+    assert "Demandes aujourd'hui" in text and "pending_review" not in text
     _shot(page, "keyset-insurer-dashboard")

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from claims_helpers import claim_body, counts, drug, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import claim_body, counts, drug, post_claim
 from pydantic import BaseModel
 
 from dhamen.core import edge

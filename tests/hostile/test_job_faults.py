@@ -15,7 +15,7 @@ from pathlib import Path
 
 import fakeredis
 import pytest
-from claims_helpers import claim_body, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import post_claim
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 from auth_helpers import fast_web_session
-from claims_helpers import claim_body, drug, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import claim_body, drug, post_claim
 
 from dhamen.domain.money import format_tnd
 

@@ -15,7 +15,7 @@ import socket
 import pytest
 import redis
 from auth_helpers import fast_web_session
-from claims_helpers import claim_body, counts, post_claim, shop_fixture  # noqa: F401
+from claims_helpers import claim_body, counts, post_claim
 from sqlalchemy import event
 
 PAGES = ["/pharmacie/", "/pharmacie/demandes", "/connexion", "/"]
