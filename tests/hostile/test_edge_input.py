@@ -82,7 +82,9 @@ def json_string_fields() -> set[str]:
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        if cls.__module__.startswith("dhamen."):
+        # the OpenAPI answer models (dhamen.apidoc.models) describe responses: only their *Body are requests
+        if cls.__module__.startswith("dhamen.") and (cls.__module__ != "dhamen.apidoc.models"
+                                                     or cls.__name__.endswith("Body")):
             names.update(cls.model_fields)
     return names | {"email", "password", "refreshToken", "code", "mfaToken"}
 
