@@ -4,24 +4,11 @@ on SQLite and (in CI's second pass) PostgreSQL."""
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from db_helpers import fresh_database_url as _fresh_url
 from flask_migrate import downgrade, upgrade
 
 from dhamen import create_app
 from dhamen.extensions import db
-
-
-def _fresh_url(app_env, tmp_path):
-    base = app_env.get("DATABASE_URL")
-    if base and base.startswith("postgresql"):
-        url = sa.engine.make_url(base)
-        name = f"{url.database}_mig"
-        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        return url.set(database=name).render_as_string(hide_password=False)
-    return f"sqlite:///{tmp_path / 'mig.db'}"
 
 
 def test_upgrade_then_downgrade_and_no_pending_diff(app_env, tmp_path):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from db_helpers import fresh_database_url
 from flask_migrate import downgrade, upgrade
 
 from dhamen import create_app
@@ -12,19 +13,6 @@ from dhamen.extensions import db
 BEFORE = "f1a2b3c4d5e6"
 PHONE = "+216 98 765 432"
 
-
-def _fresh_url(app_env, tmp_path):
-    base = app_env.get("DATABASE_URL")
-    if base and base.startswith("postgresql"):
-        url = sa.engine.make_url(base)
-        name = f"{url.database}_phone"
-        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        return url.set(database=name).render_as_string(hide_password=False)
-    return f"sqlite:///{tmp_path / 'phone.db'}"
 
 
 def _raw(column: str) -> dict:
@@ -35,7 +23,7 @@ def _raw(column: str) -> dict:
 class TestUsersPhoneEncryption:
     def test_migration_encrypts_existing_numbers_and_back(self, app_env, tmp_path):
         app = create_app(dict(app_env, DHAMEN_INSTANCE_PATH=str(tmp_path),
-                              DATABASE_URL=_fresh_url(app_env, tmp_path)))
+                              DATABASE_URL=fresh_database_url(app_env, tmp_path, "phone")))
         with app.app_context():
             upgrade(revision=BEFORE)
             with db.engine.begin() as conn:
