@@ -228,7 +228,25 @@ def revoke_everything(user: User) -> None:
     sessions.end_user_sessions(user.id)
 
 
-def deactivate(user: User, actor: User) -> None:
-    user.is_active = False
+def deactivate(user: User, actor: User) -> str | None:
+    """Close the account: every session and token ends. A French refusal for one's own account."""
+    if user.id == actor.id:
+        return "Vous ne pouvez pas désactiver votre propre compte."
+    if user.is_active:
+        user.is_active = False
+        revoke_everything(user)
+        audit.record("user.deactivate", "user", user.id, {"is_active": [True, False]}, user=actor)
+    return None
+
+
+def reactivate(user: User, actor: User) -> None:
+    if not user.is_active:
+        user.is_active = True
+        audit.record("user.reactivate", "user", user.id, {"is_active": [False, True]}, user=actor)
+
+
+def reset_mfa(user: User, actor: User) -> None:
+    """The second factor is chosen again at the next login; open sessions end."""
+    mfa.disable(user)
     revoke_everything(user)
-    audit.record("user.deactivate", "user", user.id, {"is_active": [True, False]}, user=actor)
+    audit.record("user.mfa_reset", "user", user.id, user=actor)

@@ -316,16 +316,21 @@ def account():
                            mfa_required=mfa.must_use_mfa(current_user))
 
 
+def _new_password_errors(form, check: Callable[[], list[str]]) -> list[str]:
+    """The confirmation must match the new password; then ``check()`` (its French errors, or none)."""
+    if form.new.data != form.confirm.data:
+        return ["La confirmation ne correspond pas au nouveau mot de passe."]
+    return check()
+
+
 @bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
 @require_role()
 def change_password():
     form = PasswordForm()
     errors, status = [], 200
     if form.validate_on_submit():
-        if form.new.data != form.confirm.data:
-            errors = ["La confirmation ne correspond pas au nouveau mot de passe."]
-        else:
-            errors = service.change_password(current_user, form.current.data, form.new.data)
+        errors = _new_password_errors(
+            form, lambda: service.change_password(current_user, form.current.data, form.new.data))
         if not errors:
             logout_user()
             session.clear()
@@ -387,10 +392,7 @@ def password_reset_form():
     form = NewPasswordForm()
     errors, status = [], 200
     if form.validate_on_submit():
-        if form.new.data != form.confirm.data:
-            errors = ["Confirmation : elle ne correspond pas au nouveau mot de passe."]
-        else:
-            errors = policy_errors(form.new.data, email=user.email)
+        errors = _new_password_errors(form, lambda: policy_errors(form.new.data, email=user.email))
         if not errors:
             if not reset.consume(token):
                 session.pop("reset_token", None)
