@@ -111,9 +111,9 @@ from typing import Any
 from . import reasons
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES, ROOM_DAY_CATEGORY, CatalogueItem, find
 from .eligibility import Benefit, config_rate, matching_exclusion
-from .errors import ConfigError, ItemError, MoneyError, refuse_unknown_keys
+from .errors import ConfigError, ItemError, refuse_unknown_keys
 from .jsonready import fields_dict
-from .money import apply_rate, format_tnd, percent_label, rate_from_percent
+from .money import apply_rate, format_tnd, percent_label
 from .text import fold, normalize_code
 
 __all__ = [

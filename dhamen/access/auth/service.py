@@ -6,6 +6,7 @@ committed by the views too, in the same request.
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 import time
@@ -185,8 +186,6 @@ def send_sms_code(token: str) -> tuple[bool, str]:
 
 
 def _check_sms(token: str, code: str) -> bool:
-    import hmac
-
     stored = services().redis.get(f"mfa:sms:{token}")
     if stored is None or len(code) != 6 or not code.isdigit():
         return False
