@@ -316,7 +316,7 @@ def account():
 def _new_password_errors(form, check: Callable[[], list[str]]) -> list[str]:
     """The confirmation must match the new password; then ``check()`` (its French errors, or none)."""
     if form.new.data != form.confirm.data:
-        return ["La confirmation ne correspond pas au nouveau mot de passe."]
+        return ["Confirmation : elle ne correspond pas au nouveau mot de passe."]
     return check()
 
 
