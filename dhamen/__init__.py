@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 __version__ = "1.0.0"
 
@@ -19,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(env: Mapping[str, str] | None = None, instance_path: str | None = None) -> Flask:
+    # The imports below stay here: every ``dhamen.*`` import runs this file first, and the app's
+    # modules import ``dhamen.create_app`` back (``core.jobs``); the domain must not load the app.
     from dhamen.config import load_config
     from dhamen.core import crypto
 
@@ -138,9 +142,6 @@ def _engine_options(url: str) -> dict:
 
 
 def _sqlite_pragmas(app: Flask, db) -> None:
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
 

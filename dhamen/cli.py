@@ -8,7 +8,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from dhamen.claims.operations import redeliver_missing_events
+from dhamen.core.services import services
+from dhamen.core.storage import StorageError
 from dhamen.core.unit import committed
+from dhamen.reconciliation.cli import due_command
 from dhamen.seed.bulk import generate_claims
 from dhamen.seed.demo import DEMO_PASSWORD, seed_demo
 
@@ -44,8 +48,6 @@ def seed_command(claims: int, members: int, batch_size: int) -> None:
               help="Secondes pendant lesquelles réessayer si le serveur S3 démarre encore.")
 def storage_init_command(wait_seconds: int) -> None:
     """Crée le compartiment S3 de STORAGE_URL (ou le dossier local) s'il n'existe pas, puis vérifie l'accès."""
-    from dhamen.core.services import services
-    from dhamen.core.storage import StorageError
 
     storage = services().storage
     deadline = time.monotonic() + wait_seconds
@@ -71,13 +73,10 @@ def storage_init_command(wait_seconds: int) -> None:
 def events_redeliver_command(older_than: int, within: int | None) -> None:
     """Remet en file l'événement « claim.created » des demandes qui ne l'ont jamais eu (Redis
     injoignable au moment de la mise en file). Sans effet double : l'événement est idempotent."""
-    from dhamen.claims.operations import redeliver_missing_events
 
     click.echo(f"{redeliver_missing_events(older_than, within)} événement(s) remis en file.")
 
 
 def register_cli(app) -> None:
-    from dhamen.reconciliation.cli import due_command
-
     dhamen_cli.add_command(due_command)
     app.cli.add_command(dhamen_cli)

@@ -5,6 +5,7 @@ Order in ``create_app``: db → migrate → redis (cache) → limiter → login 
 
 from __future__ import annotations
 
+from flask import g, request
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -33,8 +34,6 @@ csrf = CSRFProtect()
 
 def _rate_key() -> str:
     """Per token for the API (its subject), per IP otherwise."""
-    from flask import g, request
-
     user = getattr(g, "api_user", None)
     if user is not None:
         return f"user:{user.id}"

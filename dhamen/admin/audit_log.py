@@ -18,9 +18,11 @@ from flask import Response, render_template, request, stream_with_context, url_f
 from sqlalchemy import func, select
 
 from dhamen.access.rbac import require_role
+from dhamen.access.roles import ROLE_LABELS
 from dhamen.admin.common import keyset, org_filter
 from dhamen.admin.views import _organisations, bp
 from dhamen.core.audit import redact
+from dhamen.domain import labels
 from dhamen.extensions import db
 from dhamen.models import AuditLog, User
 
@@ -101,9 +103,6 @@ def _filters(args) -> tuple[list, dict, list[str]]:
 
 
 def _value_labels() -> dict[str, str]:
-    from dhamen.access.roles import ROLE_LABELS
-    from dhamen.domain import labels
-
     out: dict[str, str] = {}
     for table in (labels.RECONCILIATION_STATUS_LABELS, labels.STATUS_LABELS, labels.CONTRACT_STATUS_LABELS,
                   labels.PLAN_LABELS, labels.PROVIDER_TYPE_LABELS, labels.CARE_TYPE_LABELS, ROLE_LABELS):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy import func, select
 from wtforms import DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -24,6 +25,7 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
+from wtforms.validators import ValidationError as CsrfError
 
 from dhamen.access.auth.views import email_validator
 from dhamen.access.rbac import require_role
@@ -40,6 +42,7 @@ from dhamen.admin.common import (
 )
 from dhamen.admin.views import bp
 from dhamen.core import audit, crypto
+from dhamen.core.sqltypes import utcnow
 from dhamen.domain.errors import MoneyError
 from dhamen.domain.money import format_tnd, parse_tnd
 from dhamen.domain.transitions import (
@@ -118,9 +121,6 @@ def members():
     conditions, searched, errors = [Adherent.is_live], None, []
     contracts = []
     if request.method == "POST":
-        from flask_wtf.csrf import validate_csrf
-        from wtforms.validators import ValidationError as CsrfError
-
         try:
             validate_csrf(request.form.get("csrf_token"))
         except CsrfError:
@@ -243,8 +243,6 @@ def member(member_id: str):
 @bp.post("/adherents/<member_id>/supprimer")
 @require_role("ADMIN")
 def member_delete(member_id: str):
-    from dhamen.core.sqltypes import utcnow
-
     m = _member(member_id)
     live = [c for c in m.contracts if c.status in ("active", "suspended")]
     if live:

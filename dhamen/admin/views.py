@@ -20,6 +20,7 @@ from dhamen.access.auth.passwords import hash_password, policy_errors
 from dhamen.access.auth.views import email_validator
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import INSURER_ROLES, ROLE_LABELS, ROLE_PROVIDER_TYPE, ROLES
+from dhamen.access.user_actions import add_user_actions
 from dhamen.admin.common import FrenchForm, apply_changes, form_errors, keyset, org_filter
 from dhamen.core import audit
 from dhamen.core.sqltypes import utcnow
@@ -223,39 +224,7 @@ def change_role(user_id: str):
     return _back(user)
 
 
-@bp.post("/utilisateurs/<user_id>/desactiver")
-@require_role("ADMIN")
-def deactivate(user_id: str):
-    user = _target(user_id)
-    if user.id == current_user.id:
-        flash("Vous ne pouvez pas désactiver votre propre compte.", "error")
-        return _back(user)
-    if user.is_active:
-        service.deactivate(user, current_user)
-    flash(f"{user.email} désactivé : ses sessions et jetons sont révoqués.", "success")
-    return _back(user)
-
-
-@bp.post("/utilisateurs/<user_id>/reactiver")
-@require_role("ADMIN")
-def reactivate(user_id: str):
-    user = _target(user_id)
-    if not user.is_active:
-        user.is_active = True
-        audit.record("user.reactivate", "user", user.id, {"is_active": [False, True]})
-    flash(f"{user.email} réactivé.", "success")
-    return _back(user)
-
-
-@bp.post("/utilisateurs/<user_id>/reinitialiser-mfa")
-@require_role("ADMIN")
-def reset_mfa(user_id: str):
-    user = _target(user_id)
-    mfa.disable(user)
-    service.revoke_everything(user)
-    audit.record("user.mfa_reset", "user", user.id)
-    flash(f"Double authentification réinitialisée pour {user.email}.", "success")
-    return _back(user)
+add_user_actions(bp, "ADMIN", _target, _back)
 
 
 @bp.post("/utilisateurs/<user_id>/mot-de-passe")

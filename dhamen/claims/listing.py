@@ -28,6 +28,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager, load_only
 
 from dhamen.access.tenancy import scoped
+from dhamen.claims.where import narrowed
 from dhamen.core import crypto
 from dhamen.core.pagination import Keyset, Page, capped_count, paginate
 from dhamen.domain import reference as claim_reference
@@ -99,17 +100,8 @@ def _members_matching(text: str) -> Select:
 def statement(user, filters: ClaimFilters) -> Select:
     """The user's organisation's claims matching ``filters`` (not ordered), member and contract
     number joined in (one query per page, only the columns the lists show)."""
-    stmt = scoped(select(Claim), Claim, user)
-    if filters.date_from:
-        stmt = stmt.where(Claim.care_date >= filters.date_from)
-    if filters.date_to:
-        stmt = stmt.where(Claim.care_date <= filters.date_to)
-    if filters.status:
-        stmt = stmt.where(Claim.status == filters.status)
-    if filters.care_type:
-        stmt = stmt.where(Claim.type == filters.care_type)
-    if filters.reference:
-        stmt = stmt.where(Claim.reference == filters.reference)
+    stmt = narrowed(scoped(select(Claim), Claim, user), care_from=filters.date_from, care_to=filters.date_to,
+                    status=filters.status, care_type=filters.care_type, reference=filters.reference)
     if filters.member:
         stmt = stmt.where(Claim.adherent_id.in_(_members_matching(filters.member)))
     return stmt

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from flask import g, has_request_context, request
+from flask_login import current_user
 from sqlalchemy import insert
 
 from dhamen.core.sqltypes import new_id, utcnow
@@ -57,8 +58,6 @@ def record(
         if has_request_context():
             user = getattr(g, "audit_user", None)
             if user is None:
-                from flask_login import current_user
-
                 user = current_user if getattr(current_user, "is_authenticated", False) else None
     row = dict(
         id=new_id(),

@@ -36,6 +36,10 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
+from flask import request
+
+from dhamen.core.http import error_page, error_response, is_api_request
+
 MAX_JSON_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 32
 # Every integer a PostgreSQL column can hold (bigint); beyond it, refused in any JSON body.
@@ -258,9 +262,6 @@ def check_request(request) -> Refusal | None:
 
 def register_input_guard(app) -> None:
     """Install the guard: after authentication, rate limits and CSRF, before any view."""
-    from flask import request
-
-    from dhamen.core.http import error_page, error_response, is_api_request
 
     @app.before_request
     def _guard_input():

@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 
 from flask import has_app_context
+from rq import SimpleWorker
 
+from dhamen import create_app
 from dhamen.core.unit import committed
 
 _app = None
@@ -21,8 +23,6 @@ _app = None
 def _worker_app():
     global _app
     if _app is None:
-        from dhamen import create_app
-
         _app = create_app()
     return _app
 
@@ -41,8 +41,6 @@ def with_app(fn):
 
 
 def _rq_worker_class():
-    from rq import SimpleWorker
-
     class AppWorker(SimpleWorker):
         """``rq worker -w dhamen.core.jobs.AppWorker``: the Flask app is built once per worker and
         jobs run in its process (RQ's ``SimpleWorker``: no fork per job; the job timeout still

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import Select, func, literal_column, select, tuple_
 
@@ -135,8 +136,6 @@ class Keyset:
 
     def _serializer(self, secret: str | bytes | None) -> URLSafeSerializer:
         if secret is None:
-            from flask import current_app
-
             secret = current_app.config["SECRET_KEY"]
         return URLSafeSerializer(secret, salt=f"dhamen.cursor:{self.name}")
 

@@ -16,9 +16,14 @@ documents are rendered in parts (:func:`render`) and joined (:func:`join`).
 from __future__ import annotations
 
 import functools
+import mimetypes
+import multiprocessing
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import IO
+from urllib.request import urlopen
 
 from flask import current_app
 
@@ -35,6 +40,7 @@ def static_root() -> Path:
 
 def _answer(url: str, data: bytes, mime_type: str | None):
     try:  # WeasyPrint >= 68
+        # WeasyPrint is slow to import: loaded by the first rendering only
         from weasyprint.urls import URLFetcherResponse
     except ImportError:
         return {"string": data, "mime_type": mime_type}
@@ -44,8 +50,6 @@ def _answer(url: str, data: bytes, mime_type: str | None):
 def _fetcher(root: Path):
     def fetch(url: str, *args, **kwargs):
         if url.startswith("data:"):
-            from urllib.request import urlopen
-
             with urlopen(url) as response:  # noqa: S310 - data: URI, decoded locally
                 return _answer(url, response.read(), response.headers.get_content_type())
         path = None
@@ -55,7 +59,6 @@ def _fetcher(root: Path):
             path = (root / url.removeprefix(STATIC_URL_PREFIX)).resolve()
         if path is None or not path.is_relative_to(root) or not path.is_file():
             raise PdfError(f"ressource refusée dans un PDF : {url[:80]}")
-        import mimetypes
 
         return _answer(path.as_uri(), path.read_bytes(), mimetypes.guess_type(path.name)[0])
 
@@ -64,6 +67,7 @@ def _fetcher(root: Path):
 
 @functools.lru_cache(maxsize=1)
 def _fonts():
+    # WeasyPrint is slow to import: loaded by the first rendering only
     from weasyprint.text.fonts import FontConfiguration
 
     return FontConfiguration()
@@ -71,6 +75,7 @@ def _fonts():
 
 @functools.lru_cache(maxsize=16)
 def _stylesheet(path: str):
+    # WeasyPrint is slow to import: loaded by the first rendering only
     from weasyprint import CSS
 
     return CSS(filename=path, font_config=_fonts(), url_fetcher=_fetcher(Path(path).parent))
@@ -91,6 +96,7 @@ def render(html: str, stylesheets: Sequence[str] = (), target: str | Path | IO[b
            root: str | Path | None = None):
     """``html`` as a PDF: bytes, or written to ``target`` (a path or a binary file).  ``root``: the
     static folder, when there is no application context (a rendering process)."""
+    # WeasyPrint is slow to import: loaded by the first rendering only
     from weasyprint import HTML
 
     root = Path(root).resolve() if root else static_root()
@@ -112,8 +118,6 @@ class PartRenderer:
     """
 
     def __init__(self, stylesheets: Sequence[str], parts: int, workers: int | None = None):
-        import os
-
         self.stylesheets, self.root = list(stylesheets), str(static_root())
         wanted = workers if workers is not None else int(os.environ.get("PDF_WORKERS") or min(2, os.cpu_count() or 1))
         self.workers = max(1, min(wanted, parts))
@@ -123,9 +127,6 @@ class PartRenderer:
 
     def __enter__(self):
         if self.workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_warm_up)
         return self
@@ -156,7 +157,7 @@ class PartRenderer:
 
 def reader(path: str | Path):
     """A PDF opened for reading its pages (pypdf)."""
-    from pypdf import PdfReader
+    from pypdf import PdfReader  # heavy, and only bordereau jobs join PDFs: not loaded by every process
 
     return PdfReader(str(path))
 
@@ -164,7 +165,7 @@ def reader(path: str | Path):
 def join(parts: Iterable[tuple[object, range | None]], target: str | Path | IO[bytes]) -> int:
     """Write the pages of ``parts`` (a file or a :func:`reader`, and a page range or None for all) one
     after the other into ``target``; answers the number of pages."""
-    from pypdf import PdfWriter
+    from pypdf import PdfWriter  # heavy, and only bordereau jobs join PDFs: not loaded by every process
 
     writer = PdfWriter()
     for source, pages in parts:

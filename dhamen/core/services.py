@@ -17,11 +17,13 @@ from typing import Any
 
 import redis
 from flask import current_app
+from rq import Queue, Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from dhamen.config import Settings
 from dhamen.core.storage import make_storage
+from dhamen.extensions import db
 
 log = logging.getLogger("dhamen")
 
@@ -48,7 +50,6 @@ class Services:
             raise ValueError(f"unknown queue {queue!r}")
         if self.inline_jobs:
             return func(*args, **kwargs)
-        from rq import Retry
 
         return self.queues[queue].enqueue(
             func, *args, job_timeout=job_timeout, failure_ttl=FAILED_JOB_TTL,
@@ -57,7 +58,7 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     if settings.embedded_redis:
-        import fakeredis
+        import fakeredis  # development and tests only: not loaded with a real Redis
 
         client = fakeredis.FakeRedis()
         log.warning(
@@ -73,8 +74,6 @@ def build_services(settings: Settings) -> Services:
     storage = make_storage(settings.storage)
     services = Services(settings=settings, redis=client, storage=storage, inline_jobs=inline)
     if not inline:
-        from rq import Queue
-
         services.queues = {name: Queue(name, connection=client) for name in QUEUES}
     return services
 
@@ -87,7 +86,6 @@ def services() -> Services:
 
 def after_commit(queue: str, func, *args, **kwargs) -> None:
     """Enqueue ``func`` once the current transaction commits."""
-    from dhamen.extensions import db
 
     db.session.info.setdefault("dhamen_jobs", []).append((current_app._get_current_object(), queue, func, args, kwargs))
 
@@ -114,7 +112,6 @@ def _drop_jobs(session: Session) -> None:
 
 def run_inline_jobs() -> int:
     """Run the jobs committed during this request (embedded mode only)."""
-    from dhamen.extensions import db
 
     done = 0
     while jobs := db.session.info.pop("dhamen_inline", []):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -51,7 +52,6 @@ class LocalStorage:
 
     def put_file(self, key: str, source: str | Path, content_type: str = "application/octet-stream") -> None:
         """Copy the file ``source`` under ``key`` without reading it into memory."""
-        import shutil
 
         path = self._path(key)
         try:
@@ -99,6 +99,7 @@ class S3Storage:
     kind = "s3"
 
     def __init__(self, settings: StorageSettings, connect_timeout: float = 3, read_timeout: float = 10):
+        # boto3 is slow to import and only the S3 backend needs it
         import boto3
         from botocore.config import Config
 
@@ -119,6 +120,7 @@ class S3Storage:
         self._probe_client = client(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
 
     def _call(self, fn, **kwargs):
+        # boto3 is slow to import and only the S3 backend needs it
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -131,6 +133,7 @@ class S3Storage:
 
     def put_file(self, key: str, source: str | Path, content_type: str = "application/octet-stream") -> None:
         """Upload the file ``source`` (multipart above a few MB) without reading it into memory."""
+        # boto3 is slow to import and only the S3 backend needs it
         from boto3.exceptions import S3UploadFailedError
         from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import BotoCoreError, ClientError
@@ -150,6 +153,7 @@ class S3Storage:
         return self._call(self._client.get_object, Key=_check_key(key))["Body"].read()
 
     def exists(self, key: str) -> bool:
+        # boto3 is slow to import and only the S3 backend needs it
         from botocore.exceptions import ClientError
 
         try:
@@ -165,6 +169,7 @@ class S3Storage:
 
     def ensure_bucket(self) -> None:
         """Create the bucket unless it exists; an unreachable server raises ``StorageError``."""
+        # boto3 is slow to import and only the S3 backend needs it
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import functools
 
+from flask import current_app
+
+from dhamen.core.http import outage_response
+from dhamen.core.outages import OUTAGE_CLASSES
 from dhamen.core.services import run_inline_jobs
 from dhamen.extensions import db
 
@@ -19,15 +23,9 @@ from dhamen.extensions import db
 def commit_request(response):
     """``after_request``: the request's one commit, then the jobs it queued (embedded mode)."""
     if db.session().in_transaction():
-        from dhamen.core.outages import OUTAGE_CLASSES
-
         try:
             db.session.commit()
         except OUTAGE_CLASSES as exc:  # the database went away before the commit: 503, not 500
-            from flask import current_app
-
-            from dhamen.core.http import outage_response
-
             return current_app.make_response(outage_response(exc))
     run_inline_jobs()
     return response

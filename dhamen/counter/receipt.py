@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dhamen.core import pdf
 from dhamen.counter.next_steps import line_step
 from dhamen.domain import reasons
 from dhamen.domain.adjudication import Adjudication
@@ -59,6 +60,5 @@ def claim_lines(claim: Claim) -> list[LineView]:
 
 def render_pdf(html: str) -> bytes:
     """The receipt page as a PDF, styled by the same stylesheet as its print view."""
-    from dhamen.core import pdf
 
     return pdf.render(html, stylesheets=[RECEIPT_CSS])

@@ -89,6 +89,7 @@ from .eligibility import ContractTerms, Eligibility, check, parse_exclusions
 from .errors import InvalidClaimError
 from .fraud import FraudContext, FraudFlag, RecentClaim, assess
 from .history import OVERRIDE_REASONS, allowed_quantities, double_coverage, refill_holds
+from .jsonready import fields_dict
 from .money import format_tnd
 from .text import fold, format_date
 from .transitions import CLAIM_STATUSES, check_claim
@@ -153,22 +154,7 @@ class Adjudication:
     fraud_flags: tuple[FraudFlag, ...]
     eligibility: Eligibility
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "status": self.status,
-            "reason_code": self.reason_code,
-            "reason": self.reason,
-            "care_type": self.care_type,
-            "lines": [line.as_dict() for line in self.lines],
-            "total_amount": self.total_amount,
-            "covered_amount": self.covered_amount,
-            "copay_amount": self.copay_amount,
-            "bareme_version": self.bareme_version,
-            "fraud_score": self.fraud_score,
-            "fraud_flags": [dict(flag) for flag in self.fraud_flags],
-            "eligibility": self.eligibility.as_dict(),
-        }
+    as_dict = fields_dict  # JSON-ready form
 
 
 def _review_reasons(

@@ -29,6 +29,7 @@ from typing import Any
 from . import reasons
 from .adjudication import Adjudication, ClaimContext, adjudicate
 from .coverage import ItemError, ItemInput, LineResult, Tariffs
+from .eligibility import check
 from .money import format_tnd
 
 __all__ = ["DECISIONS", "AgreementError", "LineAgreement", "StoredLine", "decide_lines", "pinned_tariffs"]
@@ -197,8 +198,6 @@ def decide_lines(ctx: ClaimContext, lines: Sequence[StoredLine],
     total = sum(line.line_total for line in out)
     covered = sum(line.covered for line in out)
     if result is None:
-        from .eligibility import check
-
         eligibility = check(ctx.terms, ctx.care_type, ctx.care_date, ctx.used_this_year)
         return Adjudication(status="rejected", reason_code=reasons.NOTHING_PAYABLE,
                             reason="Toutes les lignes sont refusées", care_type=ctx.care_type, lines=tuple(out),

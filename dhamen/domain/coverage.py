@@ -104,15 +104,16 @@ the barème that was consulted). Sources without a version are left out;
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import reasons
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES, ROOM_DAY_CATEGORY, CatalogueItem, find
-from .eligibility import Benefit, matching_exclusion
-from .errors import ConfigError, ItemError, MoneyError, refuse_unknown_keys
-from .money import apply_rate, format_tnd, percent_label, rate_from_percent
+from .eligibility import Benefit, config_rate, matching_exclusion
+from .errors import ConfigError, ItemError, refuse_unknown_keys
+from .jsonready import fields_dict
+from .money import apply_rate, format_tnd, percent_label
 from .text import fold, normalize_code
 
 __all__ = [
@@ -232,26 +233,7 @@ class LineResult:
     #: why the line is not paid automatically (``NO_TARIFF``...), ``None`` when it is
     held: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "held": self.held,
-            "code": self.code,
-            "label": self.label,
-            "quantity": self.quantity,
-            "unit_price": self.unit_price,
-            "line_total": self.line_total,
-            "capped_unit_price": self.capped_unit_price,
-            "capped_total": self.capped_total,
-            "rate_bp": self.rate_bp,
-            "covered": self.covered,
-            "copay": self.copay,
-            "is_generic": self.is_generic,
-            "category": self.category,
-            "reason_codes": list(self.reason_codes),
-            "rule_applied": self.rule_applied,
-            "adjudication": [dict(step) for step in self.adjudication],
-        }
+    as_dict = fields_dict  # JSON-ready form
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,13 +376,19 @@ def validate_items(care_type: str, items: Sequence[ItemInput]) -> list[ItemError
 # -- tariff sources -----------------------------------------------------------
 
 
-def _price_table(where: str, table: object) -> dict[str, int]:
+def _coded(where: str, table: object) -> Iterator[tuple[str, object]]:
+    """The ``(code, value)`` pairs of a tariff table; :class:`ConfigError` for a non-object or an empty code."""
     if not isinstance(table, Mapping):
         raise ConfigError(f'{where} : un objet {{"CODE": prix en millimes}} est attendu.')
-    prices: dict[str, int] = {}
-    for code, price in table.items():
+    for code, value in table.items():
         if not isinstance(code, str) or not code.strip():
             raise ConfigError(f"{where} : code vide.")
+        yield code, value
+
+
+def _price_table(where: str, table: object) -> dict[str, int]:
+    prices: dict[str, int] = {}
+    for code, price in _coded(where, table):
         if not _is_int(price) or price <= 0:
             raise ConfigError(
                 f"{where}, code « {code} » : le prix doit être un entier de millimes strictement positif."
@@ -447,14 +435,8 @@ def parse_bareme_entries(bareme: Mapping[str, Any]) -> dict[str, dict[str, Barem
                 f"Barème : type de soin inconnu « {care_type} » (attendus : {', '.join(CARE_TYPES)})."
             )
         where = f"Barème {CARE_TYPE_LABELS[care_type]}"
-        if not isinstance(table, Mapping):
-            raise ConfigError(f'{where} : un objet {{"CODE": prix en millimes}} est attendu.')
-        entries: dict[str, BaremeEntry] = {}
-        for code, value in table.items():
-            if not isinstance(code, str) or not code.strip():
-                raise ConfigError(f"{where} : code vide.")
-            entries[normalize_code(code)] = _bareme_entry(where, code, value)
-        parsed[care_type] = entries
+        parsed[care_type] = {normalize_code(code): _bareme_entry(where, code, value)
+                             for code, value in _coded(where, table)}
     return parsed
 
 
@@ -465,15 +447,6 @@ def parse_bareme(bareme: Mapping[str, Any]) -> dict[str, dict[str, int]]:
         care_type: {code: entry.price for code, entry in entries.items()}
         for care_type, entries in parse_bareme_entries(bareme).items()
     }
-
-
-def _percent(where: str, value: object) -> int:
-    if not isinstance(value, int | float | str):
-        raise ConfigError(f"{where} : un pourcentage est attendu.")
-    try:
-        return rate_from_percent(value)
-    except MoneyError as exc:
-        raise ConfigError(f"{where} : {exc}") from None
 
 
 def parse_convention(bareme_json: Mapping[str, Any] | None) -> Convention | None:
@@ -498,9 +471,9 @@ def parse_convention(bareme_json: Mapping[str, Any] | None) -> Convention | None
     for care_type, value in rates.items():
         if care_type not in CARE_TYPES:
             raise ConfigError(f"Convention : type de soin inconnu « {care_type} » dans « rates ».")
-        rates_bp[care_type] = _percent(f"Convention, taux {CARE_TYPE_LABELS[care_type]}", value)
+        rates_bp[care_type] = config_rate(f"Convention, taux {CARE_TYPE_LABELS[care_type]}", value)
     generic = bareme_json.get("generic_rate")
-    generic_bp = None if generic is None else _percent("Convention, taux générique", generic)
+    generic_bp = None if generic is None else config_rate("Convention, taux générique", generic)
     return Convention(version.strip() if version else None, tariffs, rates_bp, generic_bp)
 
 
@@ -813,7 +786,6 @@ class _Pricer:
         cap = self.cap(code, item, is_room_day, reference)
         known = cap.source is not None
         is_generic = reference.is_generic if known else item.is_generic
-        line_total = item.quantity * item.unit_price
         capped_total = item.quantity * cap.unit_price
         exclusion = matching_exclusion(self.exclusions, code, categories)
         held: str | None = None
@@ -846,25 +818,44 @@ class _Pricer:
             rule = f"Exclu par le contrat (« {exclusion.strip()} ») : non pris en charge"
             used_convention = used_bareme = False
             covered = 0
-        line = LineResult(
-            code=code,
-            label=item.label.strip(),
-            quantity=item.quantity,
-            unit_price=item.unit_price,
-            line_total=line_total,
-            capped_unit_price=cap.unit_price,
-            capped_total=capped_total,
-            rate_bp=rate_bp,
-            covered=covered,
-            copay=line_total - covered,
-            is_generic=is_generic,
-            category=category,
-            reason_codes=reason_codes,
-            rule_applied=rule,
-            adjudication=_steps(line_total, capped_total, rate_bp, covered),
-            held=held,
-        )
+        line = _line_result(item, code, cap.unit_price, rate_bp, covered, is_generic, category, reason_codes,
+                            rule, held)
         return _Priced(line, used_convention, used_bareme)
+
+
+def _line_result(
+    item: ItemInput,
+    code: str,
+    capped_unit_price: int,
+    rate_bp: int,
+    covered: int,
+    is_generic: bool,
+    category: str | None,
+    reason_codes: tuple[str, ...],
+    rule: str,
+    held: str | None = None,
+) -> LineResult:
+    """The priced line of ``item``: its totals, copay and adjudication steps follow from the rest."""
+    line_total = item.quantity * item.unit_price
+    capped_total = item.quantity * capped_unit_price
+    return LineResult(
+        code=code,
+        label=item.label.strip(),
+        quantity=item.quantity,
+        unit_price=item.unit_price,
+        line_total=line_total,
+        capped_unit_price=capped_unit_price,
+        capped_total=capped_total,
+        rate_bp=rate_bp,
+        covered=covered,
+        copay=line_total - covered,
+        is_generic=is_generic,
+        category=category,
+        reason_codes=reason_codes,
+        rule_applied=rule,
+        adjudication=_steps(line_total, capped_total, rate_bp, covered),
+        held=held,
+    )
 
 
 def _limited(line: LineResult, covered: int) -> LineResult:
@@ -960,26 +951,8 @@ def unpriced_lines(
     """Lines of a claim that is not eligible: nothing covered, no tariff
     looked up (``capped_*`` = charged amounts), ``reason_codes`` =
     ``(reason_code,)`` and ``rule_applied`` = ``"Non pris en charge : <message>"``."""
-    lines = []
-    for item in items:
-        total = item.quantity * item.unit_price
-        lines.append(
-            LineResult(
-                code=normalize_code(item.code),
-                label=item.label.strip(),
-                quantity=item.quantity,
-                unit_price=item.unit_price,
-                line_total=total,
-                capped_unit_price=item.unit_price,
-                capped_total=total,
-                rate_bp=0,
-                covered=0,
-                copay=total,
-                is_generic=item.is_generic,
-                category=_categories(care_type, item)[1],
-                reason_codes=(reason_code,),
-                rule_applied=f"Non pris en charge : {message}",
-                adjudication=_steps(total, total, 0, 0),
-            )
-        )
-    return tuple(lines)
+    return tuple(
+        _line_result(item, normalize_code(item.code), item.unit_price, 0, 0, item.is_generic,
+                     _categories(care_type, item)[1], (reason_code,), f"Non pris en charge : {message}")
+        for item in items
+    )

@@ -53,6 +53,7 @@ from typing import Any
 from . import reasons
 from .catalogue import CARE_TYPE_LABELS, CARE_TYPES
 from .errors import ConfigError, MoneyError, refuse_unknown_keys
+from .jsonready import fields_dict
 from .money import format_tnd, percent_label, rate_from_percent
 from .text import fold, format_date, normalize_code
 
@@ -132,15 +133,7 @@ class Benefit:
     generic_rate_bp: int | None = None
     room_day_cap: int | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "care_type": self.care_type,
-            "label": self.label,
-            "covered": self.covered,
-            "rate_bp": self.rate_bp,
-            "generic_rate_bp": self.generic_rate_bp,
-            "room_day_cap": self.room_day_cap,
-        }
+    as_dict = fields_dict  # JSON-ready form
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,34 +161,24 @@ class Eligibility:
     benefits: Mapping[str, Benefit]
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (dates in ISO format)."""
+        """JSON-ready form (dates in ISO format, the benefit period as ``{"start", "end"}``)."""
         period = self.benefit_period
-        return {
-            "inforce": self.inforce,
-            "reason_code": self.reason_code,
-            "message": self.message,
-            "care_type": self.care_type,
-            "on": self.on.isoformat(),
-            "carence_until": self.carence_until.isoformat() if self.carence_until else None,
-            "benefit_period": (
-                {"start": period[0].isoformat(), "end": period[1].isoformat()} if period else None
-            ),
-            "annual_limit": self.annual_limit,
-            "used": self.used,
-            "remaining": self.remaining,
-            "care_type_rate_bp": self.care_type_rate_bp,
-            "generic_rate_bp": self.generic_rate_bp,
-            "benefits": {name: benefit.as_dict() for name, benefit in self.benefits.items()},
-        }
+        return {**fields_dict(self), "benefit_period": (
+            {"start": period[0].isoformat(), "end": period[1].isoformat()} if period else None)}
 
 
-def _coverage_rate(care_label: str, key: str, value: object) -> int:
+def config_rate(where: str, value: object, wrong_type: str = "un pourcentage est attendu") -> int:
+    """A rate (basis points) from a configured percentage; :class:`ConfigError` « {where} : … »."""
     if not isinstance(value, int | float | str):
-        raise ConfigError(f"Couverture {care_label} : « {key} » doit être un pourcentage.")
+        raise ConfigError(f"{where} : {wrong_type}.")
     try:
         return rate_from_percent(value)
     except MoneyError as exc:
-        raise ConfigError(f"Couverture {care_label} : {exc}") from None
+        raise ConfigError(f"{where} : {exc}") from None
+
+
+def _coverage_rate(care_label: str, key: str, value: object) -> int:
+    return config_rate(f"Couverture {care_label}", value, f"« {key} » doit être un pourcentage")
 
 
 def parse_coverage(coverage: Mapping[str, Any]) -> dict[str, Benefit]:

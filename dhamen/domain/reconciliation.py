@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
+from .jsonready import fields_dict
 from .money import apply_rate
 from .text import fold
 
@@ -53,17 +53,7 @@ class ProviderSummary:
     retention: int
     net_payable: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "provider_id": self.provider_id,
-            "provider_name": self.provider_name,
-            "claim_count": self.claim_count,
-            "claim_ids": list(self.claim_ids),
-            "total_amount": self.total_amount,
-            "total_covered": self.total_covered,
-            "retention": self.retention,
-            "net_payable": self.net_payable,
-        }
+    as_dict = fields_dict  # JSON-ready form
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +69,7 @@ class Summary:
     total_net_payable: int
     providers: tuple[ProviderSummary, ...]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "retention_rate_bp": self.retention_rate_bp,
-            "total_claims": self.total_claims,
-            "total_amount": self.total_amount,
-            "total_covered": self.total_covered,
-            "total_retentions": self.total_retentions,
-            "total_net_payable": self.total_net_payable,
-            "providers": [provider.as_dict() for provider in self.providers],
-        }
+    as_dict = fields_dict  # JSON-ready form
 
 
 @dataclass(slots=True)

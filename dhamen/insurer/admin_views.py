@@ -12,12 +12,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from dhamen.access.auth import mfa
 from dhamen.access.auth import service as auth_service
 from dhamen.access.auth.passwords import hash_password, policy_errors
 from dhamen.access.rbac import require_role
 from dhamen.access.roles import ROLE_LABELS
 from dhamen.access.tenancy import get_or_404, scoped
+from dhamen.access.user_actions import add_user_actions
 from dhamen.core import audit
 from dhamen.domain.catalogue import CARE_TYPES
 from dhamen.domain.config import RECONCILIATION_CYCLES
@@ -72,30 +72,30 @@ def settings_page():
     return _settings_page()
 
 
+def _save_section(section: str, apply, message: str):
+    """Apply the posted form of one settings section (shown again with its errors if refused)."""
+    insurer = _insurer()
+    try:
+        new = apply(insurer.config_json or {}, request.form)
+    except settings.SettingsError as exc:
+        return _settings_page(exc.errors, {section: request.form}, 422)
+    _save_config(insurer, new, section)
+    flash(message, "success")
+    return redirect(url_for(".settings_page"))
+
+
 @bp.post("/parametres/general")
 @require_role(ADMIN)
 def settings_general():
-    insurer = _insurer()
-    try:
-        new = settings.apply_general(insurer.config_json or {}, request.form)
-    except settings.SettingsError as exc:
-        return _settings_page(exc.errors, {"general": request.form}, 422)
-    _save_config(insurer, new, "general")
-    flash("Paramètres enregistrés : ils s'appliquent aux nouvelles demandes.", "success")
-    return redirect(url_for(".settings_page"))
+    return _save_section("general", settings.apply_general,
+                         "Paramètres enregistrés : ils s'appliquent aux nouvelles demandes.")
 
 
 @bp.post("/parametres/fraude")
 @require_role(ADMIN)
 def settings_fraud():
-    insurer = _insurer()
-    try:
-        new = settings.apply_fraud(insurer.config_json or {}, request.form)
-    except settings.SettingsError as exc:
-        return _settings_page(exc.errors, {"fraud": request.form}, 422)
-    _save_config(insurer, new, "fraud")
-    flash("Règles de fraude enregistrées : elles s'appliquent aux nouvelles demandes.", "success")
-    return redirect(url_for(".settings_page"))
+    return _save_section("fraud", settings.apply_fraud,
+                         "Règles de fraude enregistrées : elles s'appliquent aux nouvelles demandes.")
 
 
 @bp.post("/parametres/bareme/import")
@@ -321,35 +321,4 @@ def _own_user(user_id: str) -> User:
     return user
 
 
-@bp.post("/utilisateurs/<user_id>/desactiver")
-@require_role(ADMIN)
-def user_deactivate(user_id: str):
-    user = _own_user(user_id)
-    if user.id == current_user.id:
-        flash("Vous ne pouvez pas désactiver votre propre compte.", "error")
-        return redirect(url_for(".users"))
-    auth_service.deactivate(user, current_user)
-    flash(f"{user.email} désactivé : ses sessions et jetons sont révoqués.", "success")
-    return redirect(url_for(".users"))
-
-
-@bp.post("/utilisateurs/<user_id>/reactiver")
-@require_role(ADMIN)
-def user_reactivate(user_id: str):
-    user = _own_user(user_id)
-    user.is_active = True
-    audit.record("user.reactivate", "user", user.id, {"is_active": [False, True]})
-    flash(f"{user.email} réactivé.", "success")
-    return redirect(url_for(".users"))
-
-
-@bp.post("/utilisateurs/<user_id>/reinitialiser-mfa")
-@require_role(ADMIN)
-def user_reset_mfa(user_id: str):
-    user = _own_user(user_id)
-    mfa.disable(user)
-    auth_service.revoke_everything(user)
-    audit.record("user.mfa_reset", "user", user.id)
-    flash(f"Double authentification réinitialisée pour {user.email} : elle sera choisie à nouveau à la connexion.",
-          "success")
-    return redirect(url_for(".users"))
+add_user_actions(bp, ADMIN, _own_user, lambda _user: redirect(url_for(".users")), "user_")

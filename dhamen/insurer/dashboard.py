@@ -15,6 +15,7 @@ from sqlalchemy import case, func, literal_column, select
 
 from dhamen.access.tenancy import scoped
 from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
+from dhamen.domain.money import format_tnd
 from dhamen.domain.reasons import label as reason_label
 from dhamen.extensions import db
 from dhamen.insurer.queue import REVIEW_STATUSES
@@ -59,8 +60,6 @@ def _bounds(now: datetime) -> tuple[datetime, datetime]:
 
 
 def build(user, now: datetime | None = None) -> Dashboard:
-    from dhamen.domain.money import format_tnd
-
     now = now or datetime.now(UTC)
     day_start, month_start = _bounds(now)
     d = Dashboard()

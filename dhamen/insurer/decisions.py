@@ -18,14 +18,18 @@ The service flushes; the caller commits once.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from dhamen.access.tenancy import scoped
+from dhamen.claims.events import claim_event
 from dhamen.claims.queries import NOT_PAYABLE, active_convention, terms_of, used_in_contract_year
 from dhamen.claims.serialisation import claim_event_payload
 from dhamen.core import audit
@@ -99,13 +103,8 @@ def decided_message(claim: Claim) -> str:
     word = STATUS_LABELS.get(claim.status, claim.status).lower()
     if decision:
         when = decision.get("at", "")
-        try:
-            from datetime import datetime
-            from zoneinfo import ZoneInfo
-
+        with contextlib.suppress(TypeError, ValueError):
             when = datetime.fromisoformat(when).astimezone(ZoneInfo("Africa/Tunis")).strftime("le %d/%m/%Y à %H:%M")
-        except (TypeError, ValueError):
-            pass
         what = DONE_WORDS.get(decision.get("action"), word)
         note = f" — « {decision['note']} »" if decision.get("note") else ""
         return f"Demande déjà traitée : {what} par {decision.get('by', 'un agent')} {when}{note}."
@@ -237,8 +236,6 @@ def decide(user, claim_id: str, action: str, note: str | None = None,
         "lines": [a.as_dict() for a in agreements]}, user=user)
     row = {"id": claim.id, "insurer_id": claim.insurer_id, "provider_id": claim.provider_id, "type": claim.type,
            "status": target, "total_amount": claim.total_amount, "covered_amount": after["covered"]}
-    from dhamen.claims.events import claim_event
-
     after_commit("events", claim_event, claim_event_payload(row, "claim.decided", before["status"]))
     db.session.expire(claim)
     message = f"Demande {DONE_WORDS[action]}"

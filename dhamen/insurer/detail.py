@@ -13,6 +13,7 @@ from dhamen.access.tenancy import get_or_404, scoped
 from dhamen.claims.queries import NOT_PAYABLE, terms_of, used_in_contract_year
 from dhamen.domain import eligibility as elig
 from dhamen.domain.errors import ConfigError
+from dhamen.domain.money import format_tnd
 from dhamen.domain.reasons import label as reason_label
 from dhamen.extensions import db
 from dhamen.models import AuditLog, Claim, Provider, User
@@ -124,8 +125,6 @@ def history(claim: Claim) -> list[HistoryEntry]:
                 detail += f" — « {changes['note']} »"
             before, after = changes.get("before") or {}, changes.get("after") or {}
             if before.get("covered") != after.get("covered") and after.get("covered") is not None:
-                from dhamen.domain.money import format_tnd
-
                 detail += f" ; prise en charge {format_tnd(before.get('covered') or 0)} → {format_tnd(after['covered'])}"
         elif r.action == "claim.create":
             statuses = changes.get("status") or []

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from dhamen.access.tenancy import scoped
+from dhamen.claims.where import narrowed
 from dhamen.core.pagination import CursorError, Keyset, Page, capped_count, paginate
 from dhamen.domain.errors import MoneyError
 from dhamen.domain.labels import CARE_TYPE_LABELS
@@ -195,27 +196,12 @@ def filtered(stmt: Select, filters: ReviewFilters, statuses: tuple[str, ...] = R
     if filters.statut != ALL_STATUSES:
         wanted = (filters.statut,) if filters.statut else statuses
         stmt = stmt.where(Claim.status.in_(wanted) if len(wanted) > 1 else Claim.status == wanted[0])
-    if filters.type:
-        stmt = stmt.where(Claim.type == filters.type)
-    if filters.prestataire:
-        stmt = stmt.where(Claim.provider_id == filters.prestataire)
-    if filters.adherent:
-        stmt = stmt.where(Claim.adherent_id == filters.adherent)
+    stmt = narrowed(stmt, care_type=filters.type, provider_id=filters.prestataire, adherent_id=filters.adherent,
+                    care_from=filters.du, care_to=filters.au, amount_min=filters.montant_min,
+                    amount_max=filters.montant_max, score_min=filters.score_min, score_max=filters.score_max)
     if filters.contrat:
         stmt = stmt.where(Claim.contract_id.in_(
             select(Contract.id).where(func.upper(Contract.contract_number) == filters.contrat.upper())))
-    if filters.du:
-        stmt = stmt.where(Claim.care_date >= filters.du)
-    if filters.au:
-        stmt = stmt.where(Claim.care_date <= filters.au)
-    if filters.montant_min is not None:
-        stmt = stmt.where(Claim.total_amount >= filters.montant_min)
-    if filters.montant_max is not None:
-        stmt = stmt.where(Claim.total_amount <= filters.montant_max)
-    if filters.score_min is not None:
-        stmt = stmt.where(Claim.fraud_score >= filters.score_min)
-    if filters.score_max is not None:
-        stmt = stmt.where(Claim.fraud_score <= filters.score_max)
     if filters.signal:
         stmt = stmt.where(flag_condition(filters.signal))
     return stmt

@@ -8,19 +8,34 @@ decides another insurer's claim (404).
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 
 from dhamen.access.rbac import require_role
 from dhamen.claims.queries import member_by_national_id
 from dhamen.core import crypto
 from dhamen.domain.agreement import LineAgreement
-from dhamen.domain.errors import MoneyError
+from dhamen.domain.config import parse_insurer_config
+from dhamen.domain.errors import ConfigError, MoneyError
 from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.domain.money import parse_tnd, percent_label
 from dhamen.domain.reasons import REASONS
 from dhamen.extensions import db
-from dhamen.insurer import decisions, detail, queue
+from dhamen.insurer import dashboard, decisions, detail, export, queue
+from dhamen.models import Insurer
 
 bp = Blueprint("insurer", __name__, url_prefix="/assureur")
 REVIEWERS = ("INSURER_ADMIN", "INSURER_AGENT")
@@ -35,8 +50,6 @@ def _labels():
 
 
 def _iso_date_fr(value) -> str:
-    from datetime import date
-
     try:
         return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
     except ValueError:
@@ -95,10 +108,6 @@ def queue_member():
 
 
 def _review_threshold() -> int:
-    from dhamen.domain.config import parse_insurer_config
-    from dhamen.domain.errors import ConfigError
-    from dhamen.models import Insurer
-
     insurer = db.session.get(Insurer, current_user.insurer_id)
     try:
         return parse_insurer_config(insurer.config_json if insurer else None).fraud.review_threshold
@@ -162,8 +171,6 @@ def decide(claim_id: str):
     except decisions.DecisionError as exc:
         db.session.rollback()
         if exc.status == 404:
-            from flask import abort
-
             abort(404)
         return _claim_page(claim_id, form=request.form, error=exc, status=exc.status)
     flash(outcome.message, "success")
@@ -193,11 +200,8 @@ def bulk_approve():
 @require_role(*REVIEWERS)
 def export_csv():
     """The filtered list as CSV (the queue's filters; ``statut`` may be any status or ``tous``), streamed."""
-    from datetime import date
 
-    from flask import Response, current_app, stream_with_context
 
-    from dhamen.insurer import export
 
     try:
         filters = queue.parse_filters(request.args, any_status=True)
@@ -216,9 +220,6 @@ def export_csv():
 @bp.get("/")
 @require_role(*REVIEWERS)
 def home():
-    from dhamen.insurer import dashboard
-    from dhamen.models import Insurer
-
     return render_template("insurer/home.html", insurer=db.session.get(Insurer, current_user.insurer_id),
                            d=dashboard.build(current_user))
 

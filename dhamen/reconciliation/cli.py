@@ -14,6 +14,8 @@ from datetime import date
 import click
 
 from dhamen.extensions import db
+from dhamen.models import ReconciliationRun
+from dhamen.reconciliation.generation import due_periods, request_generation, run_generation
 
 
 @click.command("bordereaux")
@@ -22,8 +24,6 @@ from dhamen.extensions import db
 @click.option("--dry-run", is_flag=True, help="Afficher les bordereaux dus sans les générer.")
 def due_command(on, dry_run: bool) -> None:
     """Génère les bordereaux dus selon le cycle de chaque assureur (idempotent)."""
-    from dhamen.models import ReconciliationRun
-    from dhamen.reconciliation.generation import due_periods, request_generation, run_generation
 
     today = on.date() if on else date.today()
     due = due_periods(today)

@@ -30,12 +30,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import segno
 from flask import current_app, render_template
 from sqlalchemy import select
 
-from dhamen.core import pdf
+from dhamen.core import audit, pdf
 from dhamen.domain.money import format_tnd, percent_label
 from dhamen.extensions import db
 from dhamen.models import Claim, Contract, Insurer, Provider, Reconciliation, ReconciliationStatement
@@ -217,8 +218,6 @@ def _context(recon: Reconciliation, insurer: Insurer, total_pages: int) -> dict:
 
 
 def _tunis():
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo("Africa/Tunis")
 
 
@@ -314,7 +313,6 @@ def produce(recon_id: str, progress: Callable[[int, int, str], None] = lambda *_
         recon.content_sha256, recon.page_count = digest.hexdigest(), page_total
         for statement in statements:
             statement.pdf_path, statement.pdf_sha256 = statement_files[statement.id]
-        from dhamen.core import audit
 
         audit.record("reconciliation.document", "reconciliation", recon.id,
                      {"pdf_path": key, "pages": page_total, "statements": len(statements),

@@ -36,7 +36,7 @@ from dhamen.core.sqltypes import new_id, utcnow
 from dhamen.core.storage import StorageError
 from dhamen.domain.config import parse_insurer_config
 from dhamen.domain.errors import DomainError
-from dhamen.domain.reconciliation import ClaimRow, Ledger
+from dhamen.domain.reconciliation import ClaimRow, Ledger, last_closed_period
 from dhamen.extensions import db
 from dhamen.models import (
     Claim,
@@ -163,7 +163,7 @@ def run_generation(run_id: str) -> str | None:
                       error="Aucune demande approuvée à rapprocher sur cette période "
                             "(toutes sont déjà dans un bordereau, ou aucune n'est encore approuvée).")
             return "empty"
-        from dhamen.reconciliation.document import produce
+        from dhamen.reconciliation.document import produce  # cycle: document imports this module
 
         produce(rid, progress=lambda done, total, step: _progress(run_id, done=done, total=total, step=step))
         _progress(run_id, state="done", finished_at=utcnow(), step="Terminé")
@@ -261,7 +261,6 @@ def claims_in_order(reconciliation_id: str, provider_id: str, columns):
 def due_periods(today: date) -> list[tuple[Insurer, Period]]:
     """For each active insurer, its last closed cycle period if it has approved claims left to reconcile
     there and no reconciliation of that exact period exists yet, nor a run in progress."""
-    from dhamen.domain.reconciliation import last_closed_period
 
     due = []
     for insurer in db.session.scalars(select(Insurer).where(Insurer.deleted_at.is_(None), Insurer.is_active)

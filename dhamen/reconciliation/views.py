@@ -26,8 +26,10 @@ from sqlalchemy import select
 
 from dhamen.access.rbac import public, require_role
 from dhamen.access.tenancy import get_or_404
+from dhamen.core import audit
 from dhamen.core.services import services
 from dhamen.core.storage import StorageError
+from dhamen.domain.config import parse_insurer_config
 from dhamen.domain.reconciliation import CYCLE_LABELS, last_closed_period
 from dhamen.extensions import db
 from dhamen.models import Insurer, Reconciliation, ReconciliationRun, ReconciliationStatement
@@ -56,8 +58,6 @@ def _no_store(response):
 
 
 def _suggested_period(insurer: Insurer) -> tuple[date, date, str]:
-    from dhamen.domain.config import parse_insurer_config
-
     try:
         cycle = parse_insurer_config(insurer.config_json).reconciliation_cycle
     except ValueError:
@@ -214,7 +214,6 @@ def statement_pdf(reconciliation_id: str, provider_id: str):
 def csv_export(reconciliation_id: str):
     recon = _recon(reconciliation_id)
     ref = reference(recon)
-    from dhamen.core import audit
 
     audit.record("reconciliation.export", "reconciliation", recon.id, {"format": "csv"})
     db.session.commit()

@@ -50,6 +50,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import redis
+from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, update
 from ulid import ULID
 
@@ -57,6 +59,7 @@ from dhamen.claims.events import USUAL_SAMPLE
 from dhamen.claims.operations import claim_rows
 from dhamen.claims.queries import NOT_PAYABLE
 from dhamen.core import audit
+from dhamen.core.services import services
 from dhamen.domain import eligibility as elig
 from dhamen.domain import reasons
 from dhamen.domain import reference as claim_reference
@@ -70,6 +73,7 @@ from dhamen.domain.money import apply_rate
 from dhamen.domain.text import normalize_code
 from dhamen.extensions import db
 from dhamen.models import Adherent, Claim, ClaimItem, Contract, Convention, Insurer, Provider, Reconciliation
+from dhamen.seed.demo import seed_demo
 
 log = logging.getLogger("dhamen.seed")
 
@@ -203,9 +207,7 @@ def _ensure_reference_data(progress) -> None:
     has_contracts = db.session.scalar(select(func.count()).select_from(Contract))
     if has_conventions and has_contracts:
         return
-    from flask import current_app
 
-    from dhamen.seed.demo import seed_demo
 
     report = seed_demo(with_demo_users=current_app.config["DHAMEN"].is_development)
     progress(report.summary())
@@ -556,9 +558,7 @@ def _finish_reconciliations(gen: _Generator) -> None:
 
 def _bump_counters(gen: _Generator) -> None:
     """The per-insurer counters the events worker keeps (see dhamen.claims.events)."""
-    import redis
 
-    from dhamen.core.services import services
 
     try:
         pipe = services().redis.pipeline()

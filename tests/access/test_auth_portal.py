@@ -356,7 +356,7 @@ def test_password_change_confirmation_must_match(ctx, client):
     user = user_for_role("DOCTOR", email="d@exemple.tn")
     fast_web_session(client, user)
     r = _change(client, PASSWORD, "Un nouveau mot de passe solide", "Autre chose encore ici")
-    assert r.status_code == 422 and "La confirmation ne correspond pas" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "Confirmation : elle ne correspond pas" in r.get_data(as_text=True)
 
 
 def test_long_utf8_password_works_end_to_end(app, ctx, client):

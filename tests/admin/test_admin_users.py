@@ -207,6 +207,14 @@ def test_deactivation_ends_the_open_session_at_the_next_click(app, admin, orgs):
     assert _user("bye@exemple.tn").is_active
 
 
+def test_repeated_deactivation_or_reactivation_changes_nothing_more(admin, orgs):
+    user = make_user("PHARMACIST", email="twice@exemple.tn", provider=orgs["pharmacy"])
+    for action in ("desactiver", "desactiver", "reactiver", "reactiver"):
+        assert admin.post(f"/admin/utilisateurs/{user.id}/{action}").status_code == 303
+    assert len(audit_rows("user.deactivate")) == 1 and len(audit_rows("user.reactivate")) == 1
+    assert _user("twice@exemple.tn").is_active
+
+
 def test_mfa_reset_from_the_edit_page(admin, orgs):
     user = make_user("PHARMACIST", email="mfa@exemple.tn", provider=orgs["pharmacy"], mfa=True)
     admin.post(f"/admin/utilisateurs/{user.id}/reinitialiser-mfa")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from datetime import date, timedelta
 
-from auth_helpers import audit_rows, csrf_from, make_user
+from auth_helpers import audit_rows, csrf_from, location_path, make_user
 from claims_helpers import drug, post_claim
 from insurer_helpers import insurer_admin, signed_in
 
@@ -221,3 +221,17 @@ def test_insurer_admin_manages_own_users_only(client, shop):
     db.session.expire_all()
     assert db.session.get(User, agent_b.id).is_active is True
     assert {r.action for r in audit_rows()} >= {"user.create", "user.mfa_reset"}
+
+
+def test_insurer_admin_user_actions_are_the_admin_portals(client, shop):
+    """The same operations as the platform admin's: not one's own account, a repeated action audited once."""
+    admin = insurer_admin(shop)
+    agent = shop.users["agentA"]
+    signed_in(client, admin)
+    token = csrf_from(client.get("/assureur/utilisateurs").get_data(as_text=True))
+    r = client.post(f"/assureur/utilisateurs/{admin.id}/desactiver", data={"csrf_token": token})
+    assert "propre compte" in client.get(location_path(r)).get_data(as_text=True)
+    for action in ("desactiver", "desactiver", "reactiver", "reactiver"):
+        assert client.post(f"/assureur/utilisateurs/{agent.id}/{action}", data={"csrf_token": token}).status_code == 302
+    assert [row.action for row in audit_rows() if row.entity_id in (agent.id, admin.id)
+            and row.action.startswith("user.")] == ["user.deactivate", "user.reactivate"]

@@ -23,6 +23,7 @@ import pyotp
 import segno
 from sqlalchemy import select, update
 
+from dhamen.access.roles import DEFAULT_MFA_ROLES
 from dhamen.core.sqltypes import utcnow
 from dhamen.extensions import db
 from dhamen.models import AppSetting, RecoveryCode
@@ -116,8 +117,6 @@ def disable(user) -> None:
 # --- which roles must use MFA -------------------------------------------------------------
 
 def required_roles() -> set[str]:
-    from dhamen.access.roles import DEFAULT_MFA_ROLES
-
     row = db.session.get(AppSetting, "mfa_required_roles")
     return set(row.value_json) if row is not None else set(DEFAULT_MFA_ROLES)
 

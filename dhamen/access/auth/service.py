@@ -6,6 +6,7 @@ committed by the views too, in the same request.
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 import time
@@ -185,8 +186,6 @@ def send_sms_code(token: str) -> tuple[bool, str]:
 
 
 def _check_sms(token: str, code: str) -> bool:
-    import hmac
-
     stored = services().redis.get(f"mfa:sms:{token}")
     if stored is None or len(code) != 6 or not code.isdigit():
         return False
@@ -228,7 +227,25 @@ def revoke_everything(user: User) -> None:
     sessions.end_user_sessions(user.id)
 
 
-def deactivate(user: User, actor: User) -> None:
-    user.is_active = False
+def deactivate(user: User, actor: User) -> str | None:
+    """Close the account: every session and token ends. A French refusal for one's own account."""
+    if user.id == actor.id:
+        return "Vous ne pouvez pas désactiver votre propre compte."
+    if user.is_active:
+        user.is_active = False
+        revoke_everything(user)
+        audit.record("user.deactivate", "user", user.id, {"is_active": [True, False]}, user=actor)
+    return None
+
+
+def reactivate(user: User, actor: User) -> None:
+    if not user.is_active:
+        user.is_active = True
+        audit.record("user.reactivate", "user", user.id, {"is_active": [False, True]}, user=actor)
+
+
+def reset_mfa(user: User, actor: User) -> None:
+    """The second factor is chosen again at the next login; open sessions end."""
+    mfa.disable(user)
     revoke_everything(user)
-    audit.record("user.deactivate", "user", user.id, {"is_active": [True, False]}, user=actor)
+    audit.record("user.mfa_reset", "user", user.id, user=actor)

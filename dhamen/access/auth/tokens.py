@@ -28,6 +28,7 @@ import redis
 from flask import current_app, g, request
 
 from dhamen.access.auth import sessions
+from dhamen.access.auth.service import load_user
 from dhamen.core.services import services
 
 ALGORITHM = "HS256"
@@ -181,7 +182,6 @@ def authenticate_bearer():
     payload = decode_access(token)
     if payload is None:
         return None
-    from dhamen.access.auth.service import load_user
 
     session = sessions.load(payload["sid"])
     user = load_user(payload["sub"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import (
@@ -23,10 +24,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from dhamen.access.auth import mfa, service, sessions
+from dhamen.access.auth import mfa, reset, service, sessions
+from dhamen.access.auth.passwords import policy_errors
 from dhamen.access.rbac import public, require_role
 from dhamen.access.roles import home_endpoint
 from dhamen.core import audit
+from dhamen.core.services import services
 from dhamen.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -97,8 +100,6 @@ _CODES_TTL = 300
 
 
 def _stash(kind: str, user_id: str, value, ttl: int) -> None:
-    from dhamen.core.services import services
-
     ref = secrets.token_urlsafe(24)
     old = session.pop(f"{kind}_ref", None)
     r = services().redis
@@ -109,8 +110,6 @@ def _stash(kind: str, user_id: str, value, ttl: int) -> None:
 
 
 def _peek(kind: str, user_id: str, *, pop: bool = False):
-    from dhamen.core.services import services
-
     ref = session.pop(f"{kind}_ref", None) if pop else session.get(f"{kind}_ref")
     if not isinstance(ref, str) or len(ref) > 64:
         return None
@@ -269,8 +268,6 @@ def mfa_enrol():
             audit.record("auth.mfa_enabled", "user", user.id, user=user)
             _peek("mfa_enrol", user.id, pop=True)
             if pending:
-                from dhamen.core.services import services
-
                 if not services().redis.delete(f"mfa:{pending}"):  # the pending token is single-use
                     db.session.rollback()
                     session.pop("mfa_token", None)
@@ -316,16 +313,21 @@ def account():
                            mfa_required=mfa.must_use_mfa(current_user))
 
 
+def _new_password_errors(form, check: Callable[[], list[str]]) -> list[str]:
+    """The confirmation must match the new password; then ``check()`` (its French errors, or none)."""
+    if form.new.data != form.confirm.data:
+        return ["Confirmation : elle ne correspond pas au nouveau mot de passe."]
+    return check()
+
+
 @bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
 @require_role()
 def change_password():
     form = PasswordForm()
     errors, status = [], 200
     if form.validate_on_submit():
-        if form.new.data != form.confirm.data:
-            errors = ["La confirmation ne correspond pas au nouveau mot de passe."]
-        else:
-            errors = service.change_password(current_user, form.current.data, form.new.data)
+        errors = _new_password_errors(
+            form, lambda: service.change_password(current_user, form.current.data, form.new.data))
         if not errors:
             logout_user()
             session.clear()
@@ -346,8 +348,6 @@ LINK_EXPIRED = ("Ce lien de réinitialisation n'est plus valable (déjà utilis�
 @public
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
 def forgot_password():
-    from dhamen.access.auth import reset
-
     form = ForgotForm()
     if form.validate_on_submit():
         reset.request_reset(form.email.data, request.remote_addr)
@@ -361,7 +361,6 @@ def forgot_password():
 @public
 def password_reset(token: str):
     """The link of the e-mail: the token moves into the session, out of the address bar (and Referer)."""
-    from dhamen.access.auth import reset
 
     if reset.user_for(token) is None:
         session.pop("reset_token", None)
@@ -375,9 +374,6 @@ def password_reset(token: str):
 @public
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
 def password_reset_form():
-    from dhamen.access.auth import reset
-    from dhamen.access.auth.passwords import policy_errors
-
     token = session.get("reset_token")
     user = reset.user_for(token)
     if user is None:
@@ -387,10 +383,7 @@ def password_reset_form():
     form = NewPasswordForm()
     errors, status = [], 200
     if form.validate_on_submit():
-        if form.new.data != form.confirm.data:
-            errors = ["Confirmation : elle ne correspond pas au nouveau mot de passe."]
-        else:
-            errors = policy_errors(form.new.data, email=user.email)
+        errors = _new_password_errors(form, lambda: policy_errors(form.new.data, email=user.email))
         if not errors:
             if not reset.consume(token):
                 session.pop("reset_token", None)
