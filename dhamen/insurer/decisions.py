@@ -149,7 +149,10 @@ def recompute(claim: Claim, contract: Contract, agreements: list[LineAgreement])
                        tariffs=_pinned(stored_lines(claim), claim.bareme_version,
                                        convention.bareme_json if convention else None, claim.type),
                        used_this_year=max(0, used),
-                       insurer_config={k: v for k, v in config.items() if k != "bareme"})
+                       insurer_config={k: v for k, v in config.items() if k != "bareme"},
+                       # the agent is the insurer's look: lines held above a ceiling or beyond a limit keep the
+                       # coverage they waited with (hors nomenclature: 0 until a price is agreed)
+                       submitted=True)
     try:
         return decide_lines(ctx, stored_lines(claim), agreements)
     except AgreementError as exc:
@@ -194,8 +197,9 @@ def decide(user, claim_id: str, action: str, note: str | None = None,
                                 "Refusez la demande avec un motif.", 409)
         if result.covered_amount == 0:
             raise DecisionError("NOTHING_PAYABLE", "Approbation impossible : rien ne resterait à la charge de "
-                                f"{insurer_name} (plafond annuel atteint ou lignes refusées). Refusez la demande.",
-                                409)
+                                f"{insurer_name} (plafond annuel atteint, lignes refusées ou hors nomenclature "
+                                "sans prix accordé). Accordez un prix aux lignes hors nomenclature ou refusez la "
+                                "demande.", 409)
     now = utcnow()
     if action == "partial":
         code, reason = reasons.AGENT_PARTIAL, f"Accord partiel de {insurer_name}"
