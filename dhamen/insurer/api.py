@@ -52,10 +52,12 @@ class LineDecisionBody(_Body):
     line: Annotated[int, Field(ge=1, le=MAX_LINES)]
     quantity: Annotated[int | None, Field(ge=0, le=MAX_QUANTITY)] = None
     unitPrice: Annotated[int | None, Field(ge=1, le=MAX_UNIT_PRICE)] = None
-    #: the tariff agreed for a line sent hors nomenclature (no tariff), millimes
-    agreedUnitPrice: Annotated[int | None, Field(ge=1, le=MAX_UNIT_PRICE)] = None
-    #: the counter's early-refill reason on this line, accepted or refused
-    override: Literal["accept", "refuse"] | None = None
+    agreedUnitPrice: Annotated[int | None, Field(
+        ge=1, le=MAX_UNIT_PRICE, description="Prix unitaire accordé (millimes, au plus le prix demandé) à une ligne "
+        "envoyée hors nomenclature : il devient son tarif.")] = None
+    override: Annotated[Literal["accept", "refuse"] | None, Field(
+        description="Motif de renouvellement anticipé de la ligne accepté (prise en charge selon les règles) ou "
+        "refusé (ligne non prise en charge) ; obligatoire sur chaque ligne concernée d'un `partial`.")] = None
     reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
 
 
