@@ -43,11 +43,11 @@ from typing import Any
 
 from . import reasons
 from .adjudication import Adjudication, ClaimContext, adjudicate
-from .coverage import ItemError, ItemInput, LineResult, Tariffs
+from .coverage import SUBMITTED_NOTE, ItemError, ItemInput, LineResult, Tariffs
 from .money import format_tnd
 
 __all__ = ["DECISIONS", "OVERRIDE_DECISIONS", "AgreementError", "LineAgreement", "StoredLine", "decide_lines",
-           "pinned_tariffs"]
+           "pinned_tariffs", "was_submitted"]
 
 #: action -> resulting status
 DECISIONS: Mapping[str, str] = {"approve": "approved", "partial": "approved", "reject": "rejected",
@@ -187,6 +187,12 @@ def check_agreements(lines: Sequence[StoredLine], agreements: Sequence[LineAgree
     return out
 
 
+def was_submitted(rules_applied: Sequence[str | None]) -> bool:
+    """Whether the counter sent the claim's held lines to the insurer (the engine notes it on each held line):
+    the recompute then keeps their coverage (``ClaimContext.submitted``), else they stay as they were paid."""
+    return any(_SUBMITTED_TEXT in (rule or "") for rule in rules_applied)
+
+
 def pinned_tariffs(lines: Sequence[StoredLine], version: str | None, convention: Mapping[str, Any] | None,
                    care_type: str) -> Tariffs:
     """The tariffs the claim was priced with: each line that had a tariff keeps the price that tariff
@@ -230,7 +236,7 @@ def _refused(line: StoredLine, agreement: LineAgreement) -> LineResult:
                       {"category": "copay", "amount": total, "value_bp": None}))
 
 
-_SUBMITTED_TEXT = " ; soumis à l'assureur"
+_SUBMITTED_TEXT = f" ; {SUBMITTED_NOTE}"
 
 
 def _back_to_asked(line: StoredLine, engine: LineResult, agreement: LineAgreement | None) -> LineResult:

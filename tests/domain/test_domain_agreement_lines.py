@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from dhamen.domain import reasons
 from dhamen.domain.adjudication import ClaimContext, ContractTerms, Tariffs, adjudicate
-from dhamen.domain.agreement import AgreementError, LineAgreement, StoredLine, check_agreements, decide_lines
+from dhamen.domain.agreement import (
+    AgreementError,
+    LineAgreement,
+    StoredLine,
+    check_agreements,
+    decide_lines,
+    was_submitted,
+)
 from dhamen.domain.coverage import ItemInput
 from dhamen.domain.money import apply_rate
 
@@ -150,6 +157,20 @@ def test_a_line_held_above_the_line_ceiling_is_accepted_as_it_stands():
     line = result.lines[0]
     assert line.covered == original.lines[0].covered == apply_rate(42_000, 8000)
     assert line.reason_codes[0] == reasons.AGENT_ACCEPTED and "accepté par l'assureur" in line.rule_applied
+
+
+def test_held_lines_not_sent_to_the_insurer_stay_as_the_counter_was_told():
+    # above the claim ceiling (review), one line above the line ceiling, not submitted: that line is paid 0
+    config = {"ceilings": {"line": {"pharmacy": 30_000}, "claim": {"pharmacy": 40_000}}}
+    items = [ItemInput("PH0009", "Doliprane", 20, 2_100), ItemInput("PH0026", "Glucophage", 4, 5_900)]
+    original = adjudicate(ctx(insurer_config=config, submitted=False), items)
+    assert original.status == "pending_review" and original.reason_code == reasons.CLAIM_CEILING
+    assert original.lines[0].covered == 0 and not was_submitted([x.rule_applied for x in original.lines])
+    again = decide_lines(ctx(insurer_config=config, submitted=False), stored(original))
+    assert [x.covered for x in again.lines] == [x.covered for x in original.lines]
+    assert reasons.AGENT_ACCEPTED not in again.lines[0].reason_codes
+    sent = adjudicate(ctx(insurer_config=config), items)
+    assert was_submitted([x.rule_applied for x in sent.lines]) and sent.lines[0].covered == apply_rate(42_000, 8000)
 
 
 @settings(max_examples=60, deadline=None)

@@ -261,3 +261,18 @@ def test_decision_api_agreed_price_and_refill_words(client, shop):
     assert out["coveredAmount"] == 1_680 and out["reason"] == "Accord partiel de Assurances Test A : Non justifié"
     seen = client.get(f"/api/v1/claims/{refill['id']}", headers=shop.auth("pharmacist2")).get_json()["data"]
     assert seen["items"][0]["ruleApplied"] == "Renouvellement anticipé refusé par l'assureur : Traitement en cours"
+
+
+def test_bulk_approval_leaves_claims_whose_lines_need_a_word(client, shop):
+    hn = hors_nomenclature_claim(client, shop)
+    refill = refill_claim(client, shop)
+    signed_in(client, shop.users["agentA"])
+    html = client.get("/assureur/file").get_data(as_text=True)
+    assert f'value="{hn["id"]}"' not in html and f'value="{refill["id"]}"' not in html  # no checkbox
+    token = csrf_from(html)
+    r = client.post("/assureur/file/approuver", data={"csrf_token": token, "claim_id": [hn["id"], refill["id"]]})
+    assert r.status_code == 302
+    assert _claim(hn["id"]).status == _claim(refill["id"]).status == "pending_review"
+    assert audit_rows("claim.decision") == []
+    page = client.get("/assureur/file").get_data(as_text=True)
+    assert "à décider ligne par ligne" in page
