@@ -24,7 +24,12 @@ Two more words on a line:
   reason) has its reason **accepted** (``override="accept"``: covered by the usual
   rules, ``REFILL_ACCEPTED``) or **refused** (``override="refuse"``: covered 0,
   ``REFILL_REFUSED``). In an approval in part every such line needs one or the
-  other; a plain approval accepts them all.
+  other; a plain approval accepts them when the counter sent them to the insurer.
+
+The recompute does not see the member's other claims: a line held for them (early
+refill, quantity limit over a period) in a claim that waits for another reason,
+not sent to the insurer (``ctx.submitted`` false) and left alone by the agent,
+never covers more than it did when stored (``StoredLine.covered``).
 
 A line the engine held only because it was above the line ceiling or beyond a
 quantity limit, and that the agent approves as it stands, is marked ``AGENT_ACCEPTED``.
@@ -78,6 +83,8 @@ class StoredLine:
     category: str | None
     capped_unit_price: int | None
     reason_codes: tuple[str, ...]
+    #: what the line covered when stored (the counter was told), ``None`` if unknown
+    covered: int | None = None
 
     @property
     def hors_nomenclature(self) -> bool:
@@ -239,7 +246,27 @@ def _refused(line: StoredLine, agreement: LineAgreement) -> LineResult:
 _SUBMITTED_TEXT = f" ; {SUBMITTED_NOTE}"
 
 
-def _back_to_asked(line: StoredLine, engine: LineResult, agreement: LineAgreement | None) -> LineResult:
+def _as_told(line: StoredLine, result: LineResult) -> LineResult:
+    """A line the counter was told is held for what the recompute cannot see (the member's other claims: an
+    early refill, a quantity limit over a period), not sent to the insurer and left alone by the agent: it never
+    covers more than it did when stored."""
+    if line.covered is None or result.covered <= line.covered:
+        return result
+    if line.early_refill:
+        code, text = reasons.REFILL_TOO_SOON, "renouvellement anticipé non soumis à l'assureur"
+    else:
+        code, text = reasons.QUANTITY_LIMIT, "limite de quantité sur la période"
+    steps = [dict(s) for s in result.adjudication if s["category"] not in ("benefit", "copay")]
+    steps += [{"category": "benefit", "amount": line.covered, "value_bp": None},
+              {"category": "copay", "amount": result.line_total - line.covered, "value_bp": None}]
+    return replace(result, covered=line.covered, copay=result.line_total - line.covered,
+                   reason_codes=tuple(dict.fromkeys((code, *result.reason_codes))),
+                   rule_applied=f"{result.rule_applied} ; {text} : prise en charge limitée à celle de la saisie "
+                                f"({format_tnd(line.covered)})", adjudication=tuple(steps))
+
+
+def _back_to_asked(line: StoredLine, engine: LineResult, agreement: LineAgreement | None,
+                   submitted: bool = True) -> LineResult:
     total = line.quantity * line.unit_price
     steps = [{"category": "submitted", "amount": total, "value_bp": None}]
     rule, codes = engine.rule_applied.replace(_SUBMITTED_TEXT, ""), engine.reason_codes
@@ -261,7 +288,7 @@ def _back_to_asked(line: StoredLine, engine: LineResult, agreement: LineAgreemen
                           "quantity": engine.quantity, "unit_price": engine.unit_price,
                           "agreed_unit_price": agreement.agreed_price})
             rule = f"Accord de l'assureur : {' ; '.join(said)} ({agreement.reason}) ; {rule}"
-    elif line.early_refill:  # a plain approval accepts the counter's early-refill reason
+    elif line.early_refill and submitted:  # a plain approval accepts the counter's early-refill reason
         rule = f"Renouvellement anticipé accepté par l'assureur ; {rule}"
         added.append(reasons.REFILL_ACCEPTED)
     if engine.held is not None and engine.held != reasons.NO_TARIFF and engine.covered > 0:
@@ -295,7 +322,11 @@ def decide_lines(ctx: ClaimContext, lines: Sequence[StoredLine],
     out = []
     for i, line in enumerate(lines):
         if i in by_position:
-            out.append(_back_to_asked(line, by_position[i], agreed.get(i)))
+            decided = _back_to_asked(line, by_position[i], agreed.get(i), ctx.submitted)
+            if not ctx.submitted and i not in agreed and (
+                    line.early_refill or reasons.QUANTITY_LIMIT in line.reason_codes):
+                decided = _as_told(line, decided)
+            out.append(decided)
         else:
             out.append(_refused(line, agreed[i]))
     total = sum(line.line_total for line in out)

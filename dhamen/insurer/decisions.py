@@ -136,7 +136,8 @@ def _check_input(action: str, note: str | None, agreements: list[LineAgreement])
 def stored_lines(claim: Claim) -> list[StoredLine]:
     return [StoredLine(code=i.code, label=i.label, quantity=i.quantity, unit_price=i.unit_price,
                        is_generic=i.is_generic, category=i.category, capped_unit_price=i.capped_unit_price,
-                       reason_codes=tuple(i.reason_codes_json or ())) for i in sorted(claim.items, key=lambda i: i.position)]
+                       reason_codes=tuple(i.reason_codes_json or ()), covered=i.covered_amount)
+            for i in sorted(claim.items, key=lambda i: i.position)]
 
 
 def recompute(claim: Claim, contract: Contract, agreements: list[LineAgreement]):

@@ -14,7 +14,7 @@ from flask_login import current_user
 from dhamen.access.rbac import require_role
 from dhamen.claims.queries import member_by_national_id
 from dhamen.core import crypto
-from dhamen.domain.agreement import OVERRIDE_DECISIONS, LineAgreement
+from dhamen.domain.agreement import OVERRIDE_DECISIONS, LineAgreement, was_submitted
 from dhamen.domain.errors import MoneyError
 from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.domain.money import parse_tnd, percent_label
@@ -117,7 +117,8 @@ def claim(claim_id: str):
 def _claim_page(claim_id: str, form=None, error=None, status: int = 200):
     file = detail.load(current_user, claim_id)
     return render_template("insurer/claim.html", file=file, c=file.claim, form=form or {}, error=error,
-                           open_for_review=file.claim.status in queue.REVIEW_STATUSES), status
+                           open_for_review=file.claim.status in queue.REVIEW_STATUSES,
+                           submitted=was_submitted([i.rule_applied for i in file.claim.items])), status
 
 
 def read_agreements(form) -> tuple[list[LineAgreement], list[dict]]:

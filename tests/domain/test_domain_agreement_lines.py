@@ -173,6 +173,28 @@ def test_held_lines_not_sent_to_the_insurer_stay_as_the_counter_was_told():
     assert was_submitted([x.rule_applied for x in sent.lines]) and sent.lines[0].covered == apply_rate(42_000, 8000)
 
 
+def test_an_early_refill_not_sent_to_the_insurer_is_not_paid_by_a_plain_approval():
+    # waiting for another reason (a fraud score, say), the refill line held at 0, no override reason given
+    held = [replace(REFILL[0], covered=0), replace(REFILL[1], covered=3_360)]
+    plain = decide_lines(ctx(submitted=False), held)
+    assert plain.lines[0].covered == 0 and plain.lines[0].reason_codes[0] == reasons.REFILL_TOO_SOON
+    assert "renouvellement anticipé non soumis à l'assureur" in plain.lines[0].rule_applied
+    assert plain.lines[1].covered == 3_360
+    balanced(plain)
+    accepted = decide_lines(ctx(submitted=False), held, [LineAgreement(0, override="accept", reason="Vu")])
+    assert accepted.lines[0].covered == 4_720  # the agent's word, explicitly
+
+
+def test_a_quantity_limit_over_a_period_is_kept_when_not_sent():
+    line = StoredLine("PH0009", "Doliprane", 5, 2_100, False, None, 2_100,
+                      (reasons.QUANTITY_LIMIT, reasons.BAREME_TARIFF, reasons.CONTRACT_RATE), covered=5_040)
+    result = decide_lines(ctx(submitted=False), [line])
+    assert result.lines[0].covered == 5_040 and result.lines[0].reason_codes[0] == reasons.QUANTITY_LIMIT
+    balanced(result)
+    sent = decide_lines(ctx(), [line])  # sent to the insurer: the approval pays what was asked
+    assert sent.lines[0].covered == apply_rate(5 * 2_100, 8000)
+
+
 @settings(max_examples=60, deadline=None)
 @given(agreed=st.integers(1, 20_000), qty=st.integers(0, 2), limit=st.one_of(st.none(), st.integers(0, 60_000)),
        refill=st.sampled_from(["accept", "refuse"]))

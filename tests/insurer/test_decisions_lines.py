@@ -146,6 +146,7 @@ def test_refusing_the_early_refill_reason_leaves_the_line_uncovered(client, shop
     html = client.get(f"/assureur/demandes/{data['id']}").get_data(as_text=True)
     assert 'name="lines-0-override"' in html and 'name="lines-1-override"' not in html
     assert "motif « voyage »" in html and "Refuser : ligne non prise en charge" in html
+    assert "approbation simple : accepté" in html
     r = _post_decision(client, data["id"], decision="partial", note="Renouvellement trop tôt",
                        **{"lines-0-override": "refuse", "lines-0-reason": "Boîte précédente en cours"})
     assert r.status_code == 302, r.get_data(as_text=True)
@@ -276,3 +277,21 @@ def test_bulk_approval_leaves_claims_whose_lines_need_a_word(client, shop):
     assert audit_rows("claim.decision") == []
     page = client.get("/assureur/file").get_data(as_text=True)
     assert "à décider ligne par ligne" in page
+
+
+def test_an_early_refill_without_a_reason_stays_unpaid_when_the_claim_is_approved(client, shop):
+    first = _data(post_claim(client, shop, contract="unlimited", items=[drug("PH0026", 1, 5_900)]))
+    assert first["status"] == "approved"
+    data = _data(post_claim(client, shop, contract="unlimited",
+                            items=[drug("PH0026", 1, 5_900), drug("PH0009", 1, 2_100)]))
+    # no override reason: the refill line is held at 0; the claim waits for its fraud score (same drug again)
+    assert data["status"] == "pending_review" and data["reasonCode"] == "FRAUD_REVIEW", data
+    assert data["items"][0]["coveredAmount"] == 0 and "REFILL_TOO_SOON" in data["items"][0]["reasonCodes"]
+    signed_in(client, shop.users["agentA"])
+    html = client.get(f"/assureur/demandes/{data['id']}").get_data(as_text=True)
+    assert "approbation simple : non pris en charge, aucun motif soumis" in html
+    assert _post_decision(client, data["id"], decision="approve").status_code == 302
+    claim = _claim(data["id"])
+    first_line, second = _items(claim)
+    assert first_line.covered_amount == 0 and first_line.reason_codes_json[0] == "REFILL_TOO_SOON"
+    assert claim.covered_amount == second.covered_amount == 1_680
