@@ -79,6 +79,8 @@ def test_agreed_price_for_a_line_hors_nomenclature_is_recomputed_shown_and_audit
     assert claim.details_json["decision"]["lines"] == [{"position": 0, "quantity": None, "unitPrice": None,
                                                         "agreedUnitPrice": 15_000, "override": None,
                                                         "reason": "Facture fournisseur"}]
+    history = client.get(f"/assureur/demandes/{data['id']}").get_data(as_text=True)
+    assert "ligne 1 : prix accordé hors nomenclature 15,000 TND (Facture fournisseur)" in history
     (row,) = audit_rows("claim.decision")
     assert row.changes_json["after"]["covered"] == 25_680 and row.changes_json["lines"][0]["agreedUnitPrice"] == 15_000
     # the pharmacy's claim page and receipt show the decision, the line's agreed price and the amounts
@@ -158,6 +160,8 @@ def test_refusing_the_early_refill_reason_leaves_the_line_uncovered(client, shop
     assert second.covered_amount == 1_680 and claim.covered_amount == 1_680 and claim.status == "approved"
     (row,) = audit_rows("claim.decision")
     assert row.changes_json["lines"][0]["override"] == "refuse"
+    history = client.get(f"/assureur/demandes/{data['id']}").get_data(as_text=True)
+    assert "ligne 1 : renouvellement anticipé refusé (Boîte précédente en cours)" in history
     signed_in(client, shop.users["pharmacist2"])
     for path in (f"/pharmacie/demandes/{data['id']}", f"/pharmacie/demandes/{data['id']}/recu"):
         page = client.get(path).get_data(as_text=True).replace("&#39;", "'")
