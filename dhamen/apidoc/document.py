@@ -192,7 +192,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                            "IDEMPOTENCY_CONFLICT", "CONFIGURATION_ERROR"],
                                  422: ["VALIDATION_ERROR", "NOTE_REQUIRED", "INVALID_LINES", "IDEMPOTENCY_KEY_REUSED"]},
         description="`approve`, `partial` (avec `lines`, numérotées à partir de 1), `reject` ou `block` (avec "
-                    "`note`). Mêmes règles que le portail ; 409 `ALREADY_DECIDED` si un autre agent a décidé.",
+                    "`note`). Par ligne : `quantity` et/ou `unitPrice` accordés (plus bas que demandé), "
+                    "`agreedUnitPrice` (prix accordé à une ligne hors nomenclature, qui devient son tarif), "
+                    "`override` (`accept` ou `refuse` : motif de renouvellement anticipé accepté ou refusé, "
+                    "obligatoire sur chaque ligne concernée d'un `partial` ; `approve` les accepte tous), "
+                    "toujours avec `reason`. Mêmes règles que le portail ; 409 `ALREADY_DECIDED` si un autre "
+                    "agent a décidé.",
         example={"decision": "partial", "note": "Quantité ramenée à la prescription",
                  "lines": [{"line": 1, "quantity": 1, "unitPrice": 5600, "reason": "Une boîte prescrite"}]}),
     ("get", "/reconciliation"): Op(

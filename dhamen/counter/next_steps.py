@@ -58,6 +58,9 @@ NEXT_STEPS: dict[str, str] = {
     r.AGENT_PARTIAL: "L'assureur a accordé une partie : encaissez la part de l'adhérent affichée, qui comprend "
                      "ce que l'assureur n'a pas accordé.",
     r.AGENT_LINE_REFUSED: "L'assureur a refusé cette ligne : elle est à la charge de l'adhérent.",
+    r.REFILL_REFUSED: "L'assureur a refusé le renouvellement anticipé : cette ligne est à la charge de l'adhérent.",
+    r.REFILL_ACCEPTED: "L'assureur a accepté le renouvellement anticipé : encaissez la part de l'adhérent affichée.",
+    r.AGENT_ACCEPTED: "L'assureur a accepté cette ligne : encaissez la part de l'adhérent affichée.",
     r.AGENT_REJECTED: f"{_PAYS_ALL} : l'assureur a refusé la demande (voir sa note).",
     r.AGENT_BLOCKED: f"{_PAYS_ALL} : l'assureur a bloqué la demande (voir sa note) ; il peut le contacter.",
     r.PRIOR_APPROVAL: "Validez : l'assureur doit donner son accord. Sa page dira quoi encaisser en attendant.",

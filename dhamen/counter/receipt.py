@@ -33,6 +33,7 @@ class LineView:
     rule_applied: str
     reasons: tuple[str, ...]  # French labels of the reason codes, main one first
     next_step: str | None = None  # what the counter does about it (dhamen.counter.next_steps)
+    insurer_note: str | None = None  # the insurer's word on this line (agreed price, refill refused...), if any
 
     @property
     def capped(self) -> bool:
@@ -50,12 +51,18 @@ def preview_lines(result: Adjudication) -> list[LineView]:
             for n, line in enumerate(result.lines, start=1)]
 
 
+#: reason codes of a line the insurer's agent decided on (its rule then says what and why)
+INSURER_LINE_CODES = frozenset({reasons.AGENT_AGREED, reasons.AGENT_LINE_REFUSED, reasons.AGENT_ACCEPTED,
+                                reasons.REFILL_ACCEPTED, reasons.REFILL_REFUSED})
+
+
 def claim_lines(claim: Claim) -> list[LineView]:
     return [LineView(n, item.code, item.label, item.quantity, item.unit_price, item.capped_unit_price,
                      item.line_total, int(round((item.reimbursement_rate or 0) * 10000)), item.covered_amount,
                      item.copay_amount, item.is_generic, item.rule_applied or "", _labels(item.reason_codes_json),
-                     line_step(item.reason_codes_json))
-            for n, item in enumerate(claim.items, start=1)]
+                     line_step(item.reason_codes_json),
+                     item.rule_applied if INSURER_LINE_CODES & set(item.reason_codes_json or ()) else None)
+            for n, item in enumerate(sorted(claim.items, key=lambda i: i.position), start=1)]
 
 
 def render_pdf(html: str) -> bytes:

@@ -122,6 +122,7 @@ __all__ = [
     "MAX_LINES",
     "MAX_QUANTITY",
     "MAX_UNIT_PRICE",
+    "SUBMITTED_NOTE",
     "BaremeEntry",
     "Convention",
     "ItemInput",
@@ -149,6 +150,8 @@ MAX_UNIT_PRICE = 10_000_000
 MAX_CODE_LENGTH = 32
 MAX_LABEL_LENGTH = 200
 MAX_CATEGORY_LENGTH = 64
+#: appended to the rule of a held line the counter sent to the insurer (``PricingRules.submitted``)
+SUBMITTED_NOTE = "soumis à l'assureur"
 
 _CONVENTION_KEYS = ("version", "tariffs", "rates", "generic_rate")
 
@@ -807,7 +810,7 @@ class _Pricer:
                 reason_codes = tuple(dict.fromkeys((*(hold.code for hold in holds), *reason_codes)))
                 rule += " ; " + " ; ".join(hold.text for hold in holds)
                 if self.rules.submitted:
-                    rule += " ; soumis à l'assureur"
+                    rule += f" ; {SUBMITTED_NOTE}"
                 else:
                     covered = min(covered, *(hold.covered for hold in holds))
             used_convention = rate.from_convention or cap.source == "convention"

@@ -104,7 +104,14 @@ Insurer decisions (see :mod:`.agreement`):
     The agent's decision on a claim under review (``AGENT_PARTIAL``: approved
     with agreed quantities or prices lower than asked).
 ``AGENT_AGREED`` / ``AGENT_LINE_REFUSED``
-    On a line: quantity or unit price agreed lower than asked / line refused.
+    On a line: quantity or unit price agreed lower than asked (or a price agreed
+    for a line hors nomenclature) / line refused.
+``AGENT_ACCEPTED``
+    A line the engine held (above the line ceiling, beyond a quantity limit)
+    that the agent accepted as submitted.
+``REFILL_ACCEPTED`` / ``REFILL_REFUSED``
+    The counter's early-refill reason accepted (the line is covered by the
+    usual rules) / refused (the line is not covered) by the agent.
 """
 
 from __future__ import annotations
@@ -164,6 +171,9 @@ AGENT_REJECTED = "AGENT_REJECTED"
 AGENT_BLOCKED = "AGENT_BLOCKED"
 AGENT_AGREED = "AGENT_AGREED"
 AGENT_LINE_REFUSED = "AGENT_LINE_REFUSED"
+AGENT_ACCEPTED = "AGENT_ACCEPTED"
+REFILL_ACCEPTED = "REFILL_ACCEPTED"
+REFILL_REFUSED = "REFILL_REFUSED"
 
 REASONS: Mapping[str, str] = MappingProxyType(
     {
@@ -213,6 +223,9 @@ REASONS: Mapping[str, str] = MappingProxyType(
         AGENT_BLOCKED: "Bloquée par l'assureur",
         AGENT_AGREED: "Quantité ou prix accordé par l'assureur",
         AGENT_LINE_REFUSED: "Ligne refusée par l'assureur",
+        AGENT_ACCEPTED: "Ligne acceptée par l'assureur",
+        REFILL_ACCEPTED: "Renouvellement anticipé accepté par l'assureur",
+        REFILL_REFUSED: "Renouvellement anticipé refusé par l'assureur",
     }
 )
 

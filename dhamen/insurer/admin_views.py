@@ -60,9 +60,12 @@ def _settings_page(errors=None, values=None, status=200, report=None):
                "cycles": {c: settings.CYCLE_LABELS[c] for c in RECONCILIATION_CYCLES},
                "fraud_ints": settings.FRAUD_INTS, "flag_points": [(c, reason_label(c)) for c in DEFAULT_POINTS],
                "counts": {t: len(settings.bareme_rows(config, t)) for t in CARE_TYPES},
-               "errors": errors or {}, "report": report}
+               "errors": errors or {}, "report": report, "limits": settings.limits_values(config),
+               "default_ceilings": settings.default_ceilings(), "ceiling_kinds": settings.CEILING_KINDS,
+               "limit_ints": settings.LIMIT_INTS}
     if values:
         context.update(values)
+    context["limit_rows"] = list(context["limits"]["rows"]) + [{"code": "", "quantity": "", "days": ""}] * BLANK_ROWS
     return render_template("insurer/settings.html", **context), status
 
 
@@ -96,6 +99,22 @@ def settings_general():
 def settings_fraud():
     return _save_section("fraud", settings.apply_fraud,
                          "Règles de fraude enregistrées : elles s'appliquent aux nouvelles demandes.")
+
+
+@bp.post("/parametres/plafonds")
+@require_role(ADMIN)
+def settings_limits():
+    """Line and claim ceilings per care type, quantity limits per code, refill threshold, late claims."""
+    insurer = _insurer()
+    try:
+        new = settings.apply_limits(insurer.config_json or {}, request.form)
+    except settings.SettingsError as exc:
+        posted = {k: v for k, v in request.form.items() if not k.startswith("qty-")}
+        posted["rows"] = [{**row, "label": ""} for row in settings.posted_quantity_rows(request.form)]
+        return _settings_page(exc.errors, {"limits": posted}, 422)
+    _save_config(insurer, new, "limits")
+    flash("Plafonds et limites enregistrés : ils s'appliquent aux nouvelles demandes.", "success")
+    return redirect(url_for(".settings_page"))
 
 
 @bp.post("/parametres/bareme/import")

@@ -9,8 +9,11 @@
     never accepted in a URL (400 ``NATIONAL_ID_IN_URL``): filter by member id.
 ``POST /api/v1/claims/<id>/decision`` (same roles)
     ``{"decision": "approve"|"partial"|"reject"|"block", "note": "…",
-    "lines": [{"line": 1, "quantity": 2, "unitPrice": 300000, "reason": "…"}]}``
-    (lines numbered from 1; ``lines`` only with ``partial``).  Same rules as
+    "lines": [{"line": 1, "quantity": 2, "unitPrice": 300000, "reason": "…"},
+    {"line": 2, "agreedUnitPrice": 15000, "reason": "…"}, {"line": 3, "override": "refuse", "reason": "…"}]}``
+    (lines numbered from 1; ``lines`` only with ``partial``; ``agreedUnitPrice``: the tariff agreed for a
+    line sent hors nomenclature; ``override``: the early-refill reason of the line accepted or refused,
+    required on every early-refill line of a ``partial``).  Same rules as
     the portal; 200 with the claim; 409 ``ALREADY_DECIDED`` naming who
     decided what.  ``Idempotency-Key``: a retry with the same key and body
     replays the first answer (``Idempotent-Replayed: true``), another body
@@ -49,6 +52,12 @@ class LineDecisionBody(_Body):
     line: Annotated[int, Field(ge=1, le=MAX_LINES)]
     quantity: Annotated[int | None, Field(ge=0, le=MAX_QUANTITY)] = None
     unitPrice: Annotated[int | None, Field(ge=1, le=MAX_UNIT_PRICE)] = None
+    agreedUnitPrice: Annotated[int | None, Field(
+        ge=1, le=MAX_UNIT_PRICE, description="Prix unitaire accordé (millimes, au plus le prix demandé) à une ligne "
+        "envoyée hors nomenclature : il devient son tarif.")] = None
+    override: Annotated[Literal["accept", "refuse"] | None, Field(
+        description="Motif de renouvellement anticipé de la ligne accepté (prise en charge selon les règles) ou "
+        "refusé (ligne non prise en charge) ; obligatoire sur chaque ligne concernée d'un `partial`.")] = None
     reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
 
 
@@ -115,7 +124,8 @@ def decide_claim(claim_id: str):
     if stored is not None:
         return ok(stored.response_json, 200, {"Idempotent-Replayed": "true"})
     agreements = [LineAgreement(position=line.line - 1, quantity=line.quantity, unit_price=line.unitPrice,
-                                reason=line.reason) for line in body.lines]
+                                agreed_price=line.agreedUnitPrice, override=line.override, reason=line.reason)
+                  for line in body.lines]
     try:
         decisions.decide(user, claim_id, body.decision, body.note, agreements, via="api")
     except decisions.DecisionError as exc:
@@ -140,7 +150,7 @@ def decide_claim(claim_id: str):
 
 
 def _camel(name: str | None) -> str:
-    return {"unit_price": "unitPrice"}.get(name or "", name or "")
+    return {"unit_price": "unitPrice", "agreed_price": "agreedUnitPrice"}.get(name or "", name or "")
 
 
 ROUTES = (

@@ -44,6 +44,7 @@ from dhamen.domain.agreement import (
     LineAgreement,
     StoredLine,
     decide_lines,
+    was_submitted,
 )
 from dhamen.domain.agreement import pinned_tariffs as _pinned
 from dhamen.domain.config import parse_insurer_config
@@ -134,7 +135,8 @@ def _check_input(action: str, note: str | None, agreements: list[LineAgreement])
 def stored_lines(claim: Claim) -> list[StoredLine]:
     return [StoredLine(code=i.code, label=i.label, quantity=i.quantity, unit_price=i.unit_price,
                        is_generic=i.is_generic, category=i.category, capped_unit_price=i.capped_unit_price,
-                       reason_codes=tuple(i.reason_codes_json or ())) for i in sorted(claim.items, key=lambda i: i.position)]
+                       reason_codes=tuple(i.reason_codes_json or ()), covered=i.covered_amount)
+            for i in sorted(claim.items, key=lambda i: i.position)]
 
 
 def recompute(claim: Claim, contract: Contract, agreements: list[LineAgreement]):
@@ -148,7 +150,11 @@ def recompute(claim: Claim, contract: Contract, agreements: list[LineAgreement])
                        tariffs=_pinned(stored_lines(claim), claim.bareme_version,
                                        convention.bareme_json if convention else None, claim.type),
                        used_this_year=max(0, used),
-                       insurer_config={k: v for k, v in config.items() if k != "bareme"})
+                       insurer_config={k: v for k, v in config.items() if k != "bareme"},
+                       # held lines the counter sent to the insurer keep the coverage they waited with (above a
+                       # ceiling, beyond a limit; hors nomenclature: 0 until a price is agreed); held lines of a
+                       # claim under review for another reason stay as the counter was told
+                       submitted=was_submitted([i.rule_applied for i in claim.items]))
     try:
         return decide_lines(ctx, stored_lines(claim), agreements)
     except AgreementError as exc:
@@ -193,8 +199,9 @@ def decide(user, claim_id: str, action: str, note: str | None = None,
                                 "Refusez la demande avec un motif.", 409)
         if result.covered_amount == 0:
             raise DecisionError("NOTHING_PAYABLE", "Approbation impossible : rien ne resterait à la charge de "
-                                f"{insurer_name} (plafond annuel atteint ou lignes refusées). Refusez la demande.",
-                                409)
+                                f"{insurer_name} (plafond annuel atteint, lignes refusées ou hors nomenclature "
+                                "sans prix accordé). Accordez un prix aux lignes hors nomenclature ou refusez la "
+                                "demande.", 409)
     now = utcnow()
     if action == "partial":
         code, reason = reasons.AGENT_PARTIAL, f"Accord partiel de {insurer_name}"
@@ -253,6 +260,16 @@ def low_risk(claim: Claim) -> bool:
     return claim.status == "pending_review" and claim.fraud_score < threshold
 
 
+#: reason codes of a claim whose lines need the agent's word one by one (held lines sent by the counter)
+LINE_BY_LINE = (reasons.SUBMITTED, reasons.REFILL_OVERRIDE)
+
+
+def needs_line_decisions(claim: Claim) -> bool:
+    """Lines the engine held (hors nomenclature, early refill, above the line ceiling, beyond a quantity limit) and
+    the counter sent to the insurer: an agent decides them one claim at a time, never in bulk."""
+    return claim.reason_code in LINE_BY_LINE or was_submitted([i.rule_applied for i in claim.items])
+
+
 def approve_many(user, claim_ids: list[str], note: str | None = None) -> tuple[list[Outcome], list[tuple[str, str]]]:
     """Approve each low-risk claim (each its own decision and audit row); others are reported, not decided."""
     ids = list(dict.fromkeys(i for i in claim_ids if isinstance(i, str) and 0 < len(i) <= 64))
@@ -268,6 +285,10 @@ def approve_many(user, claim_ids: list[str], note: str | None = None) -> tuple[l
             claim = _load(user, claim_id)
             if not low_risk(claim):
                 refused.append((claim_id, "Demande à risque ou bloquée : à examiner une par une."))
+                continue
+            if needs_line_decisions(claim):
+                refused.append((claim_id, "Lignes soumises par le prestataire (hors nomenclature, renouvellement "
+                                          "anticipé, plafond ou limite de quantité) : à décider ligne par ligne."))
                 continue
             done.append(decide(user, claim_id, "approve", note, via="lot"))
         except DecisionError as exc:

@@ -123,6 +123,9 @@ def history(claim: Claim) -> list[HistoryEntry]:
             detail = DECISION_WORDS.get(changes.get("action"), changes.get("action"))
             if changes.get("note"):
                 detail += f" — « {changes['note']} »"
+            words = [_line_words(line) for line in changes.get("lines") or () if isinstance(line, dict)]
+            if words:
+                detail += " ; " + " ; ".join(w for w in words if w)
             before, after = changes.get("before") or {}, changes.get("after") or {}
             if before.get("covered") != after.get("covered") and after.get("covered") is not None:
                 detail += f" ; prise en charge {format_tnd(before.get('covered') or 0)} → {format_tnd(after['covered'])}"
@@ -133,3 +136,21 @@ def history(claim: Claim) -> list[HistoryEntry]:
                 detail = (detail + " · " if detail else "") + f"score de risque {changes.get('fraud_score', 0)}"
         out.append(HistoryEntry(r.created_at, who, ACTION_LABELS.get(r.action, r.action), detail))
     return out
+
+
+def _line_words(line: dict) -> str:
+    """One line of a decision, in words: ``ligne 2 : quantité 1, prix accordé 15,000 TND (motif)``."""
+    from dhamen.domain.money import format_tnd
+
+    words = []
+    if line.get("quantity") is not None:
+        words.append("refusée" if line["quantity"] == 0 else f"quantité {line['quantity']}")
+    if line.get("unitPrice") is not None:
+        words.append(f"prix unitaire {format_tnd(line['unitPrice'])}")
+    if line.get("agreedUnitPrice") is not None:
+        words.append(f"prix accordé hors nomenclature {format_tnd(line['agreedUnitPrice'])}")
+    if line.get("override") in ("accept", "refuse"):
+        words.append(f"renouvellement anticipé {'accepté' if line['override'] == 'accept' else 'refusé'}")
+    if not words or not isinstance(line.get("position"), int):
+        return ""
+    return f"ligne {line['position'] + 1} : {', '.join(words)} ({line.get('reason') or ''})"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dhamen.domain.catalogue import CARE_TYPES, find
-from dhamen.domain.config import RECONCILIATION_CYCLES, parse_insurer_config
+from dhamen.domain.config import DEFAULT_CEILINGS, MAX_CEILING, RECONCILIATION_CYCLES, parse_insurer_config
 from dhamen.domain.coverage import MAX_CODE_LENGTH, MAX_UNIT_PRICE, parse_convention
 from dhamen.domain.errors import ConfigError, MoneyError
 from dhamen.domain.fraud import DEFAULT_POINTS, parse_fraud_config
@@ -120,6 +120,117 @@ def apply_fraud(config: Mapping[str, Any], form: Mapping[str, str]) -> dict:
         except ConfigError as exc:
             errors["__all__"] = str(exc)
     return _checked({**config, "fraud": fraud}, errors)
+
+
+# --- ceilings and quantity limits ------------------------------------------------------------
+
+CEILING_KINDS = {"line": "Plafond par ligne", "claim": "Plafond par demande"}
+LIMIT_INTS = {  # key: (label, low, high, default)
+    "refill_threshold": ("Renouvellement : part du traitement écoulée (%)", 1, 100, 75),
+    "max_care_age_days": ("Ancienneté maximale des soins (jours)", 1, 365, 30),
+}
+MAX_QUANTITY_LIMITS = 500
+
+
+def _find_label(code: str) -> str:
+    for care_type in CARE_TYPES:
+        item = find(care_type, code)
+        if item is not None:
+            return f"{item.label} ({CARE_TYPE_LABELS[care_type].lower()})"
+    return "Hors catalogue"
+
+
+def limits_values(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ceilings (TND, per kind and care type), the quantity limits' rows and the two delays, as the form shows them."""
+    s = parse_insurer_config(config)
+    out: dict[str, Any] = {f"ceil-{kind}-{t}": format_tnd(getattr(s, f"{kind}_ceilings")[t], with_unit=False)
+                           for kind in CEILING_KINDS for t in CARE_TYPES}
+    out["refill_threshold"] = str(s.refill_threshold)
+    out["max_care_age_days"] = str(s.max_care_age_days)
+    out["rows"] = [{"code": code, "label": _find_label(code), "quantity": str(limit.quantity), "days": str(limit.days)}
+                   for code, limit in sorted(s.quantity_limits.items())]
+    return out
+
+
+def posted_quantity_rows(form: Mapping[str, str]) -> list[dict]:
+    """The quantity limits' rows as posted (``qty-<n>-code`` / ``-quantity`` / ``-days``), blank ones left out."""
+    rows = []
+    for n in _row_numbers(form, "qty"):
+        row = {k: (form.get(f"qty-{n}-{k}") or "").strip() for k in ("code", "quantity", "days")}
+        if any(row.values()):
+            rows.append(row)
+    return rows
+
+
+def _row_numbers(form: Mapping[str, str], prefix: str) -> list[int]:
+    return sorted({int(k.split("-")[1]) for k in form if k.startswith(f"{prefix}-") and k.count("-") == 2
+                   and k.split("-")[1].isdigit() and len(k.split("-")[1]) <= 4})
+
+
+def _whole(raw: str, label: str, low: int, high: int, errors: dict[str, str], key: str) -> int | None:
+    raw = (raw or "").strip()
+    if not raw.isdigit() or len(raw) > 6 or not low <= int(raw) <= high:
+        errors[key] = f"{label} : un nombre entier de {low} à {high}."
+        return None
+    return int(raw)
+
+
+def apply_limits(config: Mapping[str, Any], form: Mapping[str, str]) -> dict:
+    """New configuration with the form's ceilings (TND), quantity limits and delays; checked by the domain."""
+    errors: dict[str, str] = {}
+    ceilings: dict[str, dict[str, int]] = {}
+    for kind, name in CEILING_KINDS.items():
+        ceilings[kind] = {}
+        for care_type in CARE_TYPES:
+            key = f"ceil-{kind}-{care_type}"
+            where = f"{name}, {CARE_TYPE_LABELS[care_type].lower()}"
+            raw = (form.get(key) or "").strip()
+            try:
+                amount = parse_tnd(raw)
+            except MoneyError as exc:
+                errors[key] = f"{where} : {exc}"
+                continue
+            if not 1 <= amount <= MAX_CEILING:
+                errors[key] = f"{where} : un montant de {format_tnd(1)} à {format_tnd(MAX_CEILING)}."
+                continue
+            ceilings[kind][care_type] = amount
+    for care_type in CARE_TYPES:
+        line, claim = ceilings["line"].get(care_type), ceilings["claim"].get(care_type)
+        if line is not None and claim is not None and line > claim:
+            errors[f"ceil-line-{care_type}"] = (
+                f"{CARE_TYPE_LABELS[care_type]} : le plafond par ligne ({format_tnd(line)}) ne peut pas dépasser "
+                f"le plafond par demande ({format_tnd(claim)}).")
+    new = dict(config)
+    new["ceilings"] = ceilings
+    for key, (label, low, high, _default) in LIMIT_INTS.items():
+        value = _whole(form.get(key, ""), label, low, high, errors, key)
+        if value is not None:
+            new[key] = value
+    limits: dict[str, dict[str, int]] = {}
+    numbers = _row_numbers(form, "qty")
+    for n in numbers:
+        raw = {k: (form.get(f"qty-{n}-{k}") or "").strip() for k in ("code", "quantity", "days")}
+        if not any(raw.values()):
+            continue
+        where = f"Limite {n + 1}"
+        code = _code(raw["code"], where, errors, f"qty-{n}-code")
+        quantity = _whole(raw["quantity"], f"{where}, quantité", 0, 999, errors, f"qty-{n}-quantity")
+        days = _whole(raw["days"], f"{where}, période", 1, 365, errors, f"qty-{n}-days")
+        if code and code in limits:
+            errors[f"qty-{n}-code"] = f"{where} : le code {code} figure deux fois."
+        elif code and quantity is not None and days is not None:
+            limits[code] = {"quantity": quantity, "days": days}
+    if len(limits) > MAX_QUANTITY_LIMITS:
+        errors["__all__"] = f"{MAX_QUANTITY_LIMITS} limites de quantité au plus."
+    new["quantity_limits"] = limits
+    if not limits:
+        new.pop("quantity_limits")
+    return _checked(new, errors)
+
+
+def default_ceilings() -> dict[str, dict[str, str]]:
+    """The defaults, in TND, for the form's hints."""
+    return {kind: {t: format_tnd(v) for t, v in DEFAULT_CEILINGS[kind].items()} for kind in CEILING_KINDS}
 
 
 # --- barème ------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from flask_login import current_user
 from dhamen.access.rbac import require_role
 from dhamen.claims.queries import member_by_national_id
 from dhamen.core import crypto
-from dhamen.domain.agreement import LineAgreement
+from dhamen.domain.agreement import OVERRIDE_DECISIONS, LineAgreement, was_submitted
 from dhamen.domain.config import parse_insurer_config
 from dhamen.domain.errors import ConfigError, MoneyError
 from dhamen.domain.labels import CARE_TYPE_LABELS
@@ -126,36 +126,53 @@ def claim(claim_id: str):
 def _claim_page(claim_id: str, form=None, error=None, status: int = 200):
     file = detail.load(current_user, claim_id)
     return render_template("insurer/claim.html", file=file, c=file.claim, form=form or {}, error=error,
-                           open_for_review=file.claim.status in queue.REVIEW_STATUSES), status
+                           open_for_review=file.claim.status in queue.REVIEW_STATUSES,
+                           submitted=was_submitted([i.rule_applied for i in file.claim.items])), status
 
 
 def read_agreements(form) -> tuple[list[LineAgreement], list[dict]]:
-    """The decision form's per-line fields (``lines-<n>-qty``, ``-price`` in TND, ``-reason``)."""
+    """The decision form's per-line fields: ``lines-<n>-qty``, ``-price`` (TND, lower than asked), ``-agreed``
+    (TND, agreed price of a line hors nomenclature), ``-override`` (``accept``/``refuse`` an early refill),
+    ``-reason``."""
     out, errors = [], []
     positions = sorted({int(k.split("-")[1]) for k in form if k.startswith("lines-") and k.split("-")[1].isdigit()
                         and len(k.split("-")[1]) <= 3})
     for n in positions:
         qty_raw = (form.get(f"lines-{n}-qty") or "").strip()
         price_raw = (form.get(f"lines-{n}-price") or "").strip()
+        agreed_raw = (form.get(f"lines-{n}-agreed") or "").strip()
+        override = (form.get(f"lines-{n}-override") or "").strip() or None
         reason = (form.get(f"lines-{n}-reason") or "").strip()
-        if not qty_raw and not price_raw and not reason:
+        if not qty_raw and not price_raw and not agreed_raw and not override and not reason:
             continue
-        qty = price = None
+        qty = price = agreed = None
         if qty_raw:
             if qty_raw.isdigit() and len(qty_raw) <= 4:
                 qty = int(qty_raw)
             else:
                 errors.append({"line": n + 1, "field": "quantity",
                                "message": f"Ligne {n + 1} : quantité accordée invalide (un entier)."})
-        if price_raw:
-            try:
-                price = parse_tnd(price_raw)
-            except MoneyError as exc:
-                errors.append({"line": n + 1, "field": "unit_price", "message": f"Ligne {n + 1} : {exc}"})
-        if qty is None and price is None and not errors:
+        for raw, name in ((price_raw, "unit_price"), (agreed_raw, "agreed_price")):
+            if raw:
+                try:
+                    value = parse_tnd(raw)
+                except MoneyError as exc:
+                    errors.append({"line": n + 1, "field": name, "message": f"Ligne {n + 1} : {exc}"})
+                    continue
+                if name == "unit_price":
+                    price = value
+                else:
+                    agreed = value
+        if override is not None and override not in OVERRIDE_DECISIONS:
+            errors.append({"line": n + 1, "field": "override",
+                           "message": f"Ligne {n + 1} : choisissez d'accepter ou de refuser le renouvellement "
+                                      "anticipé."})
+            override = None
+        if qty is None and price is None and agreed is None and override is None and not errors:
             errors.append({"line": n + 1, "field": "quantity",
                            "message": f"Ligne {n + 1} : indiquez la quantité ou le prix accordé."})
-        out.append(LineAgreement(position=n, quantity=qty, unit_price=price, reason=reason))
+        out.append(LineAgreement(position=n, quantity=qty, unit_price=price, agreed_price=agreed, override=override,
+                                 reason=reason))
     return out, errors
 
 

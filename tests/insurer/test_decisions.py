@@ -85,7 +85,8 @@ def test_approve_in_part_agreed_quantity_and_price(client, shop):
         assert "Accord partiel de Assurances Test A : Accord pour 2 nuits" in html and "450,000" in html, path
     decision = claim.details_json["decision"]
     assert decision["action"] == "partial" and decision["lines"][0] == {
-        "position": 0, "quantity": 2, "unitPrice": None, "reason": "Sortie possible à J2"}
+        "position": 0, "quantity": 2, "unitPrice": None, "agreedUnitPrice": None, "override": None,
+        "reason": "Sortie possible à J2"}
     assert claim.details_json["room"] == "12"  # the stay is kept
     (row,) = audit_rows("claim.decision")
     assert row.changes_json["before"]["covered"] == 630_000 and row.changes_json["after"]["covered"] == 450_000
