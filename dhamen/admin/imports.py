@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import NullType
 
 from dhamen.access.rbac import require_role
@@ -80,6 +81,14 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[i:i + size]
 
 
+def _among(column, values: list):
+    """``column IN (values)``; on PostgreSQL ``= ANY(array)``, one bound value instead of thousands
+    (the driver parses a 5 000-placeholder statement for 0.2 s and SQLAlchemy expands it as long)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _bulk_insert(table: sa.Table, rows: list[dict], progress=None) -> None:
     """``executemany`` of ``rows`` into ``table``, the columns' bind processing done here.
 
@@ -100,24 +109,36 @@ def _bulk_insert(table: sa.Table, rows: list[dict], progress=None) -> None:
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         memo = None if processor is None or isinstance(column_type, EncryptedText) else {}
         steps.append((name, processor, memo))
+    def processed(row: dict) -> list:
+        out = []
+        for name, processor, memo in steps:
+            value = row[name]
+            if processor is None or value is None:
+                out.append(value)
+            elif memo is None:
+                out.append(processor(value))
+            else:
+                key = value if isinstance(value, (str, int, date)) else id(value)  # dicts: the shared object
+                if (done := memo.get(key)) is None:
+                    done = memo[key] = processor(value)
+                out.append(done)
+        return out
+
+    if dialect.name == "postgresql":
+        driver = db.session.connection().connection.driver_connection
+        columns = ", ".join(f'"{name}"' for name in names)
+        with driver.cursor() as cursor:
+            for start in range(0, len(rows), WRITE_CHUNK):
+                with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+                    for row in rows[start:start + WRITE_CHUNK]:
+                        copy.write_row(processed(row))
+                if progress is not None:
+                    progress(len(rows[start:start + WRITE_CHUNK]))
+        return
     plain = sa.Table(table.name, sa.MetaData(), *(sa.Column(name, NullType()) for name in names))
     statement = insert(plain)
-    for done in range(0, len(rows), WRITE_CHUNK):
-        batch = []
-        for row in rows[done:done + WRITE_CHUNK]:
-            out = {}
-            for name, processor, memo in steps:
-                value = row[name]
-                if processor is None or value is None:
-                    out[name] = value
-                elif memo is None:
-                    out[name] = processor(value)
-                else:
-                    key = value if isinstance(value, (str, int, date)) else id(value)  # dicts: the shared object
-                    if (processed := memo.get(key)) is None:
-                        processed = memo[key] = processor(value)
-                    out[name] = processed
-            batch.append(out)
+    for start in range(0, len(rows), WRITE_CHUNK):
+        batch = [dict(zip(names, processed(row), strict=True)) for row in rows[start:start + WRITE_CHUNK]]
         db.session.execute(statement, batch)
         if progress is not None:
             progress(len(batch))
@@ -140,7 +161,7 @@ def apply_rows(insurer_id: str, rows: list[onboarding.Row], progress=None) -> tu
     for chunk in _chunks(list({r.national_id_hash for r in rows})):
         for row in session.execute(select(Adherent.national_id_hash, Adherent.id, Adherent.last_name,
                                           Adherent.first_name, Adherent.date_of_birth)
-                                   .where(Adherent.national_id_hash.in_(chunk))):
+                                   .where(_among(Adherent.national_id_hash, chunk))):
             members[row[0]] = (row[1], row[2].lower(), row[3].lower(), row[4])
     contracts: dict[str, tuple] = {}
     for chunk in _chunks([r.contract_number for r in rows]):
@@ -148,7 +169,7 @@ def apply_rows(insurer_id: str, rows: list[onboarding.Row], progress=None) -> tu
                                         Contract.plan_type, Contract.start_date, Contract.end_date,
                                         Contract.carence_days, Contract.annual_limit, Contract.coverage_json,
                                         Contract.exclusions_json)
-                                 .where(Contract.insurer_id == insurer_id, Contract.contract_number.in_(chunk))):
+                                 .where(Contract.insurer_id == insurer_id, _among(Contract.contract_number, chunk))):
             contracts[c[0]] = c
     new_members, new_contracts, changed = [], [], []
     created_ids: dict[str, str] = {}
