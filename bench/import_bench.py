@@ -147,7 +147,7 @@ def _progress_watcher(app, import_id: str, name: str):
             while not stop.wait(2.0):
                 r = imports._record(import_id) or {}
                 if r.get("status") == "writing":
-                    step = (f"écriture {r['written']}/{r['to_write']} enregistrements" if r.get("to_write")
+                    step = (f"écriture {r['written']}/{r['to_write']} enregistrements" if r.get("to_write", "0") != "0"
                             else "comparaison avec la base")
                 else:
                     step = f"vérification {r.get('processed', '0')} lignes"

@@ -221,6 +221,8 @@ def apply_rows(insurer_id: str, rows: list[onboarding.Row], progress=None) -> tu
         if progress is not None:
             progress(written, to_write)
 
+    step(0)  # what is to be written is known: the page shows it from now on
+
     _bulk_insert(Adherent.__table__, new_members, step)
     _bulk_insert(Contract.__table__, new_contracts, step)
     if changed:
