@@ -90,14 +90,16 @@ def _among(column, values: list):
 
 
 def _bulk_insert(table: sa.Table, rows: list[dict], progress=None) -> None:
-    """``executemany`` of ``rows`` into ``table``, the columns' bind processing done here.
+    """Write ``rows`` into ``table`` on the session's connection (same transaction), fast.
 
     Same values in the database as ``insert(table)`` with the model's types: each column's
     own processor (``EncryptedText``, ``UTCDateTime``, JSON, the dialect's dates) runs on
-    each value, but a value that repeats across rows (the one timestamp, the few coverage
-    documents, dates) is processed once; encrypted columns never share a result (a fresh
-    nonce each).  The processed rows then go through a copy of the table with untyped
-    columns, so SQLAlchemy does not process them a second time.
+    each value, column by column, but a value that repeats across rows (the one timestamp,
+    the few coverage documents, dates) is processed once; encrypted columns never share a
+    result (a fresh nonce each).  The processed rows go to the driver: ``COPY … FROM
+    STDIN`` on PostgreSQL, ``executemany`` on SQLite (SQLAlchemy would build a parameter
+    dictionary per row and look at every value again); ``WRITE_CHUNK`` rows at a time,
+    ``progress(n)`` after each.
     """
     if not rows:
         return
@@ -109,39 +111,48 @@ def _bulk_insert(table: sa.Table, rows: list[dict], progress=None) -> None:
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         memo = None if processor is None or isinstance(column_type, EncryptedText) else {}
         steps.append((name, processor, memo))
-    def processed(row: dict) -> list:
+
+    def column(values: list, processor, memo) -> list:
+        if processor is None:
+            return values
+        if memo is None:
+            return [None if v is None else processor(v) for v in values]
         out = []
-        for name, processor, memo in steps:
-            value = row[name]
-            if processor is None or value is None:
-                out.append(value)
-            elif memo is None:
-                out.append(processor(value))
-            else:
-                key = value if isinstance(value, (str, int, date)) else id(value)  # dicts: the shared object
-                if (done := memo.get(key)) is None:
-                    done = memo[key] = processor(value)
-                out.append(done)
+        for v in values:
+            if v is None:
+                out.append(None)
+                continue
+            key = v if isinstance(v, (str, int, date)) else id(v)  # dicts and lists: the shared object
+            if (done := memo.get(key)) is None:
+                done = memo[key] = processor(v)
+            out.append(done)
         return out
 
-    if dialect.name == "postgresql":
-        driver = db.session.connection().connection.driver_connection
-        columns = ", ".join(f'"{name}"' for name in names)
-        with driver.cursor() as cursor:
-            for start in range(0, len(rows), WRITE_CHUNK):
-                with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                    for row in rows[start:start + WRITE_CHUNK]:
-                        copy.write_row(processed(row))
-                if progress is not None:
-                    progress(len(rows[start:start + WRITE_CHUNK]))
-        return
+    def processed(chunk: list[dict]) -> list[tuple]:
+        return list(zip(*(column([row[name] for row in chunk], processor, memo)
+                          for name, processor, memo in steps), strict=True))
+
     plain = sa.Table(table.name, sa.MetaData(), *(sa.Column(name, NullType()) for name in names))
-    statement = insert(plain)
+    driver = db.session.connection().connection.driver_connection
+    if dialect.name == "postgresql":
+        from psycopg import sql
+
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(name) for name in names))
+    elif dialect.name == "sqlite":
+        insert_sql = str(insert(plain).compile(dialect=dialect))  # INSERT INTO t (a, b) VALUES (?, ?)
     for start in range(0, len(rows), WRITE_CHUNK):
-        batch = [dict(zip(names, processed(row), strict=True)) for row in rows[start:start + WRITE_CHUNK]]
-        db.session.execute(statement, batch)
+        chunk = processed(rows[start:start + WRITE_CHUNK])
+        if dialect.name == "postgresql":
+            with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+                for values in chunk:
+                    copy.write_row(values)
+        elif dialect.name == "sqlite":
+            driver.executemany(insert_sql, chunk)
+        else:  # any other database: through SQLAlchemy, without its type processing
+            db.session.execute(insert(plain), [dict(zip(names, values, strict=True)) for values in chunk])
         if progress is not None:
-            progress(len(batch))
+            progress(len(chunk))
 
 
 def _contract_values(row: onboarding.Row) -> dict:
