@@ -175,13 +175,20 @@ def apply_rows(insurer_id: str, rows: list[onboarding.Row], progress=None) -> tu
                                    .where(_among(Adherent.national_id_hash, chunk))):
             members[row[0]] = (row[1], row[2].lower(), row[3].lower(), row[4])
     contracts: dict[str, tuple] = {}
+    documents: dict[str, object] = {}  # the JSON documents as text, decoded once each (most contracts share a few)
+
+    def decoded(text: str):
+        if (found := documents.get(text)) is None:
+            found = documents[text] = json.loads(text)
+        return found
+
     for chunk in _chunks([r.contract_number for r in rows]):
         for c in session.execute(select(Contract.contract_number, Contract.id, Contract.adherent_id,
                                         Contract.plan_type, Contract.start_date, Contract.end_date,
-                                        Contract.carence_days, Contract.annual_limit, Contract.coverage_json,
-                                        Contract.exclusions_json)
+                                        Contract.carence_days, Contract.annual_limit,
+                                        sa.cast(Contract.coverage_json, sa.Text), sa.cast(Contract.exclusions_json, sa.Text))
                                  .where(Contract.insurer_id == insurer_id, _among(Contract.contract_number, chunk))):
-            contracts[c[0]] = c
+            contracts[c[0]] = (*c[:8], decoded(c[8]), decoded(c[9]))
     new_members, new_contracts, changed = [], [], []
     created_ids: dict[str, str] = {}
     now = utcnow()
