@@ -125,6 +125,8 @@ def test_admin_ends_a_convention_and_bad_dates_are_refused(admin, orgs):
     assert conv.end_date == yesterday
     assert audit_rows("convention.end")[0].changes_json == {"end_date": {"before": None,
                                                                           "after": yesterday.isoformat()}}
+    log = admin.text(f"/admin/journal?entite=convention&entite_id={conv.id}")
+    assert "Convention terminée" in log and "Convention : création" in log
 
 
 def test_list_filters_by_insurer_state_and_provider(admin, orgs):
