@@ -143,6 +143,7 @@ def test_list_filters_by_insurer_state_and_provider(admin, orgs):
     everything = body()
     assert "Pharmacie Lafayette" in everything and "Labo Pasteur" in everything and "2 conventions" in admin.text(
         "/admin/conventions")
+    assert f'href="/admin/conventions?assureur={orgs["star"].id}"' in admin.text(f"/admin/assureurs/{orgs['star'].id}")
     only_star = body(f"?assureur={orgs['star'].id}")
     assert "Pharmacie Lafayette" in only_star and "Labo Pasteur" not in only_star
     assert "Labo Pasteur" not in body("?etat=en_vigueur") and "Labo Pasteur" in body("?etat=terminee")
