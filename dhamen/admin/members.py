@@ -45,6 +45,7 @@ from dhamen.core import audit, crypto
 from dhamen.core.sqltypes import utcnow
 from dhamen.domain.errors import MoneyError
 from dhamen.domain.money import format_tnd, parse_tnd
+from dhamen.domain.payers import MAX_RANK, PayerContract, check_payer_ranks
 from dhamen.domain.transitions import (
     CONTRACT_ACTION_LABELS,
     TransitionError,
@@ -93,6 +94,9 @@ class ContractForm(FrenchForm):
     carence_days = IntegerField("Délai de carence (jours)", default=0, validators=[
         Optional(), NumberRange(0, 3650, message="entre 0 et 3650 jours.")])
     annual_limit = StringField("Plafond annuel (TND)", validators=[Optional(), Length(max=30)])
+    payer_rank = IntegerField("Ordre de prise en charge", default=1, validators=[
+        InputRequired("obligatoire (1 : ce contrat paie en premier)."),
+        NumberRange(1, MAX_RANK, message=f"un rang de 1 à {MAX_RANK} est attendu.")])
     exclusions = TextAreaField("Exclusions", validators=[Optional(), Length(max=5000)])
 
     def validate_end_date(self, field):
@@ -279,8 +283,25 @@ def contract_values(form: ContractForm, posted) -> tuple[dict, list[str]]:
     values = {"insurer_id": form.insurer_id.data, "contract_number": (form.contract_number.data or "").strip().upper(),
               "plan_type": form.plan_type.data, "start_date": form.start_date.data, "end_date": form.end_date.data,
               "carence_days": form.carence_days.data or 0, "annual_limit": limit, "coverage_json": coverage,
-              "exclusions_json": exclusions}
+              "exclusions_json": exclusions, "payer_rank": form.payer_rank.data}
     return values, errors
+
+
+def payer_contract(c: Contract, **over) -> PayerContract:
+    values = {"id": c.id, "number": c.contract_number, "insurer": c.insurer.name if c.insurer else "",
+              "start": c.start_date, "end": c.end_date, "status": c.status, "rank": c.payer_rank or 1, **over}
+    return PayerContract(**values)
+
+
+def _payer_errors(member: Adherent, contract: Contract | None, values: dict) -> list[str]:
+    """The payer order of the member's contracts once this one is saved (only its own problems)."""
+    insurer = db.session.get(Insurer, values["insurer_id"])
+    edited = PayerContract(id=contract.id if contract else "", number=values["contract_number"],
+                           insurer=insurer.name if insurer else "", start=values["start_date"],
+                           end=values["end_date"], status=contract.status if contract else "active",
+                           rank=values["payer_rank"])
+    others = [payer_contract(c) for c in member.contracts if contract is None or c.id != contract.id]
+    return check_payer_ranks([*others, edited], changed={edited.id})
 
 
 def _duplicate_number(insurer_id: str, number: str, current_id: str | None) -> bool:
@@ -297,6 +318,8 @@ def contract_form(member_id: str | None = None, contract_id: str | None = None):
     member = contract.adherent if contract else _member(member_id)
     form = ContractForm(obj=contract) if contract else ContractForm()
     form.insurer_id.choices = _insurer_choices()
+    if request.method == "GET" and contract is None:  # a second contract in force is proposed as a complement
+        form.payer_rank.data = min(MAX_RANK, 1 + sum(c.status in ("active", "suspended") for c in member.contracts))
     if request.method == "GET" and contract is not None:
         form.annual_limit.data = format_tnd(contract.annual_limit, with_unit=False) if contract.annual_limit else ""
         form.exclusions.data = "\n".join(contract.exclusions_json or [])
@@ -315,6 +338,8 @@ def contract_form(member_id: str | None = None, contract_id: str | None = None):
                 errors.append("Assureur : choisissez un assureur en service.")
             elif _duplicate_number(values["insurer_id"], values["contract_number"], contract.id if contract else None):
                 errors.append(f"Numéro de contrat : « {values['contract_number']} » existe déjà chez cet assureur.")
+            else:
+                errors += _payer_errors(member, contract, values)
             if not errors:
                 if contract is None:
                     contract = Contract(adherent_id=member.id, status="active", **values)
@@ -354,3 +379,57 @@ def contract_status(contract_id: str):
     audit.record(f"contract.{action}", "contract", contract.id, {"status": [old, new]}, insurer_id=contract.insurer_id)
     flash(f"Contrat {contract.contract_number} : {CONTRACT_STATUS_LABELS[new].lower()}.", "success")
     return redirect(url_for("admin.member", member_id=contract.adherent_id), 303)
+
+
+# --- the order of payers of a member's contracts ------------------------------------------
+
+def _ranked(member: Adherent) -> list[Contract]:
+    """The member's contracts in force (active, suspended), in payer order."""
+    live = [c for c in member.contracts if c.status in ("active", "suspended")]
+    return sorted(live, key=lambda c: (c.payer_rank or 1, c.start_date, c.contract_number))
+
+
+@bp.route("/adherents/<member_id>/ordre-des-payeurs", methods=["GET", "POST"])
+@require_role("ADMIN")
+def payer_order(member_id: str):
+    """Every contract in force of the member ranked at once (swapping two ranks is one change)."""
+    m = _member(member_id)
+    contracts = _ranked(m)
+    chosen = {c.id: str(c.payer_rank or 1) for c in contracts}
+    errors, status = [], 200
+    if request.method == "POST":
+        from flask_wtf.csrf import validate_csrf
+        from wtforms.validators import ValidationError as CsrfError
+
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except CsrfError:
+            abort(400, "CSRF")
+        status = 422
+        ranks = {}
+        for c in contracts:
+            raw = (request.form.get(f"rang_{c.id}") or "").strip()
+            chosen[c.id] = raw
+            if not raw.isdigit() or not 1 <= int(raw) <= MAX_RANK:
+                errors.append(f"Ordre de prise en charge du contrat {c.contract_number} ({c.insurer.name}) : "
+                              f"un rang de 1 à {MAX_RANK} est attendu.")
+            else:
+                ranks[c.id] = int(raw)
+        if not contracts:
+            errors.append("Ordre de prise en charge : l'adhérent n'a aucun contrat en cours.")
+        if not errors:
+            ended = [payer_contract(c) for c in m.contracts if c.id not in ranks]
+            errors = check_payer_ranks([*ended, *(payer_contract(c, rank=ranks[c.id]) for c in contracts)],
+                                       changed=set(ranks))
+        if not errors:
+            changed = 0
+            for c in contracts:
+                if (c.payer_rank or 1) != ranks[c.id]:
+                    audit.record("contract.payer_rank", "contract", c.id, {"payer_rank": [c.payer_rank, ranks[c.id]]},
+                                 insurer_id=c.insurer_id)
+                    c.payer_rank = ranks[c.id]
+                    changed += 1
+            flash("Ordre de prise en charge enregistré." if changed else "Aucune modification.", "success")
+            return redirect(url_for("admin.member", member_id=m.id), 303)
+    return render_template("admin/payer_order.html", member=m, contracts=contracts, chosen=chosen, errors=errors,
+                           max_rank=min(MAX_RANK, max(len(contracts), 1)), status_labels=CONTRACT_STATUS_LABELS), status

@@ -59,6 +59,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("exclusions", False, "Exclusions séparées par | (code, préfixe*, cat:catégorie)", "cat:cosmetique|KC*"),
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+_REQUIRED = tuple(c.name for c in COLUMNS if c.required)
 PLANS = {"individuel": "individual", "famille": "family", "groupe": "corporate",
          "individual": "individual", "family": "family", "corporate": "corporate"}
 _CARE_COLUMNS = {"pharmacie": "pharmacy", "consultation": "consultation", "laboratoire": "lab",
@@ -67,6 +68,7 @@ _NATIONAL_ID = re.compile(r"^[0-9A-Z]{6,20}$")
 _PHONE = re.compile(r"^\+?[0-9 .\-]{8,20}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NAME = re.compile(r"^[^\d<>{}@;]+$")
+_CONTRACT_NUMBER = re.compile(r"^[A-Z0-9/_.\-]+$")
 
 
 @dataclass
@@ -134,6 +136,16 @@ def _date(text: str) -> date:
 
 
 @functools.lru_cache(maxsize=1024)
+def _tnd(text: str) -> int:
+    """``parse_tnd`` (MoneyError otherwise), cached: a file has a few distinct ceilings."""
+    return parse_tnd(text)
+
+
+def _today() -> date:
+    return date.today()
+
+
+@functools.lru_cache(maxsize=1024)
 def _coverage(form_items: tuple) -> tuple[dict, tuple[str, ...]]:
     """``coverage_from_form`` for one set of coverage cells (most lines of a file share a few)."""
     coverage, errors = coverage_from_form(dict(form_items))
@@ -177,45 +189,42 @@ def check_header(header: list[str]) -> list[Rejection]:
 
 
 def check_row(values: dict[str, str], line: int) -> tuple[Row | None, list[Rejection]]:
-    """One line: a ``Row`` or the reasons it is rejected (every problem, each with its column)."""
+    """One line: a ``Row`` or the reasons it is rejected (every problem, each with its column).
+
+    Called once per line of files of 50 000 lines: every cell is read once into a local,
+    the checks that repeat across lines (dates, coverage cells, exclusions) are cached.
+    """
     errs: list[Rejection] = []
 
     def err(column: str, message: str) -> None:
         errs.append(Rejection(line, column, message))
 
-    cells = {k: (v or "").strip() for k, v in values.items()}
-
-    def get(name: str) -> str:
-        return cells.get(name, "")
-
-    for c in COLUMNS:
-        if c.required and not get(c.name):
-            err(c.name, "valeur obligatoire manquante.")
-    national_id = crypto.normalise_national_id(get("cin"))
-    if get("cin") and not _NATIONAL_ID.match(national_id):
+    cells = {k: v.strip() for k, v in values.items() if v}
+    get = cells.get
+    for name in _REQUIRED:
+        if not get(name):
+            err(name, "valeur obligatoire manquante.")
+    raw_id = get("cin", "")
+    national_id = crypto.normalise_national_id(raw_id)
+    if raw_id and not _NATIONAL_ID.match(national_id):
         err("cin", "8 chiffres (CIN) ou un numéro de passeport (6 à 20 lettres et chiffres) attendus.")
-    for name in ("nom", "prenom"):
-        if get(name) and (len(get(name)) > 100 or not _NAME.match(get(name))):
+    last_name, first_name = get("nom", ""), get("prenom", "")
+    for name, value in (("nom", last_name), ("prenom", first_name)):
+        if value and (len(value) > 100 or not _NAME.match(value)):
             err(name, "lettres seulement, 100 caractères au plus.")
-    birth = start = end = None
+    parsed: dict[str, date] = {}
     for name in ("date_naissance", "debut", "fin"):
-        if get(name):
+        if text := get(name):
             try:
-                parsed = _date(get(name))
+                parsed[name] = _date(text)
             except ValueError:
-                err(name, f"date invalide « {get(name)[:20]} » (jj/mm/aaaa attendu).")
-                continue
-            if name == "date_naissance":
-                birth = parsed
-            elif name == "debut":
-                start = parsed
-            else:
-                end = parsed
-    if birth and (birth > date.today() or birth.year < 1900):
+                err(name, f"date invalide « {text[:20]} » (jj/mm/aaaa attendu).")
+    birth, start, end = parsed.get("date_naissance"), parsed.get("debut"), parsed.get("fin")
+    if birth and (birth > _today() or birth.year < 1900):
         err("date_naissance", "date de naissance impossible.")
     if start and end and end < start:
         err("fin", "la date de fin précède la date de début.")
-    gender = get("sexe").upper() or None
+    gender = get("sexe", "").upper() or None
     if gender and gender not in ("M", "F"):
         err("sexe", "M ou F attendu.")
     phone = get("telephone") or None
@@ -224,48 +233,50 @@ def check_row(values: dict[str, str], line: int) -> tuple[Row | None, list[Rejec
     email = get("email") or None
     if email and (len(email) > 254 or not _EMAIL.match(email)):
         err("email", "adresse invalide.")
-    for name, limit in (("adresse", 300), ("ville", 100)):
-        if len(get(name)) > limit:
-            err(name, f"{limit} caractères au plus.")
-    number = get("numero_contrat").upper()
-    if number and (len(number) > 50 or not re.match(r"^[A-Z0-9/_.\-]+$", number)):
+    address, city = get("adresse") or None, get("ville") or None
+    if address and len(address) > 300:
+        err("adresse", "300 caractères au plus.")
+    if city and len(city) > 100:
+        err("ville", "100 caractères au plus.")
+    number = get("numero_contrat", "").upper()
+    if number and (len(number) > 50 or not _CONTRACT_NUMBER.match(number)):
         err("numero_contrat", "lettres, chiffres, /, -, _ et . seulement (50 au plus).")
-    plan = PLANS.get(get("formule").lower())
-    if get("formule") and plan is None:
+    plan_text = get("formule", "")
+    plan = PLANS.get(plan_text.lower())
+    if plan_text and plan is None:
         err("formule", "individuel, famille ou groupe attendu.")
     carence = 0
-    if get("carence_jours"):
-        if not get("carence_jours").isdigit() or int(get("carence_jours")) > 3650:
+    if carence_text := get("carence_jours"):
+        if not carence_text.isdigit() or int(carence_text) > 3650:
             err("carence_jours", "nombre de jours entre 0 et 3650 attendu.")
         else:
-            carence = int(get("carence_jours"))
+            carence = int(carence_text)
     limit = None
-    if get("plafond_annuel"):
+    if limit_text := get("plafond_annuel"):
         try:
-            limit = parse_tnd(get("plafond_annuel"))
+            limit = _tnd(limit_text)
         except MoneyError as exc:
             err("plafond_annuel", str(exc))
-    form: dict[str, str] = {}
+    form: list[tuple[str, str]] = []
     for prefix, care in _CARE_COLUMNS.items():
-        rate = get(f"{prefix}_taux")
+        rate, generic, cap = get(f"{prefix}_taux"), get(f"{prefix}_taux_generique", ""), \
+            get(f"{prefix}_plafond_chambre", "")
         if rate:
-            form[f"{care}_covered"] = "on"
-            form[f"{care}_rate"] = rate
-            form[f"{care}_generic_rate"] = get(f"{prefix}_taux_generique")
-            form[f"{care}_room_day_cap"] = get(f"{prefix}_plafond_chambre")
-        elif get(f"{prefix}_taux_generique") or get(f"{prefix}_plafond_chambre"):
+            form += ((f"{care}_covered", "on"), (f"{care}_rate", rate), (f"{care}_generic_rate", generic),
+                     (f"{care}_room_day_cap", cap))
+        elif generic or cap:
             err(f"{prefix}_taux", "obligatoire quand un taux générique ou un plafond est donné.")
-    coverage, coverage_errors = _coverage(tuple(form.items()))
+    coverage, coverage_errors = _coverage(tuple(form))
     for message in coverage_errors:
         err(_coverage_column(message), message)
-    exclusions, exclusion_errors = _exclusions(get("exclusions"))
+    exclusions, exclusion_errors = _exclusions(get("exclusions", ""))
     for message in exclusion_errors:
         err("exclusions", message)
     if errs:
         return None, errs
     return Row(line=line, national_id=national_id, national_id_hash=crypto.national_id_hash(national_id),
-               first_name=get("prenom"), last_name=get("nom"), date_of_birth=birth, gender=gender, phone=phone,
-               email=email, address=get("adresse") or None, city=get("ville") or None, contract_number=number,
+               first_name=first_name, last_name=last_name, date_of_birth=birth, gender=gender, phone=phone,
+               email=email, address=address, city=city, contract_number=number,
                plan_type=plan, start_date=start, end_date=end, carence_days=carence, annual_limit=limit,
                coverage=coverage, exclusions=exclusions), []
 

@@ -257,4 +257,4 @@ def mfa_roles():
     return redirect(url_for("admin.home"), 303)
 
 
-from dhamen.admin import audit_log, imports, members, orgs  # noqa: E402,F401  (their routes join ``bp``)
+from dhamen.admin import audit_log, conventions, imports, members, orgs  # noqa: E402,F401  (their routes join ``bp``)

@@ -186,8 +186,36 @@ def test_progress_fragment_polls_while_running(admin, orgs):
                   processed="12000", total="0")
     html = admin.text("/admin/imports/01TESTIMPORT0000000000000/etat")
     assert 'hx-trigger="every 1s"' in html and "12000 ligne(s) vérifiée(s)" in html
+    imports._save("01TESTIMPORT0000000000000", status="writing", total="50000", written="40000", to_write="100000")
+    html = admin.text("/admin/imports/01TESTIMPORT0000000000000/etat")
+    assert "Enregistrement" in html and "50000 ligne(s) vérifiée(s) ; 40000 enregistrement(s) écrit(s) sur 100000" in html
+    assert 'max="100000" value="40000"' in html
     imports._save("01TESTIMPORT0000000000000", status="done", summary={"lines": 1, "seconds": 0.1,
                                                                         "members_created": 1, "members_existing": 0,
                                                                         "contracts_created": 1, "contracts_updated": 0,
                                                                         "contracts_unchanged": 0})
     assert "hx-trigger" not in admin.text("/admin/imports/01TESTIMPORT0000000000000/etat")
+
+
+def test_bulk_writer_stores_what_the_models_write(admin, orgs):
+    """The import's own writer (bind processing once per repeated value, COPY on PostgreSQL) leaves rows
+    the ORM reads like any other: decrypted fields, aware UTC timestamps, JSON documents, valid ULIDs."""
+    from ulid import ULID
+
+    from dhamen.core import crypto
+
+    upload(admin, csv_file(*(line(i) for i in range(6))), orgs["star"].id)
+    members = db.session.scalars(select(Adherent).order_by(Adherent.national_id_hash)).all()
+    assert sorted(m.national_id for m in members) == [f"{10_000_000 + i}" for i in range(6)]
+    assert all(m.national_id_hash == crypto.national_id_hash(m.national_id) for m in members)
+    assert {m.phone for m in members} == {"+216 98 123 456"}
+    raw = db.session.execute(text("SELECT phone_encrypted FROM adherents")).scalars().all()
+    assert len(set(raw)) == 6  # the same phone six times: six nonces, six ciphertexts
+    contracts = db.session.scalars(select(Contract)).all()
+    ids = [m.id for m in members] + [c.id for c in contracts]
+    assert len(set(ids)) == 12 and all(str(ULID.from_str(i)) == i for i in ids)
+    for row in (*members, *contracts):
+        assert row.created_at.utcoffset().total_seconds() == 0 and row.created_at == row.updated_at
+    assert {c.adherent_id for c in contracts} == {m.id for m in members}
+    assert all(c.coverage_json["hospitalization"] == {"rate": 90, "room_day_cap": 120000} for c in contracts)
+    assert all(c.start_date == date(2026, 1, 1) and c.payer_rank == 1 for c in contracts)

@@ -3,6 +3,7 @@ structured coverage form, dates, unique numbers, status transitions."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -26,7 +27,7 @@ def _contract_form(orgs, **over):
             "pharmacy_covered": "on", "pharmacy_rate": "80", "pharmacy_generic_rate": "90",
             "consultation_covered": "on", "consultation_rate": "72,5",
             "hospitalization_covered": "on", "hospitalization_rate": "100", "hospitalization_room_day_cap": "120",
-            **over}
+            "payer_rank": "1", **over}
 
 
 @pytest.fixture(name="member")
@@ -169,7 +170,8 @@ def test_contract_number_unique_per_insurer(admin, orgs, member):
     r = admin.post(f"/admin/adherents/{member.id}/contrats/nouveau", _contract_form(orgs))
     assert r.status_code == 422 and "Numéro de contrat : « STAR-2026-0001 » existe déjà chez cet assureur." in errors_of(
         r.get_data(as_text=True))
-    r = admin.post(f"/admin/adherents/{member.id}/contrats/nouveau", _contract_form(orgs, insurer_id=orgs["gat"].id))
+    r = admin.post(f"/admin/adherents/{member.id}/contrats/nouveau", _contract_form(orgs, insurer_id=orgs["gat"].id,
+                                                                                     payer_rank="2"))
     assert r.status_code == 303
 
 
@@ -221,3 +223,99 @@ def test_only_admins_reach_members(app, ctx, orgs, member):
     page = Page(app, make_user("INSURER_ADMIN", insurer=orgs["star"], mfa=True))
     assert page.get(f"/admin/adherents/{member.id}").status_code == 403
     assert page.post("/admin/adherents", {"cin": "09876543"}).status_code == 403
+
+
+# --- the order of payers (contracts.payer_rank) ---------------------------------------------
+
+@pytest.mark.parametrize(("rank", "message"), [
+    ("", "Ordre de prise en charge : obligatoire (1 : ce contrat paie en premier)."),
+    ("0", "Ordre de prise en charge : un rang de 1 à 9 est attendu."),
+    ("10", "Ordre de prise en charge : un rang de 1 à 9 est attendu."),
+    ("deux", "Ordre de prise en charge :"),
+    ("2", "Ordre de prise en charge du contrat STAR-2026-0001 (STAR Assurances) : rang 2, mais aucun autre contrat "
+          "en cours sur sa période ne paie avant lui ; mettez-le au rang 1."),
+])
+def test_payer_rank_of_the_contract_form_is_checked(admin, orgs, member, rank, message):
+    r = admin.post(f"/admin/adherents/{member.id}/contrats/nouveau", _contract_form(orgs, payer_rank=rank))
+    assert r.status_code == 422
+    assert message in errors_of(r.get_data(as_text=True))
+    assert db.session.scalar(select(db.func.count()).select_from(Contract)) == 0
+
+
+def test_second_contract_is_proposed_as_complement_and_may_not_share_the_first_rank(admin, orgs, member):
+    rank = re.compile(r'<input[^>]*name="payer_rank"[^>]*value="(\d)"')
+    assert rank.search(admin.text(f"/admin/adherents/{member.id}/contrats/nouveau"))[1] == "1"
+    admin.post(f"/admin/adherents/{member.id}/contrats/nouveau", _contract_form(orgs))
+    assert rank.search(admin.text(f"/admin/adherents/{member.id}/contrats/nouveau"))[1] == "2"
+    gat = _contract_form(orgs, insurer_id=orgs["gat"].id, contract_number="GAT-1")
+    r = admin.post(f"/admin/adherents/{member.id}/contrats/nouveau", gat)
+    assert r.status_code == 422 and ("les contrats STAR-2026-0001 (STAR Assurances) et GAT-1 (GAT Assurances) couvrent "
+                                     "une même période avec le même rang (1)") in errors_of(r.get_data(as_text=True))
+    r = admin.post(f"/admin/adherents/{member.id}/contrats/nouveau", {**gat, "payer_rank": "2"})
+    assert r.status_code == 303
+    created = audit_rows("contract.create")
+    assert [row.changes_json["payer_rank"] for row in created] == [1, 2]
+    page = admin.text(f"/admin/adherents/{member.id}")
+    assert "en premier" in page and "en complément (rang 2)" in page
+    # the edit form changes it, audited before → after
+    second = db.session.scalar(select(Contract).where(Contract.contract_number == "GAT-1"))
+    r = admin.post(f"/admin/contrats/{second.id}", {**gat, "payer_rank": "1"})
+    assert r.status_code == 422 and "même rang (1)" in errors_of(r.get_data(as_text=True))
+    r = admin.post(f"/admin/contrats/{second.id}", {**gat, "payer_rank": "3"})
+    assert r.status_code == 303
+    assert audit_rows("contract.update")[-1].changes_json == {"payer_rank": [2, 3]}
+
+
+def _two_contracts(admin, orgs, member) -> tuple[Contract, Contract]:
+    admin.post(f"/admin/adherents/{member.id}/contrats/nouveau", _contract_form(orgs))
+    admin.post(f"/admin/adherents/{member.id}/contrats/nouveau",
+               _contract_form(orgs, insurer_id=orgs["gat"].id, contract_number="GAT-1", payer_rank="2"))
+    star = db.session.scalar(select(Contract).where(Contract.contract_number == "STAR-2026-0001"))
+    gat = db.session.scalar(select(Contract).where(Contract.contract_number == "GAT-1"))
+    return star, gat
+
+
+def test_payer_order_page_swaps_two_contracts_at_once_audited(admin, orgs, member):
+    star, gat = _two_contracts(admin, orgs, member)
+    html = admin.text(f"/admin/adherents/{member.id}/ordre-des-payeurs")
+    assert "Ordre de prise en charge" in html and f'name="rang_{star.id}"' in html and f'name="rang_{gat.id}"' in html
+    assert html.index("STAR-2026-0001") < html.index("GAT-1")  # in the current order
+    r = admin.post(f"/admin/adherents/{member.id}/ordre-des-payeurs", {f"rang_{star.id}": "2", f"rang_{gat.id}": "1"})
+    assert r.status_code == 303 and location_path(r) == f"/admin/adherents/{member.id}"
+    db.session.expire_all()
+    assert (star.payer_rank, gat.payer_rank) == (2, 1)
+    rows = audit_rows("contract.payer_rank")
+    assert {(row.entity_id, tuple(row.changes_json["payer_rank"])) for row in rows} == {(star.id, (1, 2)),
+                                                                                          (gat.id, (2, 1))}
+    assert {row.insurer_id for row in rows} == {orgs["star"].id, orgs["gat"].id}
+    # the same order again changes nothing and writes no audit row
+    admin.post(f"/admin/adherents/{member.id}/ordre-des-payeurs", {f"rang_{star.id}": "2", f"rang_{gat.id}": "1"})
+    assert len(audit_rows("contract.payer_rank")) == 2
+
+
+@pytest.mark.parametrize(("ranks", "message"), [
+    (("1", "1"), "couvrent une même période avec le même rang (1) ; un seul paie en premier."),
+    (("2", "3"), "Ordre de prise en charge du contrat STAR-2026-0001 (STAR Assurances) : rang 2, mais aucun autre"),
+    (("1", "x"), "Ordre de prise en charge du contrat GAT-1 (GAT Assurances) : un rang de 1 à 9 est attendu."),
+    (("1", ""), "Ordre de prise en charge du contrat GAT-1 (GAT Assurances) : un rang de 1 à 9 est attendu."),
+])
+def test_payer_order_page_refuses_a_bad_order_and_changes_nothing(admin, orgs, member, ranks, message):
+    star, gat = _two_contracts(admin, orgs, member)
+    r = admin.post(f"/admin/adherents/{member.id}/ordre-des-payeurs",
+                   {f"rang_{star.id}": ranks[0], f"rang_{gat.id}": ranks[1]})
+    assert r.status_code == 422 and message in errors_of(r.get_data(as_text=True))
+    db.session.expire_all()
+    assert (star.payer_rank, gat.payer_rank) == (1, 2) and audit_rows("contract.payer_rank") == []
+
+
+def test_payer_order_ignores_ended_contracts_and_is_for_admins_only(app, admin, orgs, member):
+    star, gat = _two_contracts(admin, orgs, member)
+    admin.post(f"/admin/contrats/{star.id}/statut", {"action": "end"})
+    table = admin.text(f"/admin/adherents/{member.id}/ordre-des-payeurs").split("<tbody>")[1]
+    assert "GAT-1" in table and "STAR-2026-0001" not in table
+    r = admin.post(f"/admin/adherents/{member.id}/ordre-des-payeurs", {f"rang_{gat.id}": "2"})
+    assert r.status_code == 422 and "mettez-le au rang 1" in errors_of(r.get_data(as_text=True))
+    assert admin.post(f"/admin/adherents/{member.id}/ordre-des-payeurs", {f"rang_{gat.id}": "1"}).status_code == 303
+    page = Page(app, make_user("INSURER_ADMIN", insurer=orgs["gat"], mfa=True))
+    assert page.get(f"/admin/adherents/{member.id}/ordre-des-payeurs").status_code == 403
+    assert page.post(f"/admin/adherents/{member.id}/ordre-des-payeurs", {f"rang_{gat.id}": "1"}).status_code == 403
