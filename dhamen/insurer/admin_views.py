@@ -226,24 +226,12 @@ def _convention_json_or_errors(form) -> tuple[dict | None, dict]:
 def convention_new():
     if request.method == "GET":
         return _convention_form(None)
-    bareme_json, errors = _convention_json_or_errors(request.form)
-    start, end = _dates(request.form, errors)
-    provider = db.session.get(Provider, request.form.get("provider_id") or "")
-    if provider is None or provider.deleted_at is not None:
-        errors["provider_id"] = "Choisissez le prestataire."
-    elif db.session.scalar(scoped(select(Convention.id).where(Convention.provider_id == provider.id), Convention,
-                                         current_user)):
-        errors["provider_id"] = "Une convention existe déjà avec ce prestataire : modifiez-la."
+    from dhamen.insurer import conventions as operations
+
+    convention, errors = operations.create(current_user.insurer_id, request.form)
     if errors:
         return _convention_form(None, errors, request.form, 422)
-    convention = Convention(insurer_id=current_user.insurer_id, provider_id=provider.id, bareme_json=bareme_json,
-                            start_date=start, end_date=end, is_active=True)
-    db.session.add(convention)
-    db.session.flush()
-    audit.record("convention.create", "convention", convention.id, {
-        "provider_id": provider.id, "start_date": start.isoformat(), "end_date": end.isoformat() if end else None,
-        "bareme": bareme_json})
-    flash(f"Convention créée avec {provider.name}.", "success")
+    flash(f"Convention créée avec {convention.provider.name}.", "success")
     return redirect(url_for(".conventions"))
 
 
@@ -253,16 +241,11 @@ def convention_edit(convention_id: str):
     convention = get_or_404(Convention, convention_id, current_user)
     if request.method == "GET":
         return _convention_form(convention)
-    bareme_json, errors = _convention_json_or_errors(request.form)
-    start, end = _dates(request.form, errors)
+    from dhamen.insurer import conventions as operations
+
+    errors = operations.update(convention, request.form)
     if errors:
         return _convention_form(convention, errors, request.form, 422)
-    before = {"bareme": convention.bareme_json, "start_date": convention.start_date.isoformat(),
-              "end_date": convention.end_date.isoformat() if convention.end_date else None}
-    convention.bareme_json, convention.start_date, convention.end_date = bareme_json, start, end
-    after = {"bareme": bareme_json, "start_date": start.isoformat(), "end_date": end.isoformat() if end else None}
-    audit.record("convention.update", "convention", convention.id, {
-        k: {"before": before[k], "after": after[k]} for k in before if before[k] != after[k]})
     flash("Convention enregistrée : elle s'applique aux nouvelles demandes.", "success")
     return redirect(url_for(".conventions"))
 
@@ -270,23 +253,13 @@ def convention_edit(convention_id: str):
 @bp.post("/conventions/<convention_id>/fin")
 @require_role(ADMIN)
 def convention_end(convention_id: str):
+    from dhamen.insurer import conventions as operations
+
     convention = get_or_404(Convention, convention_id, current_user)
-    errors: dict[str, str] = {}
-    raw = (request.form.get("end_date") or "").strip() or date.today().isoformat()
-    try:
-        end = date.fromisoformat(raw)
-    except ValueError:
-        errors["end_date"] = "Date de fin invalide (AAAA-MM-JJ)."
-        end = None
-    if end and end < convention.start_date:
-        errors["end_date"] = "La date de fin précède le début de la convention."
-    if errors:
-        flash(errors["end_date"], "error")
+    end, error = operations.end(convention, request.form.get("end_date"))
+    if error:
+        flash(error, "error")
         return redirect(url_for(".conventions"))
-    old = convention.end_date
-    convention.end_date = end
-    audit.record("convention.end", "convention", convention.id, {
-        "end_date": {"before": old.isoformat() if old else None, "after": end.isoformat()}})
     flash(f"Convention avec {convention.provider.name} terminée le {end.strftime('%d/%m/%Y')}.", "success")
     return redirect(url_for(".conventions"))
 
