@@ -46,7 +46,8 @@ class SettingsError(ValueError):
 
 
 def _percent_text(rate_bp: int) -> str:
-    return format_hundredths(rate_bp // 100) if rate_bp % 100 == 0 else str(rate_bp / 100).replace(".", ",")
+    """``8500`` → ``85``, ``7250`` → ``72,5``: the percentage as the admin typed it (a re-saved form keeps it)."""
+    return format_hundredths(rate_bp)
 
 
 # --- general settings ------------------------------------------------------------------------

@@ -177,8 +177,6 @@ def test_conventions_are_for_the_platform_admin_only(app, admin, orgs):
     assert _count() == 1
 
 
-@pytest.mark.xfail(strict=True, reason="insurer/settings.py _percent_text: a whole rate of 8500 bp is shown as 0,85 "
-                                       "(format_hundredths(rate_bp // 100)); fix there: format_hundredths(rate_bp)")
 def test_a_stored_rate_is_shown_back_as_entered(admin, orgs):
     """Saving the edit form unchanged must not turn 85 % into 0,85 % (both portals share this form code)."""
     conv = _create(admin, orgs)

@@ -235,3 +235,15 @@ def test_insurer_admin_user_actions_are_the_admin_portals(client, shop):
         assert client.post(f"/assureur/utilisateurs/{agent.id}/{action}", data={"csrf_token": token}).status_code == 302
     assert [row.action for row in audit_rows() if row.entity_id in (agent.id, admin.id)
             and row.action.startswith("user.")] == ["user.deactivate", "user.reactivate"]
+
+
+def test_a_whole_retention_rate_is_shown_back_as_typed(client, shop):
+    """2 % is shown as « 2 » (not « 0,02 »): saving the form unchanged keeps the rate."""
+    signed_in(client, insurer_admin(shop))
+    token = _token(client)
+    for typed, shown in (("2", 'value="2"'), ("2,5", 'value="2,5"')):
+        r = client.post("/assureur/parametres/general", data={"csrf_token": token, "retention_rate": typed,
+                                                             "reconciliation_cycle": "monthly"})
+        assert r.status_code == 302
+        assert shown in client.get("/assureur/parametres").get_data(as_text=True)
+    assert _config(shop)["retention_rate"] == 2.5
