@@ -550,3 +550,40 @@ class Convention(db.Model):
 
     insurer: Mapped[Insurer] = relationship()
     provider: Mapped[Provider] = relationship()
+
+
+class ClaimDay(db.Model):
+    """The claims of a day, per insurer × provider × status × care type: counts and amounts.
+
+    Kept by database triggers on ``claims`` (migration a7d3c9e1f2b4), in the transaction that
+    inserts a claim or changes its status or amounts, whatever the code path: the counter home
+    and the dashboards read a month as ~30 rows instead of its claims.  ``day`` is the UTC date
+    of ``created_at``.  Not written by the application.
+    """
+
+    __tablename__ = "claim_days"
+    __table_args__ = (Index("idx_claim_days_provider", "provider_id", "day"),)
+
+    insurer_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    claims: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    total_amount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    covered_amount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class ContractUsage(db.Model):
+    """What a contract's payable claims (not ``rejected`` nor ``blocked``) cover, per care date.
+
+    Kept by the same triggers as :class:`ClaimDay`; the annual-limit read at every claim sums at
+    most a contract year of these rows (one per care date with claims), under the contract's row
+    lock, instead of the contract's claims.  Not written by the application.
+    """
+
+    __tablename__ = "contract_usage"
+
+    contract_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    care_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    covered_amount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

@@ -22,6 +22,7 @@ from dhamen.models import (
     Adherent,
     AuditLog,
     Claim,
+    ClaimDay,
     ClaimItem,
     Contract,
     Convention,
@@ -57,6 +58,7 @@ def _items(kind: str) -> Callable:
 # model → {"insurer": column | callable | ALL | None, "provider": ...}
 RULES: dict[type, dict[str, object]] = {
     Claim: {"insurer": Claim.insurer_id, "provider": Claim.provider_id},
+    ClaimDay: {"insurer": ClaimDay.insurer_id, "provider": ClaimDay.provider_id},
     ClaimItem: {"insurer": _items("insurer"), "provider": _items("provider")},
     Reconciliation: {"insurer": Reconciliation.insurer_id, "provider": _provider_reconciliations},
     ReconciliationStatement: {"insurer": ReconciliationStatement.insurer_id,
