@@ -406,9 +406,10 @@ class Claim(db.Model):
         Index("idx_claims_insurer_status_created", "insurer_id", "status", "created_at", "id"),
         Index("idx_claims_provider_care_date", "provider_id", "care_date", "id"),
         Index("idx_claims_insurer_care_date", "insurer_id", "care_date", "id"),
-        # INCLUDE: the annual-limit sum (every claim) is an index-only scan.
-        Index("idx_claims_contract_care_date", "contract_id", "care_date",
-              postgresql_include=["adherent_id", "status", "covered_amount"]),
+        # The contract's claims by care date (the annual-limit sum itself reads contract_usage).
+        Index("idx_claims_contract_care_date", "contract_id", "care_date"),
+        # The history filtered by member: the matched members' claims at the provider (b8e4d0f2a3c5).
+        Index("idx_claims_provider_member_created", "provider_id", "adherent_id", "created_at", "id"),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
         Index("idx_claims_reference", "reference", unique=True),
         # The insurer's review queue (keyset order); see the migration f1a2b3c4d5e6.

@@ -95,3 +95,17 @@ def test_member_filter_refuses_a_national_id(history, shop):
     assert f'value="{cin}"' not in page  # and not echoed back into the next URLs
     form = text(history.get("/pharmacie/demandes"))
     assert 'pattern=".*[^0-9 .\\-].*"' in form  # the browser refuses a bare number before sending it
+
+
+def test_member_filter_matching_too_many_members_asks_for_more_of_the_name(history, monkeypatch):
+    """The members are found first, at most MEMBER_CAP of them: a name that matches more is refused
+    with a French message (no walk of the pharmacy's history), the list shown unfiltered."""
+    from dhamen.claims import listing
+
+    monkeypatch.setattr(listing, "MEMBER_CAP", 1)
+    page = text(history.get("/pharmacie/demandes?adherent=nom"))  # NomActive, NomUnlimited, …
+    assert "Plus de 1 adhérents correspondent à « nom » : tapez davantage du nom" in page
+    assert "27 demandes." in page
+    one = text(history.get("/pharmacie/demandes?adherent=nomunlimited"))
+    assert "9 demandes." in one and "tapez davantage" not in one
+    assert "Aucune demande ne correspond." in text(history.get("/pharmacie/demandes?adherent=personne"))
