@@ -302,7 +302,9 @@ def explain(b: Bench) -> None:
     plans = [
         ("Historique pharmacie, 1re page", capture(ph, F(), False)),
         ("Historique pharmacie, 10 000 lignes plus bas", capture(ph, F(), True)),
-        (f"Historique pharmacie, nom d'adhérent « {b.member_name} »", capture(ph, F(member=b.member_name), False)),
+        (f"Historique pharmacie, nom d'adhérent « {b.member_name} » : les clés de la page (puis 25 lignes par id)",
+         listing.statement(ph, F(member=b.member_name)).with_only_columns(Claim.created_at, Claim.id)
+         .order_by(*listing.NEWEST.order_by()).limit(26)),
         (f"Total plafonné, nom d'adhérent « {b.member_name} »", listing.statement(ph, F(member=b.member_name))
          .with_only_columns(Claim.id).order_by(None).limit(1001)),
         ("API assureur, 10 000 lignes plus bas", capture(ag, F(), True)),

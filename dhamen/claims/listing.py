@@ -160,6 +160,16 @@ def page(user, filters: ClaimFilters, *, cursor: str | None = None, backwards: b
          offset: int = 0) -> Page:
     """One page of claims (entities with ``adherent`` and ``contract`` loaded).  Raises
     :class:`~dhamen.core.pagination.CursorError` for a bad cursor."""
+    if filters.member:
+        # The matched members' claims here may be thousands: the page's keys first, from the index
+        # (provider_id, adherent_id, created_at, id) alone, then the page's rows by primary key.
+        keys = paginate(statement(user, filters).with_only_columns(*filters.keyset.columns), filters.keyset,
+                        cursor=cursor, backwards=backwards, per_page=per_page, offset=offset, scalars=False)
+        ids = [key.id for key in keys.rows]
+        found = {c.id: c for c in db.session.scalars(_with_names(scoped(select(Claim), Claim, user)
+                                                                 .where(Claim.id.in_(ids))))} if ids else {}
+        keys.rows = [found[i] for i in ids if i in found]
+        return keys
     return paginate(_with_names(statement(user, filters)), filters.keyset, cursor=cursor, backwards=backwards,
                     per_page=per_page, offset=offset)
 

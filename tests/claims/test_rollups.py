@@ -1,14 +1,17 @@
-"""The claims roll-ups kept by triggers (migration a7d3c9e1f2b4): ``claim_days`` and ``contract_usage``
-always equal a GROUP BY of the claims — after inserts, status changes and amount changes, whatever the
-path (SQL, the counter, an insurer's decision, a payment) — on SQLite and PostgreSQL."""
+"""``contract_usage``, kept by triggers on claims (migration a7d3c9e1f2b4), always equals a GROUP BY of
+the claims — after inserts, status changes and amount changes, whatever the path (SQL, the counter, an
+insurer's decision, a payment) — on SQLite and PostgreSQL; and the counter home's month figures, read
+from the day roll-up ``claim_day_totals`` (migration c3d9e8f1a2b4, its own tests in tests/insurer)
+plus today's claims, equal a scan of the month's claims."""
 
 from __future__ import annotations
 
 import importlib.util
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from claims_helpers import acting_as, claim_body, drug, post_claim
 from db_helpers import fresh_database_url
@@ -20,45 +23,32 @@ from dhamen import create_app
 from dhamen.claims import figures, queries
 from dhamen.core.sqltypes import new_id
 from dhamen.extensions import db
-from dhamen.models import Claim, ClaimDay, ContractUsage
+from dhamen.models import Claim, ContractUsage
 
 NOT_PAYABLE = ("rejected", "blocked")
-MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "a7d3c9e1f2b4_claim_days_contract_usage.py"
+MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "a7d3c9e1f2b4_contract_usage.py"
 _C = Claim.__table__.c
 
 
-def expected() -> tuple[dict, dict]:
-    """The roll-ups recomputed from the claims, in Python."""
-    days: Counter = Counter()
+def expected() -> dict:
+    """The usage recomputed from the claims, in Python."""
     usage: Counter = Counter()
-    for r in db.session.execute(sa.select(_C.insurer_id, _C.created_at, _C.provider_id, _C.status, _C.type,
-                                          _C.total_amount, _C.covered_amount, _C.contract_id, _C.care_date)):
-        day = r.created_at.astimezone(UTC).date()
-        key = (r.insurer_id, day, r.provider_id, r.status, r.type)
-        days[key + ("claims",)] += 1
-        days[key + ("total",)] += r.total_amount
-        days[key + ("covered",)] += r.covered_amount
+    for r in db.session.execute(sa.select(_C.contract_id, _C.care_date, _C.status, _C.covered_amount)):
         if r.status not in NOT_PAYABLE:
             usage[(r.contract_id, r.care_date)] += r.covered_amount
-    return _nonzero(days), _nonzero(usage)
+    return _nonzero(usage)
 
 
-def stored() -> tuple[dict, dict]:
-    days: Counter = Counter()
-    for r in db.session.scalars(sa.select(ClaimDay)):
-        key = (r.insurer_id, r.day, r.provider_id, r.status, r.type)
-        days[key + ("claims",)] += r.claims
-        days[key + ("total",)] += r.total_amount
-        days[key + ("covered",)] += r.covered_amount
-    usage = Counter({(r.contract_id, r.care_date): r.covered_amount for r in db.session.scalars(sa.select(ContractUsage))})
-    return _nonzero(days), _nonzero(usage)
+def stored() -> dict:
+    return _nonzero(Counter({(r.contract_id, r.care_date): r.covered_amount
+                             for r in db.session.scalars(sa.select(ContractUsage))}))
 
 
 def _nonzero(counter: Counter) -> dict:
     return {k: v for k, v in counter.items() if v}
 
 
-def assert_rollups_exact():
+def assert_usage_exact():
     assert stored() == expected()
 
 
@@ -72,9 +62,9 @@ _status = st.tuples(st.just("status"), st.integers(0, 50), st.sampled_from(STATU
 _covered = st.tuples(st.just("covered"), st.integers(0, 50), st.integers(0, 100))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.one_of(_insert, _status, _covered), min_size=1, max_size=25))
-def test_rollups_equal_a_group_by_after_any_changes(shop, steps):
+def test_usage_equals_a_group_by_after_any_changes(shop, steps):
     now = datetime.now(UTC)
     ids: list[str] = []
     try:
@@ -96,22 +86,22 @@ def test_rollups_equal_a_group_by_after_any_changes(shop, steps):
                     db.session.execute(sa.update(Claim.__table__).where(_C.id == claim_id).values(status=step[2]))
                 else:
                     db.session.execute(sa.update(Claim.__table__).where(_C.id == claim_id).values(
-                        covered_amount=_C.total_amount * step[2] / 100,
-                        copay_amount=_C.total_amount - _C.total_amount * step[2] / 100))
-        assert_rollups_exact()
+                        covered_amount=_C.total_amount * step[2] // 100,
+                        copay_amount=_C.total_amount - _C.total_amount * step[2] // 100))
+        assert_usage_exact()
         # An update that changes nothing the roll-ups hold leaves them alone.
         db.session.execute(sa.update(Claim.__table__).values(notes="vu"))
-        assert_rollups_exact()
+        assert_usage_exact()
         if ids:
             db.session.execute(sa.delete(Claim.__table__).where(_C.id == ids[0]))
-            assert_rollups_exact()
+            assert_usage_exact()
     finally:
         db.session.rollback()
 
 
 # --- the application's paths ----------------------------------------------------------------------
 
-def test_counter_claims_and_insurer_decisions_keep_the_rollups_exact(app, client, shop):
+def test_counter_claims_and_insurer_decisions_keep_the_usage_exact(app, client, shop):
     from dhamen.insurer import decisions
 
     contract = shop.contracts["active"]
@@ -128,14 +118,14 @@ def test_counter_claims_and_insurer_decisions_keep_the_rollups_exact(app, client
         assert r.status_code == 201 and r.get_json()["data"]["status"] == "pending_review", r.get_json()
         stays.append(r.get_json()["data"])
     db.session.expire_all()
-    assert_rollups_exact()
+    assert_usage_exact()
     used_before = queries.used_in_contract_year(contract, date.today())
     agent = shop.users["agentA"]
     with acting_as(app, agent):
         approved = decisions.decide(agent, stays[0]["id"], "approve")
         db.session.commit()
     db.session.expire_all()
-    assert_rollups_exact()
+    assert_usage_exact()
     assert approved.covered_after > 0
     assert queries.used_in_contract_year(contract, date.today()) == \
         used_before - stays[0]["coveredAmount"] + approved.covered_after
@@ -143,7 +133,7 @@ def test_counter_claims_and_insurer_decisions_keep_the_rollups_exact(app, client
         decisions.decide(agent, stays[1]["id"], "reject", note="Séjour non justifié")
         db.session.commit()
     db.session.expire_all()
-    assert_rollups_exact()
+    assert_usage_exact()
     assert queries.used_in_contract_year(contract, date.today()) == \
         used_before - stays[0]["coveredAmount"] + approved.covered_after - stays[1]["coveredAmount"]
     # The counter home's month equals a scan of the month's claims.
@@ -154,8 +144,8 @@ def test_counter_claims_and_insurer_decisions_keep_the_rollups_exact(app, client
     assert (f.month.claims, f.month.total) == (month[0], month[1])
 
 
-def test_payment_moves_claims_between_days_rows_and_leaves_usage(shop):
-    """approved → paid (what paying a bordereau does, in one UPDATE of many rows)."""
+def test_payment_leaves_the_usage_alone(shop):
+    """approved → paid (what paying a bordereau does, in one UPDATE of many rows): still payable."""
     from dhamen.models import Reconciliation
 
     recon = Reconciliation(insurer_id=shop.insurers["A"].id, period_start=date.today() - timedelta(days=30),
@@ -163,37 +153,50 @@ def test_payment_moves_claims_between_days_rows_and_leaves_usage(shop):
                            total_net_payable=100_000, status="sent")
     db.session.add(recon)
     db.session.flush()
-    usage = stored()[1]
+    usage = stored()
+    assert sum(usage.values()) == 100_000
     db.session.execute(sa.update(Claim.__table__).where(_C.status == "approved").values(reconciliation_id=recon.id))
     db.session.execute(sa.update(Claim.__table__).where(_C.reconciliation_id == recon.id).values(status="paid"))
-    assert_rollups_exact()
-    assert stored()[1] == usage
-    assert db.session.scalar(sa.select(sa.func.sum(ClaimDay.claims)).where(ClaimDay.status == "paid")) == 1
+    assert_usage_exact()
+    assert stored() == usage
     db.session.rollback()
 
 
-def test_month_figures_read_the_rollup_and_today_live(shop, monkeypatch):
-    """With a local calendar an hour ahead of UTC (Tunis), the month's edges that are not whole UTC days
-    are read from the claims; the rest from the roll-up: the same figures as a scan."""
+@pytest.mark.parametrize("offset_hours", [0, 1, -5], ids=["server-utc", "server-tunis", "server-utc-5"])
+def test_month_figures_read_the_rollup_and_today_live(shop, monkeypatch, offset_hours):
+    """Whatever the server's calendar (UTC, Tunisia's, five hours behind), the roll-up days (Tunisia's)
+    wholly inside the month come from the roll-up, the rest from the claims: the figures of a scan."""
+    zone = timezone(timedelta(hours=offset_hours))
     monkeypatch.setattr(figures, "_local_midnight",
-                        lambda day: datetime.combine(day, datetime.min.time(), tzinfo=UTC) - timedelta(hours=1))
+                        lambda day: datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC))
     c, pharmacy = shop.contracts["active"], shop.providers["pharmacist"]
     today = date(2026, 3, 17)
-    at = [datetime(2026, 2, 28, 22, 59, tzinfo=UTC),  # Feb 28 local: not this month
-          datetime(2026, 2, 28, 23, 30, tzinfo=UTC),  # March 1st local, Feb 28 UTC
-          datetime(2026, 3, 10, 12, 0, tzinfo=UTC),
-          datetime(2026, 3, 16, 23, 10, tzinfo=UTC),  # today local, yesterday UTC
-          datetime(2026, 3, 17, 22, 59, tzinfo=UTC),  # today, late
-          datetime(2026, 3, 17, 23, 0, tzinfo=UTC)]   # tomorrow local
+    at = [datetime(2026, 2, 28, 22, 59, tzinfo=UTC), datetime(2026, 2, 28, 23, 30, tzinfo=UTC),
+          datetime(2026, 3, 1, 0, 30, tzinfo=UTC), datetime(2026, 3, 1, 4, 30, tzinfo=UTC),
+          datetime(2026, 3, 1, 5, 30, tzinfo=UTC), datetime(2026, 3, 10, 12, 0, tzinfo=UTC),
+          datetime(2026, 3, 16, 22, 10, tzinfo=UTC), datetime(2026, 3, 16, 23, 10, tzinfo=UTC),
+          datetime(2026, 3, 17, 4, 0, tzinfo=UTC), datetime(2026, 3, 17, 6, 0, tzinfo=UTC),
+          datetime(2026, 3, 17, 22, 59, tzinfo=UTC), datetime(2026, 3, 17, 23, 30, tzinfo=UTC),
+          datetime(2026, 3, 18, 3, 0, tzinfo=UTC), datetime(2026, 3, 18, 6, 0, tzinfo=UTC)]
+    statuses = ("approved", "rejected", "pending_review", "blocked")
     for n, created in enumerate(at):
         db.session.add(Claim(id=new_id(), type="pharmacy", contract_id=c.id, provider_id=pharmacy.id,
                              adherent_id=c.adherent_id, insurer_id=c.insurer_id, care_date=date(2026, 3, 1),
-                             total_amount=1_000 * (n + 1), covered_amount=500, copay_amount=1_000 * (n + 1) - 500,
-                             status="approved", created_at=created, updated_at=created))
+                             total_amount=1_000 * (n + 1), covered_amount=10 * (n + 1),
+                             copay_amount=1_000 * (n + 1) - 10 * (n + 1), status=statuses[n % 4],
+                             created_at=created, updated_at=created))
     db.session.flush()
+
+    def period(lo: datetime, hi: datetime) -> figures.Period:
+        inside = [(n, at[n]) for n in range(len(at)) if lo <= at[n] < hi]
+        return figures.Period(len(inside), sum(1_000 * (n + 1) for n, _ in inside),
+                              sum(10 * (n + 1) for n, _ in inside if statuses[n % 4] not in NOT_PAYABLE))
+
+    local = figures._local_midnight
     f = figures.period_figures(shop.users["pharmacist"], today)
-    assert f.today == figures.Period(2, 4_000 + 5_000, 1_000)
-    assert f.month == figures.Period(4, 2_000 + 3_000 + 4_000 + 5_000, 2_000)
+    assert f.today == period(local(today), local(today + timedelta(days=1)))
+    assert f.month == period(local(date(2026, 3, 1)), local(today + timedelta(days=1)))
+    assert f.month.claims >= 5
     db.session.rollback()
 
 
@@ -218,7 +221,6 @@ def test_backfill_in_batches_equals_a_group_by(shop, monkeypatch):
                              status=STATUSES[n % len(STATUSES)], created_at=created, updated_at=created))
     db.session.flush()
     want = expected()
-    db.session.execute(sa.delete(ClaimDay.__table__))
     db.session.execute(sa.delete(ContractUsage.__table__))
     migration._backfill(db.session.connection())
     assert stored() == want
@@ -245,8 +247,8 @@ def test_migration_up_backfills_and_down_drops(app_env, tmp_path):
         want = expected()
         assert stored() == want
         db.session.remove()
-        downgrade(revision="f16a0b1c2d3e")
-        assert not {"claim_days", "contract_usage"} & set(sa.inspect(db.engine).get_table_names())
+        downgrade(revision="c3d9e8f1a2b4")
+        assert "contract_usage" not in set(sa.inspect(db.engine).get_table_names())
         with db.engine.begin() as conn:  # a claim entered while the roll-ups did not exist
             conn.execute(sa.insert(Claim.__table__).values(
                 id=new_id(), reference="TDOWN0001", type="pharmacy", contract_id=other["contract"],

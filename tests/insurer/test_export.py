@@ -50,3 +50,34 @@ def test_export_refuses_bad_filters_and_neutralises_formulas(client, shop):
     assert rows[1][5] == "'=HYPERLINK(\"http://evil\")"
     r = client.get("/assureur/export.csv?du=hier", follow_redirects=True)
     assert "Export impossible : Date « hier » invalide" in r.get_data(as_text=True)
+
+
+def test_export_amounts_are_format_tnd():
+    """The export's fast amount formatter writes exactly what format_tnd writes."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dhamen.domain.money import format_tnd
+    from dhamen.insurer.export import tnd
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.integers(-10**15, 10**15) | st.integers(-2_000, 2_000_000))
+    def check(millimes):
+        assert tnd(millimes) == format_tnd(millimes, with_unit=False)
+
+    check()
+
+
+def test_export_chunks_keep_every_row_once(client, shop):
+    """Chunked reading (a chunk smaller than the list): every row once, in order, flags in words."""
+    from dhamen.extensions import db
+    from dhamen.insurer import export, queue
+
+    pending = _insert_pending(shop, 7)
+    chunks = list(export.rows(shop.users["agentA"], queue.ReviewFilters(), chunk_rows=3))
+    db.session.rollback()
+    assert len(chunks) >= 4  # header + 3 chunks of at most 3 rows
+    rows = list(csv.reader(io.StringIO("".join(chunks)[1:]), delimiter=";"))
+    assert [row[0] for row in rows[1:]] == pending
+    assert {row[12] for row in rows[1:]} == {"Fréquence de soins inhabituelle"}
+    assert rows[1][1][:4].isdigit() and len(rows[1][1]) == 19 and len(rows[1][2]) == 10
