@@ -7,6 +7,8 @@ plus today's claims, equal a scan of the month's claims."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -260,3 +262,44 @@ def test_migration_up_backfills_and_down_drops(app_env, tmp_path):
         db.session.remove()
         downgrade(revision="base")
         db.engine.dispose()
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="needs PostgreSQL (DATABASE_URL)")
+def test_four_concurrent_claims_never_overspend_and_the_usage_stays_exact(app, shop, monkeypatch):
+    """Four claims on one contract enter ``prepare`` together (a barrier); 50 000 left of 150 000, each
+    alone would be covered 40 000.  The contract's row lock orders them; each reads the usage row its
+    predecessor's trigger wrote: the year never goes over its limit, and the usage equals the claims."""
+    from dhamen.claims import operations
+
+    barrier = threading.Barrier(4, timeout=10)
+    real_prepare = operations.prepare
+
+    def prepare(*args, **kwargs):
+        barrier.wait()
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(operations, "prepare", prepare)
+    contract = shop.contracts["limited"]
+    bodies = [{"contractId": contract.id, "items": [drug(code, 1, 50_000)]}
+              for code in ("PH0023", "PH0038", "PH0050", "PH0051")]
+    headers = shop.auth("pharmacist")
+    results = [None] * 4
+
+    def submit(n):
+        with app.test_client() as c:
+            results[n] = c.post("/api/v1/claims/pharmacy", json=bodies[n],
+                                headers={**headers, "Idempotency-Key": f"usage-{n}"})
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(r is not None and r.status_code == 201 for r in results), [r and r.get_json() for r in results]
+    db.session.expire_all()
+    used = queries.used_in_contract_year(contract, date.today())
+    assert used <= 150_000
+    payable = sum(r.get_json()["data"]["coveredAmount"] for r in results
+                  if r.get_json()["data"]["status"] not in NOT_PAYABLE)
+    assert used == 100_000 + payable and payable > 0
+    assert_usage_exact()
