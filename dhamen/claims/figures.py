@@ -1,13 +1,11 @@
-"""The small aggregates of the counter home and the insurer dashboard.
+"""The small aggregates of the counter home: today's and this month's claims.
 
 Each reads a bounded range of an index, never the organisation's history:
 
 - today's and this month's claims of a provider or an insurer: the range
   ``created_at >= first of the month`` of ``(org, created_at, id)`` — it grows
   with a month's volume, not with the years;
-- the claims waiting for an insurer's decision: an index-only count of
-  ``(insurer_id, status, created_at, id)``, stopped at :data:`REVIEW_CAP`;
-- the latest of them: the newest ``limit`` of each status, merged.
+- (the insurer's queue and dashboard figures are in ``dhamen.insurer``: day roll-ups.)
 
 "Today" and "this month" are the server's local calendar (as the counter's
 care dates are).
@@ -21,13 +19,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import case, func, select
 
 from dhamen.access.tenancy import scoped
-from dhamen.core.pagination import capped_count
 from dhamen.extensions import db
 from dhamen.models import Claim
 
-REVIEW_STATUSES = ("pending_review", "blocked")
 NOT_PAYABLE = ("rejected", "blocked")
-REVIEW_CAP = 10_000
 
 
 def _local_midnight(day: date) -> datetime:
@@ -66,20 +61,3 @@ def period_figures(user, today: date | None = None) -> Figures:
                                Claim.created_at < _local_midnight(today + timedelta(days=1))), Claim, user)).one()
     n, amount, covered, n_today, amount_today, covered_today = (int(v or 0) for v in row)
     return Figures(Period(n_today, amount_today, covered_today), Period(n, amount, covered), month_start)
-
-
-def to_review_counts(user) -> dict[str, tuple[int, bool]]:
-    """``{status: (n, exact)}`` for the statuses waiting for the insurer, capped at :data:`REVIEW_CAP`."""
-    return {status: capped_count(scoped(select(Claim.id).where(Claim.status == status), Claim, user), REVIEW_CAP)
-            for status in REVIEW_STATUSES}
-
-
-def latest_to_review(user, limit: int = 20) -> list[Claim]:
-    """The newest claims waiting for a decision: the newest ``limit`` of each status (one index
-    range each), merged — not a sort of every waiting claim."""
-    found: list[Claim] = []
-    for status in REVIEW_STATUSES:
-        found += db.session.scalars(scoped(select(Claim).where(Claim.status == status), Claim, user)
-                                    .order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit)).all()
-    found.sort(key=lambda c: (c.created_at, c.id), reverse=True)
-    return found[:limit]
