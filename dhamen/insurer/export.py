@@ -143,7 +143,9 @@ def _sql_flags(flags: str, score: str) -> str:
            f"CASE WHEN jsonb_typeof({flags}) = 'array' THEN {flags} ELSE '[]'::jsonb END) WITH ORDINALITY AS x(e, n) "
            "WHERE jsonb_typeof(e) = 'object' AND jsonb_typeof(e->'points') = 'number' "
            "AND (e->>'points')::numeric > 0)")
-    return f"CASE WHEN {score} > 0 THEN {_sql_quoted('coalesce(' + agg + ', ' + _sql_text('') + ')')} ELSE '' END"
+    # The list is made once (a sub-select, OFFSET 0 keeps it one), then quoted: not once per use.
+    quoted = f"(SELECT {_sql_quoted('v')} FROM (SELECT coalesce({agg}, '') AS v OFFSET 0) AS flags)"  # noqa: S608
+    return f"CASE WHEN {score} > 0 THEN {quoted} ELSE '' END"
 
 
 def csv_line():
