@@ -476,9 +476,11 @@ class ClaimDayTotal(db.Model):
 
     __tablename__ = "claim_day_totals"
     __table_args__ = (
-        # An insurer's month (PK prefix); a provider's days; the waiting claims by day (queue age).
+        # An insurer's month (PK prefix); a provider's days; an insurer's claims of a status (the
+        # queue's size: an index-only sum on PostgreSQL).
         Index("idx_claim_day_totals_provider", "provider_id", "day"),
-        Index("idx_claim_day_totals_status", "insurer_id", "status", "day"),
+        Index("idx_claim_day_totals_status", "insurer_id", "status", "day",
+              postgresql_include=["type", "provider_id", "claims"]),
     )
 
     insurer_id: Mapped[str] = mapped_column(String(26), primary_key=True)

@@ -11,7 +11,11 @@ Fast and flat at a million rows:
 - the database formats the timestamps and dates as text, and sends the fraud flags
   only for claims with a score (the others have none with points): no per-row
   datetime or JSON conversion for most rows;
-- each chunk is written by one ``csv.writer.writerows`` call and yielded as one string.
+- each chunk is written by one ``csv.writer.writerows`` call and yielded as one string;
+- on PostgreSQL the database writes each CSV line itself (:func:`csv_line`: labels, amounts
+  in TND, flags in words, formula guard, quoting, CRLF) and Python only joins the lines of
+  a chunk: about a microsecond of Python per row instead of fifteen.  The Python writer
+  stays the reference (SQLite; a test checks both write the same bytes for the same claims).
 
 French spreadsheet conventions: ``;`` separator, decimal comma, UTF-8 with BOM.  A cell
 starting with ``=``, ``+``, ``-`` or ``@`` is prefixed with ``'`` so that a spreadsheet
@@ -24,12 +28,13 @@ import csv
 import io
 from collections.abc import Iterator
 
-from sqlalchemy import String, case, cast, func, select
+from sqlalchemy import String, case, cast, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from dhamen.access.tenancy import scoped
 from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
 from dhamen.domain.money import MILLIMES_PER_TND, THOUSANDS_SEPARATOR
+from dhamen.domain.reasons import REASONS
 from dhamen.domain.reasons import label as reason_label
 from dhamen.extensions import db
 from dhamen.insurer.queue import ReviewFilters, filtered
@@ -86,8 +91,89 @@ def _flags(flags) -> str:
     return ", ".join(reason_label(f.get("code", "")) for f in flags if f.get("points", 0) > 0)
 
 
-def rows(user, filters: ReviewFilters, chunk_rows: int = CHUNK_ROWS) -> Iterator[str]:
-    """The CSV text, chunk by chunk (header first)."""
+# --- PostgreSQL: the line written by the database ---------------------------------------------
+
+def _csv_field(value: str) -> str:
+    """What ``csv.writer`` (``;``, QUOTE_MINIMAL) writes for one field."""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";", lineterminator="\n").writerow([value, "x"])
+    return buffer.getvalue()[:-3]
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_labels(column: str, labels) -> str:
+    """``CASE column WHEN code THEN 'label, already CSV-quoted' … ELSE column END``."""
+    whens = " ".join(f"WHEN {_sql_text(code)} THEN {_sql_text(_csv_field(label))}" for code, label in labels.items())
+    return f"CASE {column} {whens} ELSE {column} END"
+
+
+_SPECIAL = r"""'[;"\r\n]'"""  # a POSIX regex (ARE): what makes csv.writer quote a field
+
+
+def _sql_quoted(expr: str) -> str:
+    """CSV quoting of a text expression, as QUOTE_MINIMAL does (``;``, ``"``, CR or LF inside)."""
+    return (f"CASE WHEN ({expr}) ~ {_SPECIAL} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' "
+            f"ELSE ({expr}) END")
+
+
+def _sql_safe(expr: str) -> str:
+    """:func:`_safe` (formula guard) then quoting; NULL gives ''."""
+    value = f"coalesce({expr}, '')"
+    guarded = f"CASE WHEN left({value}, 1) IN ('=', '+', '-', '@') THEN '''' || {value} ELSE {value} END"
+    return _sql_quoted(guarded)
+
+
+def _sql_tnd(expr: str) -> str:
+    """:func:`tnd` in SQL: thousands separated by a narrow no-break space, decimal comma."""
+    small = f"({expr} / 1000)::text || ',' || lpad(({expr} % 1000)::text, 3, '0')"
+    grouped = (f"CASE WHEN {expr} < 0 THEN '-' ELSE '' END || regexp_replace((abs({expr}) / 1000)::text, "
+               rf"'(\d)(?=(\d{{3}})+$)', '\1' || chr({ord(THOUSANDS_SEPARATOR)}), 'g') || ',' "
+               f"|| lpad((abs({expr}) % 1000)::text, 3, '0')")
+    return f"CASE WHEN {expr} >= 0 AND {expr} < 1000000 THEN {small} ELSE {grouped} END"
+
+
+def _sql_flags(flags: str, score: str) -> str:
+    """The flags with points, in words, joined by ``, `` (claims with a score only)."""
+    label = _sql_labels("e->>'code'", REASONS)
+    # Only our own constant labels and column names go in this text (labels escaped by _sql_text).
+    agg = (f"(SELECT string_agg(coalesce({label}, ''), ', ' ORDER BY n) FROM jsonb_array_elements("  # noqa: S608
+           f"CASE WHEN jsonb_typeof({flags}) = 'array' THEN {flags} ELSE '[]'::jsonb END) WITH ORDINALITY AS x(e, n) "
+           "WHERE jsonb_typeof(e) = 'object' AND jsonb_typeof(e->'points') = 'number' "
+           "AND (e->>'points')::numeric > 0)")
+    # The list is made once (a sub-select, OFFSET 0 keeps it one), then quoted: not once per use.
+    quoted = f"(SELECT {_sql_quoted('v')} FROM (SELECT coalesce({agg}, '') AS v OFFSET 0) AS flags)"  # noqa: S608
+    return f"CASE WHEN {score} > 0 THEN {quoted} ELSE '' END"
+
+
+def csv_line():
+    """The CSV line of a claim (``claims`` joined to providers, adherents, contracts), built by PostgreSQL:
+    byte for byte what :func:`rows`' Python writer makes of the same row."""
+    fields = [
+        "claims.id",
+        "to_char(claims.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')",
+        "to_char(claims.care_date, 'YYYY-MM-DD')",
+        _sql_labels("claims.type", CARE_TYPE_LABELS),
+        _sql_labels("claims.status", STATUS_LABELS),
+        _sql_safe("providers.name"),
+        _sql_safe("adherents.first_name || ' ' || adherents.last_name"),
+        _sql_safe("contracts.contract_number"),
+        _sql_tnd("claims.total_amount"),
+        _sql_tnd("claims.covered_amount"),
+        _sql_tnd("claims.copay_amount"),
+        "claims.fraud_score::text",
+        _sql_flags("claims.fraud_flags_json", "claims.fraud_score"),
+        _sql_safe("claims.status_reason"),
+    ]
+    return literal_column("(" + " || ';' || ".join(f"({f})" for f in fields) + r" || E'\r\n')")
+
+
+def rows(user, filters: ReviewFilters, chunk_rows: int = CHUNK_ROWS, *,
+         in_database: bool | None = None) -> Iterator[str]:
+    """The CSV text, chunk by chunk (header first).  ``in_database``: lines written by PostgreSQL
+    (the default there) or by Python's ``csv`` (SQLite; the reference)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(HEADER)
@@ -95,9 +181,21 @@ def rows(user, filters: ReviewFilters, chunk_rows: int = CHUNK_ROWS) -> Iterator
     buffer.seek(0)
     buffer.truncate()
     conn = db.session.connection()
-    if conn.dialect.name == "postgresql":
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
         # Plan for the whole result, not its first rows (the default of a cursor).
         conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+    if in_database is None:
+        in_database = postgres
+    if in_database:
+        stmt = statement(user, filters).with_only_columns(csv_line(), maintain_column_froms=True)
+        lines = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(stmt)
+        try:
+            for chunk in lines.partitions():
+                yield "".join([line for (line,) in chunk])
+        finally:
+            lines.close()
+        return
     result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(statement(user, filters))
     care, status, safe = CARE_TYPE_LABELS.get, STATUS_LABELS.get, _safe
     try:

@@ -38,7 +38,7 @@ from dhamen.domain.money import format_tnd, parse_tnd
 from dhamen.domain.reasons import REASONS
 from dhamen.domain.transitions import CLAIM_STATUSES
 from dhamen.extensions import db
-from dhamen.models import Adherent, Claim, Contract, Convention, Provider
+from dhamen.models import Adherent, Claim, ClaimDayTotal, Contract, Convention, Provider
 
 REVIEW_STATUSES: tuple[str, ...] = ("pending_review", "blocked")
 ALL_STATUSES = "tous"
@@ -230,7 +230,6 @@ KEYSETS: dict[str, Keyset] = {
     "score": Keyset("review.score", (Claim.fraud_score, Claim.id)),
     "soins": Keyset("review.care", (Claim.care_date, Claim.id), descending=False),
 }
-COUNT_CAP = 10_000
 
 
 # --- the queue -------------------------------------------------------------------------------
@@ -285,9 +284,50 @@ def page(user, filters: ReviewFilters, cursor: str | None = None, *, backwards: 
     return result
 
 
-def count(user, filters: ReviewFilters) -> tuple[int, bool]:
-    """(n, exact): the queue's size, counted up to :data:`COUNT_CAP` ("plus de 10 000" beyond)."""
-    return capped_count(review_statement(user, filters), COUNT_CAP)
+#: Filters the day roll-up (``claim_day_totals``) answers exactly: its dimensions.
+ROLLUP_FILTERS = frozenset({"statut", "type", "prestataire", "tri"})
+#: A member's or a contract's claims are few (their own index): counted, up to this.
+MEMBER_COUNT_CAP = 1_000
+#: A queue this small (the insurer's waiting claims, from the roll-up) is counted whatever the filters.
+SMALL_QUEUE = 2_000
+
+
+def count(user, filters: ReviewFilters, shown: Page | None = None) -> tuple[int, bool]:
+    """(n, exact): how many claims the filters select, without walking the queue.
+
+    - status / care type / provider only (or no filter): exact, from the day roll-up (a sum of
+      small rows, whatever the queue's size);
+    - a member or a contract: counted (their claims are few, read through their own index), up to
+      :data:`MEMBER_COUNT_CAP`;
+    - other filters (amounts, scores, dates, flags): counted when the insurer's whole queue has at
+      most :data:`SMALL_QUEUE` claims (the count reads at most that many); beyond, exact when the page
+      ``shown`` is the whole result, else ``(rows shown, False)`` — "plus de 25" — rather than a
+      count that would read every waiting claim to test its filters.
+    """
+    if set(filters.query_args()) <= ROLLUP_FILTERS:
+        return rollup_count(user, filters), True
+    if filters.adherent or filters.contrat:
+        return capped_count(review_statement(user, filters), MEMBER_COUNT_CAP)
+    if rollup_count(user, ReviewFilters(statut=filters.statut)) <= SMALL_QUEUE:
+        return capped_count(review_statement(user, filters), SMALL_QUEUE)
+    if shown is None:
+        return 0, False
+    if not shown.has_next and not shown.has_prev:
+        return len(shown.rows), True
+    return len(shown.rows), False
+
+
+def rollup_count(user, filters: ReviewFilters) -> int:
+    """The waiting claims of the user's insurer with the filters' status, care type and provider, read
+    from the day roll-up (exact: triggers keep it in each claim's transaction)."""
+    t = ClaimDayTotal
+    statuses = (filters.statut,) if filters.statut else REVIEW_STATUSES
+    stmt = select(func.coalesce(func.sum(t.claims), 0)).where(t.status.in_(statuses))
+    if filters.type:
+        stmt = stmt.where(t.type == filters.type)
+    if filters.prestataire:
+        stmt = stmt.where(t.provider_id == filters.prestataire)
+    return int(db.session.scalar(scoped(stmt, t, user)) or 0)
 
 
 def providers_in_queue(user) -> list[tuple[str, str]]:

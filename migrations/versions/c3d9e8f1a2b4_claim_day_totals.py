@@ -56,7 +56,9 @@ def _tables():
                                 name=op.f("pk_claim_day_totals")),
     )
     op.create_index("idx_claim_day_totals_provider", "claim_day_totals", ["provider_id", "day"])
-    op.create_index("idx_claim_day_totals_status", "claim_day_totals", ["insurer_id", "status", "day"])
+    # The queue's size (an insurer's claims of a status, every day): an index-only sum.
+    op.create_index("idx_claim_day_totals_status", "claim_day_totals", ["insurer_id", "status", "day"],
+                    postgresql_include=["type", "provider_id", "claims"])
     op.create_table(
         "claim_day_flags",
         sa.Column("insurer_id", sa.String(length=26), nullable=False),

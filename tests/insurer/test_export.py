@@ -81,3 +81,48 @@ def test_export_chunks_keep_every_row_once(client, shop):
     assert [row[0] for row in rows[1:]] == pending
     assert {row[12] for row in rows[1:]} == {"Fréquence de soins inhabituelle"}
     assert rows[1][1][:4].isdigit() and len(rows[1][1]) == 19 and len(rows[1][2]) == 10
+
+
+def test_database_lines_equal_the_python_writer(client, shop):
+    """PostgreSQL writes each line itself: byte for byte what the Python csv writer writes, on awkward values
+    (quotes, semicolons, line breaks, formulas, big amounts, flags with and without points)."""
+    import pytest
+    from sqlalchemy import insert
+
+    from dhamen.core.sqltypes import new_id, utcnow
+    from dhamen.extensions import db
+    from dhamen.insurer import export, queue
+    from dhamen.models import Claim, Provider
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the database-written lines are PostgreSQL's")
+    stay_claim(client, shop)
+    post_claim(client, shop)
+    db.session.get(Provider, shop.providers["pharmacist"].id).name = 'Pharmacie "Le Lac"; Tunis\nB'
+    c = shop.contracts["active"]
+    reasons = [None, "", "=1+1", "-2", "@x", "Motif ; avec \"guillemets\"\r\nsur deux lignes", "ordinaire"]
+    flags = [[], [{"code": "DUPLICATE", "points": 45}, {"code": "FAR_PROVIDER", "points": 0}],
+             [{"code": "UNKNOWN_CODE", "points": 3}, {"code": "HIGH_FREQUENCY", "points": 12.5}], [{"points": 5}]]
+    amounts = [0, 7, 999, 1_000, 999_999, 1_000_000, 1_234_567, 98_765_432_109]
+    db.session.execute(insert(Claim), [dict(
+        id=new_id(), reference=f"PH-CSV-{i:03d}", type="pharmacy", contract_id=c.id,
+        provider_id=shop.providers["pharmacist"].id, adherent_id=c.adherent_id, insurer_id=c.insurer_id,
+        care_date=utcnow().date(), total_amount=amounts[i % len(amounts)], covered_amount=amounts[i % len(amounts)] // 3,
+        copay_amount=amounts[i % len(amounts)] - amounts[i % len(amounts)] // 3, status="pending_review",
+        fraud_score=(i % 3) * 20, fraud_flags_json=flags[i % len(flags)], status_reason=reasons[i % len(reasons)],
+        created_at=utcnow()) for i in range(40)])
+    db.session.commit()
+    for filters in (queue.ReviewFilters(statut=queue.ALL_STATUSES), queue.ReviewFilters()):
+        user = shop.users["agentA"]
+        python = "".join(export.rows(user, filters, 7, in_database=False))
+        db.session.rollback()
+        database = "".join(export.rows(user, filters, 7, in_database=True))
+        db.session.rollback()
+        assert database == python
+        assert '"Pharmacie ""Le Lac""; Tunis\nB"' in python and "'=1+1" in python and "98\u202f765\u202f432,109" in python
+        assert "Doublon" in python or "doublon" in python.lower()
+        assert len(_rows_of(python)) == 1 + 40 + (2 if filters.statut else 1) + (1 if filters.statut else 0)
+
+
+def _rows_of(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
