@@ -109,3 +109,31 @@ def test_member_filter_matching_too_many_members_asks_for_more_of_the_name(histo
     one = text(history.get("/pharmacie/demandes?adherent=nomunlimited"))
     assert "9 demandes." in one and "tapez davantage" not in one
     assert "Aucune demande ne correspond." in text(history.get("/pharmacie/demandes?adherent=personne"))
+
+
+@pytest.mark.parametrize("backwards_check", [False, True], ids=["forward", "and-back"])
+def test_member_filter_pages_walk_without_skipping_or_repeating_while_claims_arrive(history, shop, backwards_check):
+    """The member filter's two-step page (keys from the index, then rows by id): walking 5 at a time
+    while the member's claims keep arriving sees every claim that was there exactly once, in order."""
+    from dhamen.claims import listing
+
+    user = shop.users["pharmacist"]
+    filters = listing.ClaimFilters(member="nomactive")
+    before = [c.id for c in listing.page(user, filters, per_page=100).rows]
+    assert len(before) == 18
+    seen, cursor, pages = [], None, []
+    while True:
+        page = listing.page(user, listing.ClaimFilters(member="nomactive"), cursor=cursor, per_page=5)
+        assert all(c.adherent.last_name == "NomActive" for c in page.rows)
+        seen += [c.id for c in page.rows]
+        pages.append(page)
+        add_claim(shop, "pharmacist", "active", total=7_777)  # newer: never on a later page
+        db.session.commit()
+        if not page.has_next:
+            break
+        cursor = page.next_cursor
+    assert seen == before
+    if backwards_check:
+        back = listing.page(user, listing.ClaimFilters(member="nomactive"), cursor=pages[-1].prev_cursor,
+                            backwards=True, per_page=5)
+        assert [c.id for c in back.rows] == [c.id for c in pages[-2].rows]
