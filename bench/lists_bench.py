@@ -118,6 +118,7 @@ class Bench:
         from dhamen.models import User
 
         self.db = db
+        self.member_name = None
         self.pharmacist = db.session.scalar(db.select(User).where(User.email == PHARMACIST))
         self.agent = db.session.scalar(db.select(User).where(User.email == AGENT))
         if self.pharmacist is None or self.agent is None:
@@ -184,21 +185,36 @@ def pct(data: list[float], p: float) -> float:
     return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))]
 
 
+def pick_member(b: Bench) -> str:
+    """A member with claims at the pharmacy; its last name, as typed at the counter."""
+    from dhamen.claims import listing
+    from dhamen.models import Adherent, Claim
+
+    if b.member_name is None:
+        member = b.db.session.scalar(b.db.select(Adherent).join(Claim, Claim.adherent_id == Adherent.id)
+                                     .where(Claim.provider_id == b.pharmacist.provider_id).limit(1))
+        b.member_name = member.last_name.lower()
+        print(f"   filtre adhérent « {b.member_name} » : {len(listing.member_ids(b.member_name))} adhérents "
+              f"correspondent (au plus {listing.MEMBER_CAP})")
+    return b.member_name
+
+
 def cases(b: Bench):
     """(label, user, url, api) of every page and list measured."""
     from urllib.parse import quote
 
     from dhamen.claims import listing
-    from dhamen.models import Adherent, Claim
+    from dhamen.models import Claim
 
     db, ph, ag = b.db, b.pharmacist, b.agent
-    # A member with claims at the pharmacy, searched by a part of the last name as typed at the counter.
-    member = db.session.scalar(db.select(Adherent).join(Claim, Claim.adherent_id == Adherent.id)
-                               .where(Claim.provider_id == ph.provider_id).limit(1))
-    name = member.last_name[:5].lower()
+    # A member with claims at the pharmacy, searched by the last name as typed at the counter (the
+    # members matching it are found first: at most listing.MEMBER_CAP).
+    name = pick_member(b)
     month_ago = date.today() - timedelta(days=30)
     quarter = (date.today() - timedelta(days=120), date.today() - timedelta(days=90))
     one = db.session.scalar(db.select(Claim.id).where(Claim.insurer_id == ag.insurer_id).limit(1))
+    mine = db.session.scalar(db.select(Claim.id).where(Claim.provider_id == ph.provider_id)
+                             .order_by(Claim.created_at.desc()).limit(1))
     db.session.remove()
     F = listing.ClaimFilters
 
@@ -224,8 +240,12 @@ def cases(b: Bench):
         (f" adherent={name}", F(member=name), f"adherent={quote(name)}"),
         (f" du={month_ago}", F(date_from=month_ago), f"du={month_ago}"),
         (f" {quarter_q}", F(date_from=quarter[0], date_to=quarter[1]), quarter_q)))
-    out += [("pharmacie : API GET /api/v1/claims", ph, "/api/v1/claims", True),
-            ("assureur : tableau de bord /assureur/", ag, "/assureur/", False),
+    out += [("pharmacie : une demande /pharmacie/demandes/<id>", ph, f"/pharmacie/demandes/{mine}", False),
+            ("pharmacie : API GET /api/v1/claims", ph, "/api/v1/claims", True)]
+    out += variants("pharmacie : API", ph, "/api/v1/claims", "cursor", True, (("", F(), ""),))
+    out += [("assureur : tableau de bord /assureur/", ag, "/assureur/", False),
+            ("assureur : file d'examen /assureur/file, 1re page", ag, "/assureur/file", False),
+            ("assureur : une demande /assureur/demandes/<id>", ag, f"/assureur/demandes/{one}", False),
             ("assureur : API GET /api/v1/claims, 1re page", ag, "/api/v1/claims", True),
             ("assureur : API ?page=40 (975 lignes, compatibilité)", ag, "/api/v1/claims?page=40", True)]
     out += variants("assureur : API", ag, "/api/v1/claims", "cursor", True, (
@@ -269,6 +289,7 @@ def explain(b: Bench) -> None:
     db, ph, ag = b.db, b.pharmacist, b.agent
     F = listing.ClaimFilters
     month_ago = date.today() - timedelta(days=30)
+    pick_member(b)
 
     def capture(user, filters, deep: bool):
         cursor = b.deep_cursor(user, filters)[0] if deep else None
@@ -281,7 +302,11 @@ def explain(b: Bench) -> None:
     plans = [
         ("Historique pharmacie, 1re page", capture(ph, F(), False)),
         ("Historique pharmacie, 10 000 lignes plus bas", capture(ph, F(), True)),
-        ("Historique pharmacie, nom d'adhérent", capture(ph, F(member="ben"), False)),
+        (f"Historique pharmacie, nom d'adhérent « {b.member_name} » : les clés de la page (puis 25 lignes par id)",
+         listing.statement(ph, F(member=b.member_name)).with_only_columns(Claim.created_at, Claim.id)
+         .order_by(*listing.NEWEST.order_by()).limit(26)),
+        (f"Total plafonné, nom d'adhérent « {b.member_name} »", listing.statement(ph, F(member=b.member_name))
+         .with_only_columns(Claim.id).order_by(None).limit(1001)),
         ("API assureur, 10 000 lignes plus bas", capture(ag, F(), True)),
         ("API assureur, statut=pending_review, 10 000 lignes plus bas", capture(ag, F(status="pending_review"), True)),
         ("API assureur, du=<il y a 30 jours>, 10 000 lignes plus bas", capture(ag, F(date_from=month_ago), True)),
@@ -298,12 +323,33 @@ def explain(b: Bench) -> None:
         # The annual-limit sum read at every claim, and the dashboard's month figures.
         contract = conn.exec_driver_sql("SELECT contract_id, adherent_id FROM claims WHERE provider_id = %(p)s "
                                         "ORDER BY created_at DESC LIMIT 1", {"p": ph.provider_id}).one()
-        params = {"adherent_id": contract.adherent_id, "contract_id": contract.contract_id,
-                  "start": date.today() - timedelta(days=365), "end": date.today()}
+        params = {"contract_id": contract.contract_id, "start": date.today() - timedelta(days=365),
+                  "end": date.today()}
         used = _USED.params(**params).compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
         plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(used),
                                     used.construct_params()).scalars().all()
-        print("\n### Somme annuelle du contrat (à chaque demande)\n```\n" + "\n".join(plan) + "\n```")
+        print("\n### Somme annuelle du contrat (à chaque demande, contract_usage)\n```\n" + "\n".join(plan) + "\n```")
+        # The counter home's month: the whole days from the roll-up, today from the claims.
+        from dhamen.claims import figures
+
+        statements = []
+        real_execute = db.session.execute
+
+        def spy(stmt, *a, **kw):
+            statements.append(stmt)
+            return real_execute(stmt, *a, **kw)
+
+        db.session.execute = spy
+        try:
+            figures.period_figures(ph)
+        finally:
+            db.session.execute = real_execute
+        for n, stmt in enumerate(statements, 1):
+            compiled = stmt.compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(compiled),
+                                        compiled.construct_params()).scalars().all()
+            print(f"\n### Comptoir : chiffres du jour et du mois, requête {n}/{len(statements)}\n```\n"
+                  + "\n".join(plan) + "\n```")
 
 
 # --- submission throughput ------------------------------------------------------------------------------

@@ -10,9 +10,11 @@ the STAR agent of the demo data (the insurer with most claims).  Reference measu
 same run: a route doing one ``SELECT 1`` through the same app and session (the floor of any
 page that reads the database).  CSV: ``export.rows`` for every claim (an ADMIN sees all
 organisations: 1M rows) consumed chunk by chunk, with the process's resident memory sampled
-every 100 000 rows; reference: the same rows read raw through the same server-side cursor,
-without formatting.  ``--explain`` prints the EXPLAIN (ANALYZE, BUFFERS) of the queue's
-statements.  Nothing is written to the database.
+every 100 000 rows; reference: the same statement read raw through the same server-side cursor
+(same plan settings, same chunk size), without formatting.  ``--explain`` prints the EXPLAIN
+(ANALYZE, BUFFERS) of every statement that one request of each page runs on the claims or
+their roll-ups.  The load average is printed before and after.  Nothing is written to the
+database.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ def main() -> None:
         ("dashboard", "/assureur/", TARGET_DASHBOARD_MS),
     ]
     results = {}
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"\n{'page':58} {'p50 ms':>8} {'p95 ms':>8} {'× ref':>7}  target")
     for label, path, target in cases:
         if path.startswith("/api/"):
@@ -132,50 +135,54 @@ def main() -> None:
         print(f"{label:58} {statistics.median(times):8.1f} {p95(times):8.1f} {p95(times) / ref:7.1f}  {verdict}")
 
     if args.explain:
-        from sqlalchemy.dialects.postgresql import JSONB
+        # Every statement one request of each page runs on the claims or their roll-ups, captured as the
+        # driver receives it (SQL + parameters), then EXPLAIN (ANALYZE, BUFFERS)-ed on a raw connection.
+        from sqlalchemy import event
 
-        # Same SQL as queue.flag_condition, with the JSON value written out (EXPLAIN needs literals).
-        queue.flag_condition = lambda code: Claim.fraud_flags_json.cast(JSONB).op("@>")(
-            text(f"'[{{\"code\": \"{code}\"}}]'::jsonb"))
-        with app.test_request_context():
-            from flask_login import login_user
+        with app.app_context():
+            engine = db.engine
+        for label, path, _target in cases[1:]:
+            if path.startswith("/api/"):
+                continue
+            seen: list = []
 
-            login_user(db.session.get(User, agent.id))
-            for label, query in (("first page", ""), (f"{depth:,} deep", f"apres={cursor}"), ("three filters", three),
-                                 ("flag", "type=pharmacy&signal=DUPLICATE&score_min=40")):
-                from urllib.parse import parse_qsl
+            def _capture(_conn, _cursor, statement, parameters, _context, _many, seen=seen):
+                if ("claims" in statement or "claim_day" in statement) and statement.lstrip().startswith("SELECT"):
+                    seen.append((statement, parameters))
 
-                raw = dict(parse_qsl(query))
-                filters = queue.parse_filters(raw)
-                from dhamen.access.tenancy import scoped
-                from dhamen.core.pagination import paginate
+            event.listen(engine, "before_cursor_execute", _capture)
+            try:
+                assert client.get(path).status_code == 200
+            finally:
+                event.remove(engine, "before_cursor_execute", _capture)
+            raw = engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                for statement, parameters in seen:
+                    cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, parameters)
+                    plan = "\n".join(r[0] for r in cur.fetchall())
+                    print(f"\n-- {label}\n{statement.strip()}\n{plan}")
+                raw.rollback()
+            finally:
+                raw.close()
 
-                keyset = queue.KEYSETS[filters.tri]
-                stmt = scoped(queue.filtered(select(*queue._ROW_COLUMNS)  # noqa: SLF001
-                                             .join(queue.Provider, queue.Provider.id == Claim.provider_id)
-                                             .join(queue.Adherent, queue.Adherent.id == Claim.adherent_id)
-                                             .join(queue.Contract, queue.Contract.id == Claim.contract_id),
-                                             filters), Claim, db.session.get(User, agent.id))
-                stmt = stmt.order_by(*keyset.order_by())
-                if raw.get("apres"):
-                    stmt = stmt.where(keyset.past(keyset.decode(raw["apres"])))
-                stmt = stmt.limit(queue.PAGE_SIZE + 1)
-                compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
-                plan = db.session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {compiled}")).scalars().all()
-                print(f"\n-- EXPLAIN queue {label}\n" + "\n".join(plan))
-                assert paginate  # imported for the reader: the page runs this statement through paginate()
-
+    print(f"load average after the pages: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.skip_csv:
         return
     with app.test_request_context():
         admin = db.session.scalar(select(User).where(User.role == "ADMIN"))
         filters = queue.ReviewFilters(statut=queue.ALL_STATUSES)
         raw_start, raw_rows = time.perf_counter(), 0
-        for _row in db.session.execute(export.statement(admin, filters).execution_options(yield_per=2000)):
-            raw_rows += 1
+        conn = db.session.connection()
+        conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")  # as export.rows does
+        result = conn.execution_options(stream_results=True, yield_per=export.CHUNK_ROWS).execute(
+            export.statement(admin, filters))
+        for chunk in result.partitions():
+            raw_rows += len(chunk)
         raw_s = time.perf_counter() - raw_start
         db.session.rollback()
         rss = [rss_mb()]
+        cpu_start = time.process_time()
         start, size, rows = time.perf_counter(), 0, 0
         for chunk in export.rows(admin, filters):
             size += len(chunk)
@@ -183,10 +190,13 @@ def main() -> None:
             if rows // 100_000 > len(rss) - 1:
                 rss.append(rss_mb())
         csv_s = time.perf_counter() - start
+        csv_cpu = time.process_time() - cpu_start
     print(f"\nCSV export: {rows - 1:,} rows, {size / 2**20:.0f} MiB in {csv_s:.1f} s "
           f"(reference, same rows read raw: {raw_rows:,} in {raw_s:.1f} s; × {csv_s / raw_s:.1f}); "
           f"target < {TARGET_CSV_S} s: {'OK' if csv_s < TARGET_CSV_S else 'MISSED'}")
     print("resident memory every 100 000 rows (MiB): " + " ".join(f"{m:.0f}" for m in rss))
+    print(f"CPU time of the export: {csv_cpu:.1f} s; load average after: "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -380,6 +380,9 @@ def _new_claim_reference(context) -> str:
     return claim_reference.new_reference(context.get_current_parameters()["type"], date.today())
 
 
+_REVIEW = "status IN ('pending_review', 'blocked')"
+
+
 class Claim(db.Model):
     __tablename__ = "claims"
     __table_args__ = (
@@ -406,18 +409,28 @@ class Claim(db.Model):
         Index("idx_claims_insurer_status_created", "insurer_id", "status", "created_at", "id"),
         Index("idx_claims_provider_care_date", "provider_id", "care_date", "id"),
         Index("idx_claims_insurer_care_date", "insurer_id", "care_date", "id"),
-        # INCLUDE: the annual-limit sum (every claim) is an index-only scan.
-        Index("idx_claims_contract_care_date", "contract_id", "care_date",
-              postgresql_include=["adherent_id", "status", "covered_amount"]),
+        # The contract's claims by care date (the annual-limit sum itself reads contract_usage).
+        Index("idx_claims_contract_care_date", "contract_id", "care_date"),
+        # The history filtered by member: the matched members' claims at the provider (b8e4d0f2a3c5).
+        Index("idx_claims_provider_member_created", "provider_id", "adherent_id", "created_at", "id"),
         Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
         Index("idx_claims_reference", "reference", unique=True),
-        # The insurer's review queue (keyset order); see the migration f1a2b3c4d5e6.
-        Index("idx_claims_review_queue", "insurer_id", "created_at", "id",
-              postgresql_where=text("status IN ('pending_review', 'blocked')"),
-              sqlite_where=text("status IN ('pending_review', 'blocked')")),
-        # The insurer's dashboard: the month's figures from the index alone (PostgreSQL INCLUDE).
-        Index("idx_claims_insurer_created", "insurer_id", "created_at",
-              postgresql_include=["status", "type", "total_amount", "covered_amount", "provider_id", "fraud_score"]),
+        # The insurer's review queue (migration b7e4d2a9c1f0): the claims waiting for a decision, one
+        # partial index per sort; the keyset one carries the filters' columns (PostgreSQL INCLUDE) so a
+        # filtered page is tested on the index entries.
+        Index("idx_claims_review_created", "insurer_id", "created_at", "id",
+              postgresql_where=text(_REVIEW), sqlite_where=text(_REVIEW),
+              postgresql_include=["status", "type", "provider_id", "care_date", "total_amount", "fraud_score"]),
+        Index("idx_claims_review_amount", "insurer_id", "total_amount", "id",
+              postgresql_where=text(_REVIEW), sqlite_where=text(_REVIEW)),
+        Index("idx_claims_review_score", "insurer_id", "fraud_score", "id",
+              postgresql_where=text(_REVIEW), sqlite_where=text(_REVIEW)),
+        Index("idx_claims_review_care", "insurer_id", "care_date", "id",
+              postgresql_where=text(_REVIEW), sqlite_where=text(_REVIEW)),
+        # A flag rare in the queue: found through its flags (PostgreSQL GIN), not by walking the queue.
+        Index("idx_claims_review_flags", "fraud_flags_json", postgresql_using="gin",
+              postgresql_ops={"fraud_flags_json": "jsonb_path_ops"},
+              postgresql_where=text(_REVIEW), sqlite_where=text(_REVIEW)),
     )
 
     id: Mapped[str] = _id()
@@ -453,6 +466,49 @@ class Claim(db.Model):
     adherent: Mapped[Adherent] = relationship()
     insurer: Mapped[Insurer] = relationship()
     items: Mapped[list[ClaimItem]] = relationship(back_populates="claim", order_by="ClaimItem.position")
+
+
+class ClaimDayTotal(db.Model):
+    """The claims of a day, added up (migration c3d9e8f1a2b4): one row per insurer × day × status ×
+    care type × provider, the day being the Tunisian calendar day of ``claims.created_at``.
+
+    Written only by database triggers on ``claims`` (insert, update, delete), in the writing
+    statement's transaction: it always equals ``GROUP BY`` of the claims (tests/insurer/
+    test_rollup.py).  The insurer's dashboard and the counter's day/month figures read it
+    instead of the claims: a month is a few hundred rows, whatever the volume.
+    """
+
+    __tablename__ = "claim_day_totals"
+    __table_args__ = (
+        # An insurer's month (PK prefix); a provider's days; an insurer's claims of a status (the
+        # queue's size: an index-only sum on PostgreSQL).
+        Index("idx_claim_day_totals_provider", "provider_id", "day"),
+        Index("idx_claim_day_totals_status", "insurer_id", "status", "day",
+              postgresql_include=["type", "provider_id", "claims"]),
+    )
+
+    insurer_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    claims: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    covered_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ClaimDayFlag(db.Model):
+    """The fraud flags raised on a day's claims (flags with points, of claims with a score), per
+    insurer × status × flag code × day; kept by the same triggers as :class:`ClaimDayTotal`.  The
+    dashboard's flags of the month, and a flag's share of the review queue (the queue's plan)."""
+
+    __tablename__ = "claim_day_flags"
+
+    insurer_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    claims: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class ClaimItem(db.Model):
@@ -550,3 +606,20 @@ class Convention(db.Model):
 
     insurer: Mapped[Insurer] = relationship()
     provider: Mapped[Provider] = relationship()
+
+
+class ContractUsage(db.Model):
+    """What a contract's payable claims (not ``rejected`` nor ``blocked``) cover, per care date.
+
+    Kept by a trigger on ``claims`` (migration a7d3c9e1f2b4, beside the day roll-up's), in the
+    transaction that inserts a claim or changes its status or covered amount, whatever the code path
+    (counter, insurer decision, payment, seed, SQL); the annual-limit read at every claim sums at most
+    a contract year of these rows (one per care date with claims), under the contract's row lock,
+    instead of the contract's claims.  Not written by the application.
+    """
+
+    __tablename__ = "contract_usage"
+
+    contract_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    care_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    covered_amount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

@@ -22,6 +22,8 @@ from dhamen.models import (
     Adherent,
     AuditLog,
     Claim,
+    ClaimDayFlag,
+    ClaimDayTotal,
     ClaimItem,
     Contract,
     Convention,
@@ -58,6 +60,9 @@ def _items(kind: str) -> Callable:
 RULES: dict[type, dict[str, object]] = {
     Claim: {"insurer": Claim.insurer_id, "provider": Claim.provider_id},
     ClaimItem: {"insurer": _items("insurer"), "provider": _items("provider")},
+    # The day roll-ups of the claims (dashboard, counter figures): the same organisation columns.
+    ClaimDayTotal: {"insurer": ClaimDayTotal.insurer_id, "provider": ClaimDayTotal.provider_id},
+    ClaimDayFlag: {"insurer": ClaimDayFlag.insurer_id, "provider": None},
     Reconciliation: {"insurer": Reconciliation.insurer_id, "provider": _provider_reconciliations},
     ReconciliationStatement: {"insurer": ReconciliationStatement.insurer_id,
                               "provider": ReconciliationStatement.provider_id},

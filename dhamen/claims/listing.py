@@ -10,8 +10,11 @@ the counter home's latest claims and ``GET /api/v1/claims``.
 - Filtered by care date (``du`` / ``au``): ordered by care date, newest care
   first (``care_date DESC, id DESC``), over ``(org, care_date, id)``: a care-date
   range is an index range instead of a scan of every claim entered since.
-- Filtered by member name: the claims of the members whose name matches (a
-  semi-join on the small ``adherents`` table), still newest first.
+- Filtered by member name: the members whose name matches are found first (at
+  most :data:`MEMBER_CAP`: beyond, the counter is asked to type more of the name),
+  then their claims at the provider through ``(provider_id, adherent_id,
+  created_at, id)`` — what those members had here, never a walk of the
+  provider's history; still newest first.
 - No ``COUNT(*)`` of the whole set: :func:`count` stops at :data:`COUNT_CAP`
   ("plus de 1 000").
 
@@ -34,11 +37,13 @@ from dhamen.core.pagination import Keyset, Page, capped_count, paginate
 from dhamen.domain import reference as claim_reference
 from dhamen.domain.labels import STATUS_LABELS
 from dhamen.domain.text import parse_date
+from dhamen.extensions import db
 from dhamen.models import Adherent, Claim, Contract
 
 NEWEST = Keyset("claims.newest", (Claim.created_at, Claim.id))
 BY_CARE_DATE = Keyset("claims.care_date", (Claim.care_date, Claim.id))
 COUNT_CAP = 1000
+MEMBER_CAP = 100  # members matched by a name filter
 _CIN = re.compile(r"^[0-9]{8}$")
 
 
@@ -50,6 +55,7 @@ class ClaimFilters:
     member: str | None = None  # a name (or a CIN, matched through its keyed hash)
     care_type: str | None = None
     reference: str | None = None  # a claim's short reference, normalised
+    matched: list[str] | None = None  # the ids of the members ``member`` matches (found once)
 
     @property
     def keyset(self) -> Keyset:
@@ -78,6 +84,12 @@ def parse_filters(args) -> tuple[ClaimFilters, list[str]]:
             errors.append("Statut inconnu.")
     member = (args.get("adherent") or "").strip()[:100]
     filters.member = member or None
+    if filters.member:
+        try:
+            filters.matched = member_ids(filters.member)
+        except TooManyMembers:
+            errors.append(too_many_members_message(filters.member) + " Filtre ignoré.")
+            filters.member = None
     ref = (args.get("demande") or "").strip()[:40]
     if ref:
         filters.reference = claim_reference.normalise(ref)
@@ -85,6 +97,10 @@ def parse_filters(args) -> tuple[ClaimFilters, list[str]]:
             errors.append(f"N° de demande « {ref} » invalide : il s'écrit comme PH-26-4K7Q-9MXC "
                           "(vérifiez chaque caractère, le dernier est une clé de contrôle).")
     return filters, errors
+
+
+class TooManyMembers(ValueError):
+    """More than :data:`MEMBER_CAP` members match a name filter."""
 
 
 def _members_matching(text: str) -> Select:
@@ -97,13 +113,30 @@ def _members_matching(text: str) -> Select:
         func.lower(Adherent.first_name + " " + Adherent.last_name).like(like)))
 
 
+def member_ids(text: str) -> list[str]:
+    """The ids of the members matching ``text`` (a bounded read); :class:`TooManyMembers` beyond
+    :data:`MEMBER_CAP`."""
+    ids = list(db.session.scalars(_members_matching(text).limit(MEMBER_CAP + 1)))
+    if len(ids) > MEMBER_CAP:
+        raise TooManyMembers(text)
+    return ids
+
+
+def too_many_members_message(text: str) -> str:
+    return (f"Plus de {MEMBER_CAP} adhérents correspondent à « {text[:40]} » : tapez davantage du nom "
+            "(par exemple le nom et le prénom).")
+
+
 def statement(user, filters: ClaimFilters) -> Select:
     """The user's organisation's claims matching ``filters`` (not ordered), member and contract
     number joined in (one query per page, only the columns the lists show)."""
     stmt = narrowed(scoped(select(Claim), Claim, user), care_from=filters.date_from, care_to=filters.date_to,
                     status=filters.status, care_type=filters.care_type, reference=filters.reference)
     if filters.member:
-        stmt = stmt.where(Claim.adherent_id.in_(_members_matching(filters.member)))
+        # The members first (bounded), then their claims here: (provider_id, adherent_id, created_at, id).
+        if filters.matched is None:
+            filters.matched = member_ids(filters.member)
+        stmt = stmt.where(Claim.adherent_id.in_(filters.matched))
     return stmt
 
 
@@ -119,6 +152,16 @@ def page(user, filters: ClaimFilters, *, cursor: str | None = None, backwards: b
          offset: int = 0) -> Page:
     """One page of claims (entities with ``adherent`` and ``contract`` loaded).  Raises
     :class:`~dhamen.core.pagination.CursorError` for a bad cursor."""
+    if filters.member:
+        # The matched members' claims here may be thousands: the page's keys first, from the index
+        # (provider_id, adherent_id, created_at, id) alone, then the page's rows by primary key.
+        keys = paginate(statement(user, filters).with_only_columns(*filters.keyset.columns), filters.keyset,
+                        cursor=cursor, backwards=backwards, per_page=per_page, offset=offset, scalars=False)
+        ids = [key.id for key in keys.rows]
+        found = {c.id: c for c in db.session.scalars(_with_names(scoped(select(Claim), Claim, user)
+                                                                 .where(Claim.id.in_(ids))))} if ids else {}
+        keys.rows = [found[i] for i in ids if i in found]
+        return keys
     return paginate(_with_names(statement(user, filters)), filters.keyset, cursor=cursor, backwards=backwards,
                     per_page=per_page, offset=offset)
 

@@ -6,7 +6,8 @@ Rules decided here (see also :mod:`dhamen.claims.operations`):
 
 - the annual limit sums covered amounts of the contract's claims in the
   contract year that are not ``rejected`` nor ``blocked`` (pending review
-  counts: the money may still be paid);
+  counts: the money may still be paid), read from ``contract_usage`` (those sums
+  per care date, kept exact by the claims triggers in the claim's own transaction);
 - the claim's context is read in one statement; with ``lock`` the contract's
   row stays locked (``FOR UPDATE``, PostgreSQL) until the commit, so two
   counters at once never spend the annual limit twice.  SQLite (development
@@ -41,6 +42,7 @@ from dhamen.models import (
     Claim,
     ClaimItem,
     Contract,
+    ContractUsage,
     Convention,
     IdempotencyKey,
     Insurer,
@@ -97,8 +99,7 @@ def in_period(contract: Contract | ContractFacts, on: date) -> bool:
 
 def used_in_contract_year(contract: Contract | ContractFacts, on: date) -> int:
     start, end = elig.contract_year(terms_of(contract), on)
-    params = {"adherent_id": contract.adherent_id, "contract_id": contract.id, "start": start, "end": end}
-    return int(db.session.scalar(_USED, params) or 0)
+    return int(db.session.scalar(_USED, {"contract_id": contract.id, "start": start, "end": end}) or 0)
 
 
 @dataclass
@@ -236,11 +237,11 @@ _CONTRACT = (select(*(_C[name] for name in _CONTRACT_FIELDS),
              .join_from(Contract.__table__, Adherent.__table__, _A.id == _C.adherent_id)
              .join(Insurer.__table__, _I.id == _C.insurer_id)
              .where(_C.id == bindparam("contract_id"), Adherent.is_live))
-_USED = select(func.coalesce(func.sum(_CL.covered_amount), 0)).where(
-    # Served by the (contract_id, care_date) index; adherent_id (implied by the contract) lets
-    # (adherent_id, care_date) serve it too: the planner takes the narrower range.
-    _CL.adherent_id == bindparam("adherent_id"), _CL.contract_id == bindparam("contract_id"),
-    _CL.care_date >= bindparam("start"), _CL.care_date <= bindparam("end"), _CL.status.not_in(NOT_PAYABLE))
+# What the contract year has used: the contract's usage rows (one per care date with payable claims,
+# kept by the claims triggers, migration a7d3c9e1f2b4): at most a year of rows whatever the volume.
+_U = ContractUsage.__table__.c
+_USED = select(func.coalesce(func.sum(_U.covered_amount), 0)).where(
+    _U.contract_id == bindparam("contract_id"), _U.care_date >= bindparam("start"), _U.care_date <= bindparam("end"))
 # The member's claims (any contract, any provider) dated either side of the care date: claims
 # are not entered in date order, and the rules look both ways (dhamen.domain.history).  A
 # hospitalization's stay rides along (NULL for the other care types).

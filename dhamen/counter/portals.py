@@ -468,7 +468,7 @@ def history():
     if filters.member and crypto.normalise_national_id(filters.member).isdigit():
         errors.append("Pour retrouver un adhérent par CIN, utilisez la recherche du comptoir : "
                       "le CIN d'un adhérent ne doit pas apparaître dans l'historique du navigateur.")
-        filters.member = None
+        filters.member = filters.matched = None
     newer = request.args.get("apres")
     try:
         found = listing.page(current_user, filters, cursor=newer or request.args.get("avant"),

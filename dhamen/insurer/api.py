@@ -97,7 +97,7 @@ def review_queue():
         filters = queue.parse_filters(request.args)
         cursor = request.args.get("cursor") or None
         page = queue.page(g.api_user, filters, cursor, limit=int(raw_size))
-        count, exact = queue.count(g.api_user, filters)
+        count, exact = queue.count(g.api_user, filters, page)
     except queue.FilterError as exc:
         field, message = exc.errors[0]
         code = "INVALID_CURSOR" if field == "apres" else "VALIDATION_ERROR"

@@ -1,17 +1,21 @@
 """The insurer's dashboard figures: today and this month, the queue, fraud flags, providers.
 
-Every query is scoped to the user's insurer and bounded by a date (the month
-so far), so the cost follows the month's volume, not the table's.  Days and
-months are those of Tunisia (Africa/Tunis); timestamps are stored in UTC.
+Read from the day roll-ups of the claims (``claim_day_totals``, ``claim_day_flags``:
+one row per insurer × day × status × care type × provider, kept exact by database
+triggers in each claim's own transaction — migration c3d9e8f1a2b4), never from the
+month's claims: a month is a few thousand small rows whatever the number of claims.
+The queue's age comes from the partial index of the waiting claims (its oldest
+entry, and the last week's range).  Every query is scoped to the user's insurer.
+Days and months are those of Tunisia (Africa/Tunis); timestamps are stored in UTC.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal_column, select
+from sqlalchemy import func, literal_column, select
 
 from dhamen.access.tenancy import scoped
 from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
@@ -19,7 +23,7 @@ from dhamen.domain.money import format_tnd
 from dhamen.domain.reasons import label as reason_label
 from dhamen.extensions import db
 from dhamen.insurer.queue import REVIEW_STATUSES
-from dhamen.models import Claim, Provider
+from dhamen.models import Claim, ClaimDayFlag, ClaimDayTotal, Provider
 
 TZ = ZoneInfo("Africa/Tunis")
 AGE_BUCKETS = (("Moins d'un jour", 0, 1), ("1 à 3 jours", 1, 3), ("3 à 7 jours", 3, 7), ("Plus de 7 jours", 7, None))
@@ -52,34 +56,35 @@ class Dashboard:
     today_by_status: dict = field(default_factory=dict)
 
 
-def _bounds(now: datetime) -> tuple[datetime, datetime]:
-    local = now.astimezone(TZ)
-    day = datetime.combine(local.date(), time(), TZ).astimezone(UTC)
-    month = datetime.combine(local.date().replace(day=1), time(), TZ).astimezone(UTC)
-    return day, month
-
-
 def build(user, now: datetime | None = None) -> Dashboard:
     now = now or datetime.now(UTC)
-    day_start, month_start = _bounds(now)
+    today = now.astimezone(TZ).date()
+    month_start = today.replace(day=1)
     d = Dashboard()
-    is_today = Claim.created_at >= day_start
+    t = ClaimDayTotal
+    is_today = t.day == today
+
+    def total(column, when=None):
+        return func.coalesce(func.sum(column).filter(when) if when is not None else func.sum(column), 0)
+
+    in_month = (t.day >= month_start) & (t.day <= today)
     rows = db.session.execute(scoped(
-        select(Claim.status, Claim.type, func.count(), func.coalesce(func.sum(Claim.total_amount), 0),
-               func.coalesce(func.sum(Claim.covered_amount), 0),
-               func.count().filter(is_today),
-               func.coalesce(func.sum(case((is_today, Claim.total_amount), else_=0)), 0),
-               func.coalesce(func.sum(case((is_today, Claim.covered_amount), else_=0)), 0))
-        .where(Claim.created_at >= month_start).group_by(Claim.status, Claim.type), Claim, user)).all()
+        select(t.status, t.type, total(t.claims), total(t.total_amount), total(t.covered_amount),
+               total(t.claims, is_today), total(t.total_amount, is_today), total(t.covered_amount, is_today))
+        .where(in_month).group_by(t.status, t.type), t, user)).all()
     status_n: dict[str, int] = {}
     type_n: dict[str, list[int]] = {}
     for status, care_type, n, asked, covered, n_today, asked_today, covered_today in rows:
+        n, n_today = int(n), int(n_today)
+        if not n:
+            continue  # a status every claim of the day has left
         d.month_count += n
         d.month_asked += int(asked)
         d.today_count += n_today
         d.today_asked += int(asked_today)
         status_n[status] = status_n.get(status, 0) + n
-        d.today_by_status[status] = d.today_by_status.get(status, 0) + n_today
+        if n_today:
+            d.today_by_status[status] = d.today_by_status.get(status, 0) + n_today
         figures = type_n.setdefault(care_type, [0, 0, 0])
         figures[0] += n
         figures[1] += int(asked)
@@ -93,43 +98,49 @@ def build(user, now: datetime | None = None) -> Dashboard:
     d.by_type = [Bar(CARE_TYPE_LABELS[t], v[0], f"{v[0]:,}".replace(",", "\u202f"),
                      f"demandé {format_tnd(v[1])} · pris en charge {format_tnd(v[2])}")
                  for t, v in sorted(type_n.items(), key=lambda kv: -kv[1][0])]
-
-    waiting = scoped(select(Claim.created_at).where(Claim.status.in_(REVIEW_STATUSES)), Claim, user).subquery()
-    age_columns = []
-    for _label, low, high in AGE_BUCKETS:
-        cond = waiting.c.created_at <= now - timedelta(days=low)
-        if high is not None:
-            cond = cond & (waiting.c.created_at > now - timedelta(days=high))
-        age_columns.append(func.count().filter(cond))
-    size, oldest, *ages = db.session.execute(select(func.count(), func.min(waiting.c.created_at), *age_columns)).one()
-    d.queue_size, d.oldest_waiting = int(size or 0), oldest
-    d.queue_age = [Bar(label, int(n or 0), str(int(n or 0))) for (label, _l, _h), n in zip(AGE_BUCKETS, ages,
-                                                                                          strict=True)]
-    d.flags = [Bar(reason_label(code), n, str(n)) for code, n in flag_counts(user, month_start)]
+    _queue(d, user, now)
+    d.flags = [Bar(reason_label(code), n, str(n)) for code, n in flag_counts(user, month_start, today)]
+    asked = total(t.total_amount).label("asked")
     top = db.session.execute(scoped(
-        select(Claim.provider_id, func.sum(Claim.total_amount).label("asked"), func.count(),
-               func.sum(Claim.covered_amount))
-        .where(Claim.created_at >= month_start).group_by(Claim.provider_id)
-        .order_by(literal_column("asked").desc()).limit(TOP), Claim, user)).all()
+        select(t.provider_id, asked, total(t.claims)).where(in_month).group_by(t.provider_id)
+        .having(func.sum(t.claims) > 0).order_by(literal_column("asked").desc(), t.provider_id).limit(TOP),
+        t, user)).all()
     names = dict(db.session.execute(select(Provider.id, Provider.name).where(
         Provider.id.in_([r[0] for r in top]))).all()) if top else {}
     d.providers = [Bar(names.get(pid, "?"), int(asked), format_tnd(int(asked)), f"{n} demande{'s' if n > 1 else ''}")
-                   for pid, asked, n, _covered in top]
+                   for pid, asked, n in top]
     return d
 
 
-def flag_counts(user, since: datetime) -> list[tuple[str, int]]:
-    """The most frequent fraud flags (with points) on the month's claims."""
-    flagged = scoped(select(Claim.fraud_flags_json).where(Claim.created_at >= since, Claim.fraud_score > 0),
-                     Claim, user).subquery()
-    if db.engine.dialect.name == "postgresql":
-        each = func.jsonb_array_elements(flagged.c.fraud_flags_json).table_valued("value")
-        code = each.c.value.op("->>")("code")
-        points = each.c.value.op("->>")("points")
-    else:
-        each = func.json_each(flagged.c.fraud_flags_json).table_valued("value")
-        code = func.json_extract(each.c.value, "$.code")
-        points = func.json_extract(each.c.value, "$.points")
-    stmt = (select(code.label("code"), func.count().label("n")).select_from(flagged).join(each, literal_column("true"))
-            .where(points.cast(db.Integer) > 0).group_by(code).order_by(literal_column("n").desc()).limit(TOP))
-    return [(c, int(n)) for c, n in db.session.execute(stmt).all()]
+def _queue(d: Dashboard, user, now: datetime) -> None:
+    """Queue size (roll-up, every day), oldest waiting claim and the last week's ages (partial index of
+    the waiting claims), in one statement: one snapshot, so the buckets add up to the size."""
+    t = ClaimDayTotal
+    size = scoped(select(func.coalesce(func.sum(t.claims), 0)).where(t.status.in_(REVIEW_STATUSES)), t, user)
+    waiting = scoped(select(Claim.created_at).where(Claim.status.in_(REVIEW_STATUSES)), Claim, user)
+    oldest = waiting.with_only_columns(func.min(Claim.created_at))
+    week = now - timedelta(days=AGE_BUCKETS[-1][1])  # the last bucket starts at 7 days
+    recent = waiting.where(Claim.created_at > week).subquery()
+    counts = [select(func.count()).select_from(recent).where(recent.c.created_at > now - timedelta(days=high))
+              .scalar_subquery() for _label, _low, high in AGE_BUCKETS[:-1]]
+    n, first, *within = db.session.execute(select(size.scalar_subquery(), oldest.scalar_subquery(),
+                                                  *counts)).one()
+    d.queue_size, d.oldest_waiting = int(n or 0), first
+    if first is not None and first.tzinfo is None:  # SQLite keeps no zone
+        d.oldest_waiting = first.replace(tzinfo=UTC)
+    within = [int(v or 0) for v in within]  # waiting less than 1, 3, 7 days
+    older = max(d.queue_size - within[-1], 0)
+    buckets = [within[0], *(b - a for a, b in zip(within, within[1:], strict=False)), older]
+    d.queue_age = [Bar(label, n, str(n)) for (label, _l, _h), n in zip(AGE_BUCKETS, buckets, strict=True)]
+
+
+def flag_counts(user, since, until=None) -> list[tuple[str, int]]:
+    """The most frequent fraud flags (with points) on the claims of the days ``since`` … ``until``."""
+    f = ClaimDayFlag
+    n = func.sum(f.claims).label("n")
+    stmt = select(f.code, n).where(f.day >= since)
+    if until is not None:
+        stmt = stmt.where(f.day <= until)
+    stmt = scoped(stmt.group_by(f.code).having(func.sum(f.claims) > 0), f, user)
+    return [(c, int(k)) for c, k in db.session.execute(
+        stmt.order_by(literal_column("n").desc(), f.code).limit(TOP)).all()]

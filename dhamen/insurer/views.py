@@ -71,7 +71,7 @@ def review_queue():
         before = request.args.get("avant") or None
         result = queue.page(current_user, filters, before or request.args.get("apres") or None,
                             backwards=before is not None)
-        total = queue.count(current_user, filters)
+        total = queue.count(current_user, filters, result)
     except queue.FilterError as exc:
         errors = exc.errors
         filters, result, total = queue.ReviewFilters(), None, (0, True)

@@ -52,17 +52,6 @@ def test_insurer_figures_cover_all_its_providers(activity):
     assert figures.period_figures(shop.users["agentB"], today).month.claims == 0
 
 
-def test_waiting_counts_and_latest_to_review(activity, monkeypatch):
-    shop, _today = activity
-    agent = shop.users["agentA"]
-    assert figures.to_review_counts(agent) == {"pending_review": (1, True), "blocked": (1, True)}
-    latest = figures.latest_to_review(agent)
-    assert [c.status for c in latest] == ["blocked", "pending_review"]  # newest first
-    monkeypatch.setattr(figures, "REVIEW_CAP", 0)
-    assert figures.to_review_counts(agent)["blocked"] == (0, False)
-    assert figures.to_review_counts(shop.users["agentB"]) == {"pending_review": (0, True), "blocked": (0, True)}
-
-
 def test_pages_show_the_figures(app, client, shop):
     now = datetime.now(UTC)
     _add(shop, now, total=12_000, covered=10_000)

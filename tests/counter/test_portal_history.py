@@ -95,3 +95,45 @@ def test_member_filter_refuses_a_national_id(history, shop):
     assert f'value="{cin}"' not in page  # and not echoed back into the next URLs
     form = text(history.get("/pharmacie/demandes"))
     assert 'pattern=".*[^0-9 .\\-].*"' in form  # the browser refuses a bare number before sending it
+
+
+def test_member_filter_matching_too_many_members_asks_for_more_of_the_name(history, monkeypatch):
+    """The members are found first, at most MEMBER_CAP of them: a name that matches more is refused
+    with a French message (no walk of the pharmacy's history), the list shown unfiltered."""
+    from dhamen.claims import listing
+
+    monkeypatch.setattr(listing, "MEMBER_CAP", 1)
+    page = text(history.get("/pharmacie/demandes?adherent=nom"))  # NomActive, NomUnlimited, …
+    assert "Plus de 1 adhérents correspondent à « nom » : tapez davantage du nom" in page
+    assert "27 demandes." in page
+    one = text(history.get("/pharmacie/demandes?adherent=nomunlimited"))
+    assert "9 demandes." in one and "tapez davantage" not in one
+    assert "Aucune demande ne correspond." in text(history.get("/pharmacie/demandes?adherent=personne"))
+
+
+@pytest.mark.parametrize("backwards_check", [False, True], ids=["forward", "and-back"])
+def test_member_filter_pages_walk_without_skipping_or_repeating_while_claims_arrive(history, shop, backwards_check):
+    """The member filter's two-step page (keys from the index, then rows by id): walking 5 at a time
+    while the member's claims keep arriving sees every claim that was there exactly once, in order."""
+    from dhamen.claims import listing
+
+    user = shop.users["pharmacist"]
+    filters = listing.ClaimFilters(member="nomactive")
+    before = [c.id for c in listing.page(user, filters, per_page=100).rows]
+    assert len(before) == 18
+    seen, cursor, pages = [], None, []
+    while True:
+        page = listing.page(user, listing.ClaimFilters(member="nomactive"), cursor=cursor, per_page=5)
+        assert all(c.adherent.last_name == "NomActive" for c in page.rows)
+        seen += [c.id for c in page.rows]
+        pages.append(page)
+        add_claim(shop, "pharmacist", "active", total=7_777)  # newer: never on a later page
+        db.session.commit()
+        if not page.has_next:
+            break
+        cursor = page.next_cursor
+    assert seen == before
+    if backwards_check:
+        back = listing.page(user, listing.ClaimFilters(member="nomactive"), cursor=pages[-1].prev_cursor,
+                            backwards=True, per_page=5)
+        assert [c.id for c in back.rows] == [c.id for c in pages[-2].rows]
