@@ -16,10 +16,12 @@ from dhamen.domain.errors import ConfigError
 from dhamen.domain.money import format_tnd
 from dhamen.domain.reasons import label as reason_label
 from dhamen.extensions import db
-from dhamen.models import AuditLog, Claim, Provider, User
+from dhamen.models import AuditLog, Claim, ClaimDayTotal, Provider, User
 
 MEMBER_WINDOW_DAYS = 90
 PROVIDER_WINDOW_DAYS = 365
+PROVIDER_SAMPLE = 1000  # the provider's latest claims of the type: a bounded read at any volume
+INSURER_WINDOW_DAYS = 90  # the insurer's mean of the type, from the day roll-up
 ACTION_LABELS = {
     "claim.create": "Demande saisie",
     "claim.decision": "Décision de l'assureur",
@@ -92,17 +94,26 @@ def member_claims(user, claim: Claim) -> list:
 
 
 def provider_figures(user, claim: Claim) -> ProviderFigures:
-    """The provider's usual claims of this care type with this insurer (last 12 months), and the insurer's mean."""
+    """The provider's usual claims of this care type with this insurer: its latest
+    :data:`PROVIDER_SAMPLE` of the last 12 months (one backward walk of the provider's
+    ``(provider_id, created_at, id)`` index, stopped there), and the insurer's mean amount of
+    the type over :data:`INSURER_WINDOW_DAYS` days read from the day roll-up — neither reads
+    the provider's or the insurer's whole history."""
     since = date.today() - timedelta(days=PROVIDER_WINDOW_DAYS)
-    base = select(func.count(), func.avg(Claim.total_amount), func.max(Claim.total_amount),
-                  func.count().filter(Claim.fraud_score > 0)).where(
+    latest = scoped(select(Claim.total_amount, Claim.fraud_score).where(
         Claim.provider_id == claim.provider_id, Claim.type == claim.type, Claim.care_date >= since,
-        Claim.id != claim.id)
-    n, avg, mx, flagged = db.session.execute(scoped(base, Claim, user)).one()
-    insurer_avg = db.session.scalar(scoped(select(func.avg(Claim.total_amount)).where(
-        Claim.type == claim.type, Claim.care_date >= since), Claim, user))
+        Claim.id != claim.id), Claim, user).order_by(Claim.created_at.desc(), Claim.id.desc()) \
+        .limit(PROVIDER_SAMPLE).subquery()
+    n, avg, mx, flagged = db.session.execute(select(
+        func.count(), func.avg(latest.c.total_amount), func.max(latest.c.total_amount),
+        func.count().filter(latest.c.fraud_score > 0))).one()
+    days = scoped(select(func.sum(ClaimDayTotal.total_amount), func.sum(ClaimDayTotal.claims)).where(
+        ClaimDayTotal.type == claim.type,
+        ClaimDayTotal.day >= date.today() - timedelta(days=INSURER_WINDOW_DAYS)), ClaimDayTotal, user)
+    amount, count = db.session.execute(days).one()
+    insurer_avg = int(amount) // int(count) if count else None
     return ProviderFigures(int(n or 0), int(avg) if avg is not None else None, int(mx) if mx is not None else None,
-                           int(flagged or 0), int(insurer_avg) if insurer_avg is not None else None)
+                           int(flagged or 0), insurer_avg)
 
 
 def history(claim: Claim) -> list[HistoryEntry]:

@@ -127,6 +127,7 @@ def _claim_page(claim_id: str, form=None, error=None, status: int = 200):
     file = detail.load(current_user, claim_id)
     return render_template("insurer/claim.html", file=file, c=file.claim, form=form or {}, error=error,
                            open_for_review=file.claim.status in queue.REVIEW_STATUSES,
+                           sample=detail.PROVIDER_SAMPLE, insurer_days=detail.INSURER_WINDOW_DAYS,
                            submitted=was_submitted([i.rule_applied for i in file.claim.items])), status
 
 
