@@ -107,6 +107,7 @@ def main() -> None:
         (f"queue, three filters ({three})", f"/assureur/file?{three}", TARGET_PAGE_MS),
         ("queue, three filters, flag (type+signal+score)", "/assureur/file?type=pharmacy&signal=DUPLICATE&score_min=40",
          TARGET_PAGE_MS),
+        ("queue, a flag rare in the queue (FAR_PROVIDER)", "/assureur/file?signal=FAR_PROVIDER", TARGET_PAGE_MS),
         ("review API, first page", "/api/v1/review", None),
         ("dashboard", "/assureur/", TARGET_DASHBOARD_MS),
     ]

@@ -427,10 +427,6 @@ class Claim(db.Model):
               postgresql_where=text(_REVIEW), sqlite_where=text(_REVIEW)),
         Index("idx_claims_review_care", "insurer_id", "care_date", "id",
               postgresql_where=text(_REVIEW), sqlite_where=text(_REVIEW)),
-        # A flag rare in the queue: found through its flags (PostgreSQL GIN), not by walking the queue.
-        Index("idx_claims_review_flags", "fraud_flags_json", postgresql_using="gin",
-              postgresql_ops={"fraud_flags_json": "jsonb_path_ops"},
-              postgresql_where=text(_REVIEW), sqlite_where=text(_REVIEW)),
     )
 
     id: Mapped[str] = _id()
@@ -499,15 +495,13 @@ class ClaimDayTotal(db.Model):
 
 class ClaimDayFlag(db.Model):
     """The fraud flags raised on a day's claims (flags with points, of claims with a score), per
-    insurer × status × flag code × day; kept by the same triggers as :class:`ClaimDayTotal`.  The
-    dashboard's flags of the month, and a flag's share of the review queue (the queue's plan)."""
+    insurer × day × flag code; kept by the same triggers as :class:`ClaimDayTotal`."""
 
     __tablename__ = "claim_day_flags"
 
     insurer_id: Mapped[str] = mapped_column(String(26), primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
     claims: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 

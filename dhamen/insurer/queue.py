@@ -39,7 +39,7 @@ from dhamen.domain.money import format_tnd, parse_tnd
 from dhamen.domain.reasons import REASONS
 from dhamen.domain.transitions import CLAIM_STATUSES
 from dhamen.extensions import db
-from dhamen.models import Adherent, Claim, ClaimDayFlag, ClaimDayTotal, Contract, Convention, Provider
+from dhamen.models import Adherent, Claim, ClaimDayTotal, Contract, Convention, Provider
 
 REVIEW_STATUSES: tuple[str, ...] = ("pending_review", "blocked")
 ALL_STATUSES = "tous"
@@ -185,29 +185,23 @@ def parse_filters(args: Mapping[str, str], *, any_status: bool = False) -> Revie
 _FLAG_PATH = literal_column("'$[*] ? (@.code == $c)'::jsonpath")  # a constant; the code is a parameter ($c)
 
 
-def flag_condition(code: str, rare: bool = False) -> ColumnElement:
+def flag_condition(code: str) -> ColumnElement:
     """Claims carrying the fraud flag ``code``.
 
-    PostgreSQL, a flag common in the queue: a JSON path test, a function call the planner prices as
-    an ordinary filter (a third of the rows), so the page walks the queue's keyset index and stops
-    at 25 matches.  (``@>`` is priced at 0.1 %: for a common flag the planner then fetched every
+    PostgreSQL: a JSON path test, a function call the planner prices as an ordinary filter (a
+    third of the rows), so a queue page filtered by a flag walks the queue's keyset index and
+    stops at 25 matches.  (``@>`` containment is priced at 0.1 %: the planner then fetched every
     waiting claim with a high score and sorted them, 35 ms at 100 000 claims, growing with the
-    queue.)  A flag ``rare`` in the queue (:func:`flag_is_rare`): ``@>``, served by the partial GIN
-    index of the waiting claims' flags — its few matches are fetched and sorted, instead of a walk
-    through the whole queue to fill a page."""
+    queue.)  A rare flag still walks the queue until it has a page: see bench/README.md."""
     if db.engine.dialect.name == "postgresql":
-        if rare:
-            return Claim.fraud_flags_json.cast(JSONB).contains([{"code": code}])
         return func.jsonb_path_exists(Claim.fraud_flags_json.cast(JSONB), _FLAG_PATH, func.jsonb_build_object("c", code))
     each = func.json_each(Claim.fraud_flags_json).table_valued("value")
     return select(literal(1)).select_from(each).where(
         func.json_extract(each.c.value, "$.code") == code).exists()
 
 
-def filtered(stmt: Select, filters: ReviewFilters, statuses: tuple[str, ...] = REVIEW_STATUSES, *,
-             rare_flag: bool = False) -> Select:
-    """Apply the filters to a statement over ``claims`` (no scoping, no ordering); ``rare_flag``: see
-    :func:`flag_condition`."""
+def filtered(stmt: Select, filters: ReviewFilters, statuses: tuple[str, ...] = REVIEW_STATUSES) -> Select:
+    """Apply the filters to a statement over ``claims`` (no scoping, no ordering)."""
     if filters.statut != ALL_STATUSES:
         wanted = (filters.statut,) if filters.statut else statuses
         stmt = stmt.where(Claim.status.in_(wanted) if len(wanted) > 1 else Claim.status == wanted[0])
@@ -218,7 +212,7 @@ def filtered(stmt: Select, filters: ReviewFilters, statuses: tuple[str, ...] = R
         stmt = stmt.where(Claim.contract_id.in_(
             select(Contract.id).where(func.upper(Contract.contract_number) == filters.contrat.upper())))
     if filters.signal:
-        stmt = stmt.where(flag_condition(filters.signal, rare_flag))
+        stmt = stmt.where(flag_condition(filters.signal))
     return stmt
 
 
@@ -266,7 +260,7 @@ _ROW_COLUMNS = (Claim.id, Claim.type, Claim.status, Claim.care_date, Claim.creat
 
 def review_statement(user, filters: ReviewFilters, statuses: tuple[str, ...] = REVIEW_STATUSES) -> Select:
     """Filtered claims of the user's insurer (ids and sort columns only, no joins)."""
-    return scoped(filtered(select(Claim.id), filters, statuses, rare_flag=flag_is_rare(user, filters)), Claim, user)
+    return scoped(filtered(select(Claim.id), filters, statuses), Claim, user)
 
 
 def page(user, filters: ReviewFilters, cursor: str | None = None, *, backwards: bool = False,
@@ -277,30 +271,12 @@ def page(user, filters: ReviewFilters, cursor: str | None = None, *, backwards: 
             .join(Adherent, Adherent.id == Claim.adherent_id)
             .join(Contract, Contract.id == Claim.contract_id))
     try:
-        result = paginate(scoped(filtered(stmt, filters, rare_flag=flag_is_rare(user, filters)), Claim, user),
-                          KEYSETS[filters.tri], cursor=cursor,
+        result = paginate(scoped(filtered(stmt, filters), Claim, user), KEYSETS[filters.tri], cursor=cursor,
                           backwards=backwards, per_page=limit, scalars=False)
     except CursorError as exc:
         raise FilterError([("apres", exc.message)]) from None
     result.rows = [QueueRow(*r) for r in result.rows]
     return result
-
-
-#: Below this share of the waiting claims, a flag is searched through the flags' index (see flag_condition).
-RARE_FLAG_SHARE = 0.05
-
-
-def flag_is_rare(user, filters: ReviewFilters) -> bool:
-    """Whether the filter's fraud flag is on less than :data:`RARE_FLAG_SHARE` of the claims waiting in
-    the filter's statuses — read from the roll-ups (the flags of the waiting claims by status, the
-    queue's size), two short index ranges."""
-    if not filters.signal or db.engine.dialect.name != "postgresql":
-        return False
-    f = ClaimDayFlag
-    statuses = (filters.statut,) if filters.statut else REVIEW_STATUSES
-    flagged = db.session.scalar(scoped(select(func.coalesce(func.sum(f.claims), 0))
-                                       .where(f.status.in_(statuses), f.code == filters.signal), f, user)) or 0
-    return int(flagged) < RARE_FLAG_SHARE * rollup_count(user, ReviewFilters(statut=filters.statut))
 
 
 #: Filters the day roll-up (``claim_day_totals``) answers exactly: its dimensions.

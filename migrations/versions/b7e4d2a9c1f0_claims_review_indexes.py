@@ -32,11 +32,8 @@ depends_on = None
 _WHERE = "status IN ('pending_review', 'blocked')"
 _FILTERS = ["status", "type", "provider_id", "care_date", "total_amount", "fraud_score"]
 
-# name -> (columns, partial?, INCLUDE on PostgreSQL[, GIN])
+# name -> (columns, partial?, INCLUDE on PostgreSQL)
 NEW = {
-    # The waiting claims' fraud flags (PostgreSQL: GIN, jsonb_path_ops): a flag rare in the queue is
-    # found through it (``@>``) instead of by walking the queue; SQLite keeps a plain partial index.
-    "idx_claims_review_flags": (["fraud_flags_json"], True, [], True),
     "idx_claims_review_created": (["insurer_id", "created_at", "id"], True, _FILTERS),
     "idx_claims_review_amount": (["insurer_id", "total_amount", "id"], True, []),
     "idx_claims_review_score": (["insurer_id", "fraud_score", "id"], True, []),
@@ -52,10 +49,8 @@ OLD = {
 def _swap(create: dict, drop: dict) -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
 
-    def build(name, columns, partial, include, gin=False, **kw):
+    def build(name, columns, partial, include, **kw):
         where = sa.text(_WHERE) if partial else None
-        if gin:
-            kw |= {"postgresql_using": "gin", "postgresql_ops": {columns[0]: "jsonb_path_ops"}}
         op.create_index(name, "claims", columns, postgresql_where=where, sqlite_where=where,
                         postgresql_include=include, **kw)
 

@@ -1,7 +1,7 @@
 """claims added up per day: claim_day_totals and claim_day_flags, kept by triggers, backfilled in batches
 
 ``claim_day_totals``: one row per insurer × day × status × care type × provider
-(count, amount asked, amount covered); ``claim_day_flags``: per insurer × day × status ×
+(count, amount asked, amount covered); ``claim_day_flags``: per insurer × day ×
 fraud flag code, the flags with points raised on claims with a score.  The day is
 the Tunisian calendar day of ``claims.created_at`` (PostgreSQL: ``AT TIME ZONE
 'Africa/Tunis'``; SQLite, development only: UTC + 1 h, Tunisia's offset since 2009,
@@ -63,11 +63,9 @@ def _tables():
         "claim_day_flags",
         sa.Column("insurer_id", sa.String(length=26), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("code", sa.String(length=40), nullable=False),
         sa.Column("claims", sa.BigInteger(), nullable=False),
-        # Status then code first: a flag's share of the queue (waiting statuses, every day) is a short range.
-        sa.PrimaryKeyConstraint("insurer_id", "status", "code", "day", name=op.f("pk_claim_day_flags")),
+        sa.PrimaryKeyConstraint("insurer_id", "day", "code", name=op.f("pk_claim_day_flags")),
     )
 
 
@@ -79,7 +77,7 @@ def _pg_rows(table: str, sign: int) -> str:
 
 
 def _pg_flags(table: str, sign: int) -> str:
-    return (f"SELECT c.insurer_id, (c.created_at AT TIME ZONE 'Africa/Tunis')::date AS day, c.status, "
+    return (f"SELECT c.insurer_id, (c.created_at AT TIME ZONE 'Africa/Tunis')::date AS day, "
             f"e.value->>'code' AS code, {sign} AS n FROM {table} c "
             "CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(c.fraud_flags_json) = 'array' "
             "THEN c.fraud_flags_json ELSE '[]'::jsonb END) e "
@@ -96,10 +94,10 @@ def _pg_apply(totals: str, flags: str) -> str:
     ON CONFLICT ({KEY}) DO UPDATE SET claims = t.claims + excluded.claims,
         total_amount = t.total_amount + excluded.total_amount,
         covered_amount = t.covered_amount + excluded.covered_amount;
-    INSERT INTO claim_day_flags AS f (insurer_id, day, status, code, claims)
-    SELECT insurer_id, day, status, code, sum(n) FROM ({flags}) AS d
-    GROUP BY insurer_id, status, code, day HAVING sum(n) <> 0 ORDER BY insurer_id, status, code, day
-    ON CONFLICT (insurer_id, status, code, day) DO UPDATE SET claims = f.claims + excluded.claims;"""
+    INSERT INTO claim_day_flags AS f (insurer_id, day, code, claims)
+    SELECT insurer_id, day, code, sum(n) FROM ({flags}) AS d
+    GROUP BY insurer_id, day, code HAVING sum(n) <> 0 ORDER BY insurer_id, day, code
+    ON CONFLICT (insurer_id, day, code) DO UPDATE SET claims = f.claims + excluded.claims;"""
 
 
 PG_TRIGGERS = {
@@ -157,9 +155,9 @@ def _sqlite_flags(row: str) -> str:
 def _sqlite_flags_add(row: str) -> str:
     day = SQLITE_DAY.format(row=row + ".")
     return f"""
-    INSERT INTO claim_day_flags (insurer_id, day, status, code, claims)
-    SELECT {row}.insurer_id, {day}, {row}.status, code, n FROM ({_sqlite_flags(row)}) WHERE true
-    ON CONFLICT (insurer_id, status, code, day) DO UPDATE SET claims = claims + excluded.claims;"""
+    INSERT INTO claim_day_flags (insurer_id, day, code, claims)
+    SELECT {row}.insurer_id, {day}, code, n FROM ({_sqlite_flags(row)}) WHERE true
+    ON CONFLICT (insurer_id, day, code) DO UPDATE SET claims = claims + excluded.claims;"""
 
 
 def _sqlite_flags_sub(row: str) -> str:
@@ -167,14 +165,14 @@ def _sqlite_flags_sub(row: str) -> str:
     return f"""
     UPDATE claim_day_flags SET claims = claims - (SELECT n FROM ({_sqlite_flags(row)}) f
                                                   WHERE f.code = claim_day_flags.code)
-    WHERE insurer_id = {row}.insurer_id AND day = {day} AND status = {row}.status
+    WHERE insurer_id = {row}.insurer_id AND day = {day}
       AND code IN (SELECT code FROM ({_sqlite_flags(row)}));"""
 
 
 _TOTALS_CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in (
     "insurer_id", "created_at", "status", "type", "provider_id", "total_amount", "covered_amount"))
 _FLAGS_CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in (
-    "insurer_id", "created_at", "status", "fraud_score", "fraud_flags_json"))
+    "insurer_id", "created_at", "fraud_score", "fraud_flags_json"))
 
 SQLITE_TRIGGERS = {
     "claim_day_totals_ins": f"AFTER INSERT ON claims BEGIN {_sqlite_add('NEW')} {_sqlite_flags_add('NEW')} END",
@@ -203,9 +201,9 @@ def _backfill_sql(day_expr: str, flags_day: str, flags_from: str, flags_where: s
         f"INSERT INTO claim_day_totals ({KEY}, claims, total_amount, covered_amount) "
         f"SELECT insurer_id, {day_expr}, status, type, provider_id, count(*), sum(total_amount), sum(covered_amount) "
         f"FROM claims WHERE {bound} GROUP BY 1, 2, 3, 4, 5",
-        f"INSERT INTO claim_day_flags (insurer_id, day, status, code, claims) SELECT c.insurer_id, {flags_day}, "
-        f"c.status, {flags_where[0]}, count(*) FROM claims c {flags_from} WHERE c.fraud_score > 0 AND {flags_where[1]} "
-        f"AND {bound.replace('created_at', 'c.created_at')} GROUP BY 1, 2, 3, 4",
+        f"INSERT INTO claim_day_flags (insurer_id, day, code, claims) SELECT c.insurer_id, {flags_day}, "
+        f"{flags_where[0]}, count(*) FROM claims c {flags_from} WHERE c.fraud_score > 0 AND {flags_where[1]} "
+        f"AND {bound.replace('created_at', 'c.created_at')} GROUP BY 1, 2, 3",
     ]
 
 

@@ -54,30 +54,3 @@ def test_decisions_move_the_count(app, client, shop):
         decisions.decide(agent, ids[1], "reject", "Hors garantie")
         db.session.commit()
     assert queue.count(agent, queue.ReviewFilters()) == (2, True)
-
-
-def test_rare_and_common_flags_give_the_same_pages(client, shop, monkeypatch):
-    """A flag rare in the queue is searched through the flags' index (@>), a common one by walking the
-    queue (JSON path): same rows, same order, same cursors' walk."""
-    from dhamen.extensions import db
-
-    ids = _insert_pending(shop, 30)  # HIGH_FREQUENCY on every one
-    stay_claim(client, shop)
-    agent = shop.users["agentA"]
-    f = queue.ReviewFilters(signal="HIGH_FREQUENCY")
-    postgres = db.engine.dialect.name == "postgresql"
-    assert queue.flag_is_rare(agent, f) is False
-    assert queue.flag_is_rare(agent, queue.ReviewFilters(signal="FAR_PROVIDER")) is postgres
-    walks = []
-    for share in (0.0, 2.0):  # never rare / always rare
-        monkeypatch.setattr(queue, "RARE_FLAG_SHARE", share)
-        assert queue.flag_is_rare(agent, f) is (postgres and share > 1)
-        seen, page = [], queue.page(agent, f, limit=7)
-        while True:
-            seen += [r.id for r in page.rows]
-            if not page.next_cursor:
-                break
-            page = queue.page(agent, f, page.next_cursor, limit=7)
-        walks.append(seen)
-        assert queue.count(agent, f) == (31 if len(seen) == 31 else 30, True)
-    assert walks[0] == walks[1] and ids == [i for i in walks[0] if i in ids]

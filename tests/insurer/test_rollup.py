@@ -39,7 +39,7 @@ def expected() -> tuple[dict, dict]:
         if c.fraud_score > 0:
             for f in c.fraud_flags_json or ():
                 if f.get("code") and int(f.get("points", 0)) > 0:
-                    flags[(c.insurer_id, day, c.status, f["code"])] += 1
+                    flags[(c.insurer_id, day, f["code"])] += 1
     return totals, dict(flags)
 
 
@@ -49,8 +49,7 @@ def stored() -> tuple[dict, dict]:
     totals = {(r.insurer_id, r.day, r.status, r.type, r.provider_id): (r.claims, r.total_amount, r.covered_amount)
               for r in db.session.execute(select(t))
               .scalars() if (r.claims, r.total_amount, r.covered_amount) != (0, 0, 0)}
-    flags = {(r.insurer_id, r.day, r.status, r.code): r.claims
-             for r in db.session.execute(select(f)).scalars() if r.claims}
+    flags = {(r.insurer_id, r.day, r.code): r.claims for r in db.session.execute(select(f)).scalars() if r.claims}
     return totals, flags
 
 
