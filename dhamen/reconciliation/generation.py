@@ -157,15 +157,20 @@ def run_generation(run_id: str) -> str | None:
         return run.state if run else None
     _progress(run_id, state="running", started_at=utcnow(), step="Sélection des demandes approuvées", error=None)
     try:
-        rid = run.reconciliation_id or claim_claims(run_id)
-        if rid is None:
-            _progress(run_id, state="empty", finished_at=utcnow(), step=None,
-                      error="Aucune demande approuvée à rapprocher sur cette période "
-                            "(toutes sont déjà dans un bordereau, ou aucune n'est encore approuvée).")
-            return "empty"
-        from dhamen.reconciliation.document import produce
+        from dhamen.reconciliation import document
 
-        produce(rid, progress=lambda done, total, step: _progress(run_id, done=done, total=total, step=step))
+        # The rendering processes start now and import WeasyPrint while the claims are taken.
+        expected = (db.session.get(Reconciliation, run.reconciliation_id).total_claims if run.reconciliation_id
+                    else pending_count(run.insurer_id, Period(run.period_start, run.period_end)))
+        with document.start_renderer(expected) as renderer:
+            rid = run.reconciliation_id or claim_claims(run_id)
+            if rid is None:
+                _progress(run_id, state="empty", finished_at=utcnow(), step=None,
+                          error="Aucune demande approuvée à rapprocher sur cette période "
+                                "(toutes sont déjà dans un bordereau, ou aucune n'est encore approuvée).")
+                return "empty"
+            document.produce(rid, renderer=renderer,
+                             progress=lambda done, total, step: _progress(run_id, done=done, total=total, step=step))
         _progress(run_id, state="done", finished_at=utcnow(), step="Terminé")
         return "done"
     except StorageError as exc:
