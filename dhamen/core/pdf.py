@@ -123,6 +123,7 @@ class PartRenderer:
         self.on_done: Callable[[Path], None] = lambda _target: None
         self._pool = None
         self._pending: list = []
+        self._exiting: list = []
 
     def start(self) -> PartRenderer:
         if self.workers > 1 and self._pool is None:
@@ -140,6 +141,8 @@ class PartRenderer:
     def __exit__(self, *exc):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        for process in self._exiting:  # let go by wait(): reaped here (their CPU time is then counted)
+            process.join(10)
 
     def submit(self, html: str, target: Path) -> None:
         if self._pool is None:
@@ -159,8 +162,10 @@ class PartRenderer:
         """Every submitted part rendered and handed to ``on_done``; the processes then exit."""
         while self._pending:
             self._collect()
-        if self._pool is not None:
+        if self._pool is not None:  # the processes exit while the caller stores the document
+            self._exiting = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False)
+            self._pool = None
 
 
 # --- joining --------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from dhamen.models import Claim, Contract, Insurer, Provider, Reconciliation, Re
 from dhamen.reconciliation.generation import claims_in_order, storage
 
 PAGES_PER_PART = 30
-LINES_PER_PAGE = 64  # monospaced lines in a page's body
+LINES_PER_PAGE = 70  # monospaced lines in a page's body (a page has room for 76)
 COVER_SLOTS = 30  # the cover's title block, in lines
 SECTION_HEAD_SLOTS = 4
 COLUMN_HEAD_SLOTS = 2
