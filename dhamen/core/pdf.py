@@ -10,7 +10,9 @@ One place sets how Dhamen renders PDFs:
   Dockerfile), through one ``FontConfiguration`` per process.
 
 WeasyPrint's cost grows with the laid-out boxes of one document: large
-documents are rendered in parts (:func:`render`) and joined (:func:`join`).
+documents are rendered in parts (:class:`PartRenderer`, in parallel processes)
+and joined as the parts arrive (:class:`PdfAssembler`, streaming: it holds
+object offsets, never the pages).
 """
 
 from __future__ import annotations

@@ -3,18 +3,22 @@
 Layout: A4 pages of fixed capacity, laid out here rather than by WeasyPrint,
 so the page count ("page 3 / 41") is known before anything is rendered and
 the document can be rendered in parts of :data:`PAGES_PER_PART` pages, each
-its own WeasyPrint document, joined at the end (WeasyPrint's cost grows with
-the boxes of one document; a part holds a bounded number).  A claim is one
-line of monospaced text inside the page's ``<pre>``: one text run per line,
-not a table row of boxes.
+its own WeasyPrint document (WeasyPrint's cost grows with the boxes of one
+document; a part holds a bounded number), by processes started while the
+claims are being taken.  A claim is one line of monospaced text inside the
+page's ``<pre>``: one text run per line, not a table row of boxes.  The parts
+are joined as they arrive, in order, by :class:`dhamen.core.pdf.PdfAssembler`,
+which writes each page and its objects straight to the file: the job's memory
+does not grow with the number of claims.
 
 Pages: the cover (insurer, period, grand totals, the per-provider summary,
 continued on further pages when long), then one section per provider,
 starting on a new page (name, licence, its claims, its subtotal, retention
 and net payable), then the verification page (grand totals, the content's
 SHA-256 and a QR code to ``/verification/<id>``).  A provider's statement is
-its section's pages, taken from the rendered parts: the same pages as in the
-bordereau.
+its section's pages, taken from the same parts in the same pass (uploaded as
+soon as its last page is rendered): the same pages as in the bordereau.  The
+PDF's outline has one entry per provider.
 
 The content fingerprint is the SHA-256 of a canonical text of the figures
 (every claim line, every subtotal, the totals), computed while the lines
