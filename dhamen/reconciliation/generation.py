@@ -198,16 +198,19 @@ def claim_claims(run_id: str) -> str | None:
                            created_by=run.requested_by)
     db.session.add(recon)
     db.session.flush()
-    claimed = 0
-    while True:  # CLAIM_CHUNK claims per statement, all in this one transaction
-        batch = (select(Claim.id).where(*eligible_claims(insurer.id, period)).order_by(Claim.id).limit(CLAIM_CHUNK)
-                 .scalar_subquery())
+    claimed, last = 0, ""
+    while True:  # CLAIM_CHUNK claims per statement, in id order, all in this one transaction
+        # ``id > last``: each statement starts after the previous one's claims (an index condition),
+        # instead of walking again the period's claims already taken.
+        batch = (select(Claim.id).where(*eligible_claims(insurer.id, period), Claim.id > last).order_by(Claim.id)
+                 .limit(CLAIM_CHUNK).scalar_subquery())
         moved = db.session.execute(
-            update(Claim).where(Claim.id.in_(batch)).values(reconciliation_id=recon.id),
-            execution_options={"synchronize_session": False}).rowcount
-        claimed += moved
-        if moved < CLAIM_CHUNK:
+            update(Claim).where(Claim.id.in_(batch)).values(reconciliation_id=recon.id).returning(Claim.id),
+            execution_options={"synchronize_session": False}).scalars().all()
+        claimed += len(moved)
+        if len(moved) < CLAIM_CHUNK:
             break
+        last = max(moved)
     if not claimed:
         db.session.rollback()
         return None
