@@ -136,7 +136,7 @@ def child_generate(args) -> dict:
         try:
             return take(run_id)
         finally:
-            claiming["seconds"] = time.perf_counter() - t0
+            claiming["seconds"], claiming["peak_mb"] = time.perf_counter() - t0, rss_mb()
 
     generation.claim_claims = timed_claim
     with app.app_context():
@@ -157,6 +157,7 @@ def child_generate(args) -> dict:
         return {"state": state, "error": found.error, "seconds": seconds, "peak_mb": rss_mb(), "base_mb": base,
                 "worker_peak_mb": kids.ru_maxrss / 1024, "cpu": cpu, "worker_cpu": kids.ru_utime + kids.ru_stime,
                 "load": os.getloadavg()[0], "claim_seconds": claiming.get("seconds", 0.0),
+                "claim_peak_mb": claiming.get("peak_mb", 0.0),
                 "claims": recon.total_claims, "pages": recon.page_count, "pdf_mb": recon.pdf_size / 1e6,
                 "statements": len(recon.statements)}
 
@@ -265,7 +266,8 @@ def main() -> None:
                           bytes=gen["pdf_mb"] * 1e6)
         results[size] = gen
         line(f"bordereau {size} demandes ({gen['pages']} p., {gen['pdf_mb']:.1f} Mo)", gen)
-        print(f"{'  dont rattachement des demandes (PostgreSQL)':<46} {gen['claim_seconds']:>9.1f}")
+        print(f"{'  dont rattachement des demandes (PostgreSQL)':<46} {gen['claim_seconds']:>9.1f} {'':>9} "
+              f"{gen['claim_peak_mb']:>12.0f}")
         print(f"{'  processus de rendu (CPU cumulé, pic du plus gros)':<46} {'':>9} {gen['worker_cpu']:>9.1f} "
               f"{gen['worker_peak_mb']:>12.0f}")
         line("  référence plancher (lecture + dépôt S3)", floor)
