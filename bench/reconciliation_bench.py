@@ -229,6 +229,26 @@ def line(label: str, result: dict) -> None:
           f"{result['peak_mb'] - result['base_mb']:>10.0f} {result['load']:>7.1f}", flush=True)
 
 
+def preflight(args) -> None:
+    """PostgreSQL, Redis and the S3 server answer, or a clear message says which one does not."""
+    import boto3
+    import redis
+    import sqlalchemy as sa
+
+    env = env_for(args)
+    checks = (("PostgreSQL", args.pg, lambda: sa.create_engine(args.pg).connect().close()),
+              ("Redis", args.redis, lambda: redis.Redis.from_url(args.redis, socket_timeout=3).ping()),
+              ("S3", args.s3, lambda: boto3.client("s3", endpoint_url=args.s3, aws_access_key_id=env["S3_ACCESS_KEY_ID"],
+                                                   aws_secret_access_key=env["S3_SECRET_ACCESS_KEY"],
+                                                   region_name=env["S3_REGION"]).list_buckets()))
+    for name, where, check in checks:
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - reported, then stop
+            sys.exit(f"{name} ne répond pas ({where}) : {type(exc).__name__}. Démarrez-le ou passez "
+                     f"--{'pg' if name == 'PostgreSQL' else name.lower()} (voir bench/README.md).")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -253,6 +273,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    preflight(args)
     print(f"Préparation de la base {args.database}…", flush=True)
     periods = prepare(args)
     print(f"\n{'mesure':<46} {'temps (s)':>9} {'CPU (s)':>9} {'pic RSS Mo':>12} {'dont tâche':>10} {'charge':>7}")
@@ -286,9 +307,20 @@ def main() -> None:
             ratio = results[large][key] / max(results[small][key], 1)
             print(f"pic mémoire {large} / {small} ({label}) : {ratio:.2f} (cible ≤ 1)")
     small = results.get(10_000)
+    print("\nRésumé")
     if small:
-        print(f"10 000 demandes : {small['seconds']:.1f} s (cible < 10 s), {small['peak_mb']:.0f} Mo + "
-              f"{small['worker_peak_mb']:.0f} Mo par processus de rendu (cible < 400 Mo)")
+        ok_time = small["seconds"] < 10
+        ok_mem = max(small["peak_mb"], small["worker_peak_mb"]) < 400
+        print(f"  10 000 demandes : {small['seconds']:.1f} s (cible < 10 s : {'atteinte' if ok_time else 'NON atteinte'}"
+              f", charge {small['load']:.1f}) ; CPU {small['cpu']:.1f} s (tâche) + {small['worker_cpu']:.1f} s "
+              f"(rendu) ; pic {small['peak_mb']:.0f} Mo (tâche), {small['worker_peak_mb']:.0f} Mo (par processus "
+              f"de rendu) (cible < 400 Mo : {'atteinte' if ok_mem else 'NON atteinte'})")
+    large = results.get(100_000)
+    if small and large:
+        ratios = [large[key] / max(small[key], 1) for key in ("peak_mb", "worker_peak_mb")]
+        print(f"  100 000 demandes : {large['seconds']:.1f} s (charge {large['load']:.1f}) ; pic {large['peak_mb']:.0f} Mo "
+              f"(tâche, {ratios[0]:.2f} × celui de 10 000), {large['worker_peak_mb']:.0f} Mo (rendu, "
+              f"{ratios[1]:.2f} ×) (cible ≤ 1 : {'atteinte' if max(ratios) <= 1 else 'NON atteinte'})")
 
 
 if __name__ == "__main__":
