@@ -51,6 +51,9 @@ from dhamen.models import (
 log = logging.getLogger("dhamen")
 
 CHUNK = 2000
+# A provider's claims read for the PDF's lines: small enough that a provider of a 10 000-claim
+# bordereau (~700 claims) already fills it, so the job's memory is the same at 10 000 and 1 000 000.
+LINE_CHUNK = 500
 CLAIM_CHUNK = 5000  # claims moved per UPDATE statement
 JOB_TIMEOUT = 3600  # seconds: 100 000 claims render in a few minutes
 MAX_PERIOD_DAYS = 366
@@ -252,16 +255,17 @@ def ledger_for(reconciliation_id: str, retention_rate_bp: int) -> Ledger:
 
 
 def claims_in_order(reconciliation_id: str, provider_id: str, columns):
-    """One provider's claims in the bordereau's order (care date, id), ``CHUNK`` rows per query."""
+    """One provider's claims in the bordereau's order (care date, id), ``LINE_CHUNK`` rows per query."""
     after = None
     while True:
-        stmt = (select(*columns).select_from(Claim).join(Contract, Contract.id == Claim.contract_id).where(Claim.reconciliation_id == reconciliation_id, Claim.provider_id == provider_id)
-                .order_by(Claim.care_date, Claim.id).limit(CHUNK))
+        stmt = (select(*columns).select_from(Claim).join(Contract, Contract.id == Claim.contract_id)
+                .where(Claim.reconciliation_id == reconciliation_id, Claim.provider_id == provider_id)
+                .order_by(Claim.care_date, Claim.id).limit(LINE_CHUNK))
         if after is not None:
             stmt = stmt.where(tuple_(Claim.care_date, Claim.id) > after)
         rows = db.session.execute(stmt).all()
         yield from rows
-        if len(rows) < CHUNK:
+        if len(rows) < LINE_CHUNK:
             return
         after = (rows[-1].care_date, rows[-1].id)
 
