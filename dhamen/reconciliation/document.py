@@ -275,7 +275,11 @@ class _Assembly:
 
     def add(self, target: Path) -> None:
         first, count = self.parts.pop(target)
-        source = pdf.reader(target)
+        with pdf.reader(target) as source:  # closed after: its objects are freed now, not at the next GC
+            self._add(source, first, count)
+        target.unlink()
+
+    def _add(self, source, first: int, count: int) -> None:
         if len(source.pages) != count:
             raise pdf.PdfError(f"mise en page : {len(source.pages)} pages rendues pour {count}")
         self.bordereau.add_pages(source, range(count))
@@ -294,7 +298,6 @@ class _Assembly:
                 break
             self._store_statement(statement)
             self.section += 1
-        target.unlink()
 
     def _store_statement(self, statement: ReconciliationStatement) -> None:
         done, self.statement = self.statement, None
