@@ -100,6 +100,11 @@ def prepare(args) -> list[dict]:
                                        .where(Contract.insurer_id == star.id)).all()
         providers = list(db.session.scalars(select(Convention.provider_id).where(Convention.insurer_id == star.id)))
         rng = random.Random(13)
+        # References given here, one counter apart: drawn at random, 110 000 of them would collide
+        # now and then (birthday bound of the 7-symbol space).
+        from dhamen.domain.reference import SPACE, new_reference
+
+        serial = rng.randrange(SPACE)
         for n, size in enumerate(args.sizes):
             start, end = month_back(2 + n)
             days = (end - start).days + 1
@@ -110,7 +115,9 @@ def prepare(args) -> list[dict]:
                     contract_id, adherent_id = rng.choice(contracts)
                     total = rng.randint(2_000, 400_000)
                     covered = total * rng.choice((70, 80, 90)) // 100
+                    serial += 1
                     rows.append({"id": str(ULID()), "type": "pharmacy", "contract_id": contract_id,
+                                 "reference": new_reference("pharmacy", date.today(), serial),
                                  "provider_id": rng.choice(providers), "adherent_id": adherent_id,
                                  "insurer_id": star.id, "care_date": start + timedelta(days=rng.randrange(days)),
                                  "total_amount": total, "covered_amount": covered, "copay_amount": total - covered,
