@@ -45,7 +45,7 @@ from dhamen.extensions import db
 from dhamen.models import Claim, Contract, Insurer, Provider, Reconciliation, ReconciliationStatement
 from dhamen.reconciliation.generation import claims_in_order, storage
 
-PAGES_PER_PART = 30
+PAGES_PER_PART = 16  # small parts balance the two rendering processes to the end (~50 ms of overhead each)
 LINES_PER_PAGE = 70  # monospaced lines in a page's body (a page has room for 76)
 COVER_SLOTS = 30  # the cover's title block, in lines
 SECTION_HEAD_SLOTS = 4
@@ -81,7 +81,8 @@ RULE = "─" * len(CLAIM_HEAD)
 
 
 def claim_line(row) -> str:
-    return (f"{fit(row.reference, REF_WIDTH):<{REF_WIDTH}}  {row.care_date.strftime('%d/%m/%Y')}  "
+    day = row.care_date  # not strftime: 4 times slower, and this runs for every claim
+    return (f"{fit(row.reference, REF_WIDTH):<{REF_WIDTH}}  {day.day:02d}/{day.month:02d}/{day.year:04d}  "
             f"{fit(row.contract_number, CONTRACT_WIDTH):<{CONTRACT_WIDTH}}  {amount(row.total_amount):>{AMOUNT_WIDTH}}  "
             f"{amount(row.copay_amount):>{AMOUNT_WIDTH}}  {amount(row.covered_amount):>{AMOUNT_WIDTH}}")
 
@@ -249,6 +250,8 @@ def expected_parts(claims: int, providers: int = 1) -> int:
 
 def start_renderer(claims: int) -> pdf.PartRenderer:
     """The rendering processes, started (WeasyPrint imported) while the claims are being taken."""
+    import pypdf  # noqa: F401  (imported now rather than when the first part arrives)
+
     return pdf.PartRenderer(STYLESHEETS, expected_parts(claims)).start()
 
 
