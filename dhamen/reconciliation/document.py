@@ -45,7 +45,7 @@ from dhamen.extensions import db
 from dhamen.models import Claim, Contract, Insurer, Provider, Reconciliation, ReconciliationStatement
 from dhamen.reconciliation.generation import claims_in_order, storage
 
-PAGES_PER_PART = 16  # small parts balance the two rendering processes to the end (~50 ms of overhead each)
+PAGES_PER_PART = 30
 LINES_PER_PAGE = 70  # monospaced lines in a page's body (a page has room for 76)
 COVER_SLOTS = 30  # the cover's title block, in lines
 SECTION_HEAD_SLOTS = 4
