@@ -225,16 +225,21 @@ class PdfAssembler:
                     (obj.idnum, obj.generation) not in self._numbers:
                 return NullObject()  # a page not taken (or the source's page tree) is never pulled in
             return IndirectObject(self._number(obj), 0, None)
-        if isinstance(obj, DictionaryObject):
-            return {key: self._copy(value) for key, value in obj.items()}
+        if isinstance(obj, DictionaryObject):  # (a stream's dictionary is copied by add_pages)
+            copy = DictionaryObject()
+            for key, value in obj.items():
+                copy[key] = self._copy(value)
+            return copy
         if isinstance(obj, ArrayObject):
-            return [self._copy(value) for value in obj]
+            return ArrayObject([self._copy(value) for value in obj])
         return obj
 
     def _write(self, number: int, obj, stream: bytes | None = None) -> None:
         from pypdf.generic import ArrayObject, BooleanObject, DictionaryObject, NameObject, NumberObject
 
-        def wrap(value):
+        def wrap(value):  # the dictionaries built here (page tree, outline, catalog); copies are pypdf's
+            if isinstance(value, DictionaryObject | ArrayObject):
+                return value
             if isinstance(value, dict):
                 return DictionaryObject({NameObject(k): wrap(v) for k, v in value.items()})
             if isinstance(value, list):
