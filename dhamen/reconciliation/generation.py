@@ -51,6 +51,9 @@ from dhamen.models import (
 log = logging.getLogger("dhamen")
 
 CHUNK = 2000
+# A provider's claims read for the PDF's lines: small enough that a provider of a 10 000-claim
+# bordereau (~700 claims) already fills it, so the job's memory is the same at 10 000 and 1 000 000.
+LINE_CHUNK = 500
 CLAIM_CHUNK = 5000  # claims moved per UPDATE statement
 JOB_TIMEOUT = 3600  # seconds: 100 000 claims render in a few minutes
 MAX_PERIOD_DAYS = 366
@@ -157,15 +160,19 @@ def run_generation(run_id: str) -> str | None:
         return run.state if run else None
     _progress(run_id, state="running", started_at=utcnow(), step="Sélection des demandes approuvées", error=None)
     try:
-        rid = run.reconciliation_id or claim_claims(run_id)
-        if rid is None:
-            _progress(run_id, state="empty", finished_at=utcnow(), step=None,
-                      error="Aucune demande approuvée à rapprocher sur cette période "
-                            "(toutes sont déjà dans un bordereau, ou aucune n'est encore approuvée).")
-            return "empty"
-        from dhamen.reconciliation.document import produce  # cycle: document imports this module
-
-        produce(rid, progress=lambda done, total, step: _progress(run_id, done=done, total=total, step=step))
+        from dhamen.reconciliation import document  # cycle: document imports this module
+        # The rendering processes start now and import WeasyPrint while the claims are taken.
+        expected = (db.session.get(Reconciliation, run.reconciliation_id).total_claims if run.reconciliation_id
+                    else pending_count(run.insurer_id, Period(run.period_start, run.period_end)))
+        with document.start_renderer(expected) as renderer:
+            rid = run.reconciliation_id or claim_claims(run_id)
+            if rid is None:
+                _progress(run_id, state="empty", finished_at=utcnow(), step=None,
+                          error="Aucune demande approuvée à rapprocher sur cette période "
+                                "(toutes sont déjà dans un bordereau, ou aucune n'est encore approuvée).")
+                return "empty"
+            document.produce(rid, renderer=renderer,
+                             progress=lambda done, total, step: _progress(run_id, done=done, total=total, step=step))
         _progress(run_id, state="done", finished_at=utcnow(), step="Terminé")
         return "done"
     except StorageError as exc:
@@ -193,16 +200,19 @@ def claim_claims(run_id: str) -> str | None:
                            created_by=run.requested_by)
     db.session.add(recon)
     db.session.flush()
-    claimed = 0
-    while True:  # CLAIM_CHUNK claims per statement, all in this one transaction
-        batch = (select(Claim.id).where(*eligible_claims(insurer.id, period)).order_by(Claim.id).limit(CLAIM_CHUNK)
-                 .scalar_subquery())
+    claimed, last = 0, ""
+    while True:  # CLAIM_CHUNK claims per statement, in id order, all in this one transaction
+        # ``id > last``: each statement starts after the previous one's claims (an index condition),
+        # instead of walking again the period's claims already taken.
+        batch = (select(Claim.id).where(*eligible_claims(insurer.id, period), Claim.id > last).order_by(Claim.id)
+                 .limit(CLAIM_CHUNK).scalar_subquery())
         moved = db.session.execute(
-            update(Claim).where(Claim.id.in_(batch)).values(reconciliation_id=recon.id),
-            execution_options={"synchronize_session": False}).rowcount
-        claimed += moved
-        if moved < CLAIM_CHUNK:
+            update(Claim).where(Claim.id.in_(batch)).values(reconciliation_id=recon.id).returning(Claim.id),
+            execution_options={"synchronize_session": False}).scalars().all()
+        claimed += len(moved)
+        if len(moved) < CLAIM_CHUNK:
             break
+        last = max(moved)
     if not claimed:
         db.session.rollback()
         return None
@@ -244,16 +254,17 @@ def ledger_for(reconciliation_id: str, retention_rate_bp: int) -> Ledger:
 
 
 def claims_in_order(reconciliation_id: str, provider_id: str, columns):
-    """One provider's claims in the bordereau's order (care date, id), ``CHUNK`` rows per query."""
+    """One provider's claims in the bordereau's order (care date, id), ``LINE_CHUNK`` rows per query."""
     after = None
     while True:
-        stmt = (select(*columns).select_from(Claim).join(Contract, Contract.id == Claim.contract_id).where(Claim.reconciliation_id == reconciliation_id, Claim.provider_id == provider_id)
-                .order_by(Claim.care_date, Claim.id).limit(CHUNK))
+        stmt = (select(*columns).select_from(Claim).join(Contract, Contract.id == Claim.contract_id)
+                .where(Claim.reconciliation_id == reconciliation_id, Claim.provider_id == provider_id)
+                .order_by(Claim.care_date, Claim.id).limit(LINE_CHUNK))
         if after is not None:
             stmt = stmt.where(tuple_(Claim.care_date, Claim.id) > after)
         rows = db.session.execute(stmt).all()
         yield from rows
-        if len(rows) < CHUNK:
+        if len(rows) < LINE_CHUNK:
             return
         after = (rows[-1].care_date, rows[-1].id)
 

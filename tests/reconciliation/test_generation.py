@@ -167,3 +167,18 @@ def test_storage_down_fails_visibly_then_retry_completes(app, shop, monkeypatch)
 def test_period_is_checked(start, end, message):
     with pytest.raises(ReconciliationError, match=message):
         parse_period(start, end)
+
+
+def test_claims_taken_in_several_statements_each_once(app, shop, monkeypatch):
+    from dhamen.reconciliation import generation
+
+    monkeypatch.setattr(generation, "CLAIM_CHUNK", 7)  # 45 claims: seven UPDATE statements
+    mine = add_claims(shop, 30) + add_claims(shop, 14, provider="doctor") + add_claims(shop, 1, provider="lab")
+    add_claims(shop, 3, status="pending_review")
+    run = generate(app, shop)
+    assert run.state == "done", run.error
+    recon = db.session.get(Reconciliation, run.reconciliation_id)
+    assert set(db.session.scalars(select(Claim.id).where(Claim.reconciliation_id == recon.id))) == {
+        c.id for c in mine}
+    assert recon.total_claims == 45 and recon.total_amount == sum(c.total_amount for c in mine)
+    assert sum(s.claim_count for s in recon.statements) == 45
