@@ -25,22 +25,12 @@ from dhamen.domain.fraud import DEFAULT_POINTS
 from dhamen.domain.labels import CARE_TYPE_LABELS
 from dhamen.domain.reasons import label as reason_label
 from dhamen.extensions import db
+from dhamen.insurer import conventions as operations
 from dhamen.insurer import settings
 from dhamen.insurer.views import bp
 from dhamen.models import INSURER_ROLES, Convention, Insurer, Provider, User
 
 ADMIN = "INSURER_ADMIN"
-BLANK_ROWS = 5
-
-
-def _posted_rows(form) -> list[dict]:
-    """The tariff rows as posted (to show them again with their errors)."""
-    numbers = sorted({int(k.split("-")[1]) for k in form if k.startswith("rows-") and k.count("-") == 2
-                      and k.split("-")[1].isdigit() and len(k.split("-")[1]) <= 4})
-    rows = [{"code": form.get(f"rows-{n}-code", ""), "price": form.get(f"rows-{n}-price", "")} for n in numbers]
-    return [r for r in rows if r["code"] or r["price"]]
-
-
 def _insurer() -> Insurer:
     return get_or_404(Insurer, current_user.insurer_id, current_user)
 
@@ -65,7 +55,7 @@ def _settings_page(errors=None, values=None, status=200, report=None):
                "limit_ints": settings.LIMIT_INTS}
     if values:
         context.update(values)
-    context["limit_rows"] = list(context["limits"]["rows"]) + [{"code": "", "quantity": "", "days": ""}] * BLANK_ROWS
+    context["limit_rows"] = list(context["limits"]["rows"]) + [{"code": "", "quantity": "", "days": ""}] * settings.BLANK_ROWS
     return render_template("insurer/settings.html", **context), status
 
 
@@ -151,13 +141,13 @@ def bareme():
         except settings.SettingsError as exc:
             errors, status = exc.errors, 422
             version = request.form.get("version", "")
-            rows = _posted_rows(request.form)
+            rows = settings.posted_rows(request.form)
         else:
             _save_config(insurer, new, f"bareme-{care_type}")
             flash(f"Barème {CARE_TYPE_LABELS[care_type].lower()} enregistré (version {new['bareme_version']}) : "
                   "il s'applique aux nouvelles demandes.", "success")
             return redirect(url_for(".bareme", type=care_type))
-    rows = list(rows) + [{"code": "", "price": ""}] * BLANK_ROWS
+    rows = list(rows) + [{"code": "", "price": ""}] * settings.BLANK_ROWS
     return render_template("insurer/bareme.html", care_type=care_type, label=CARE_TYPE_LABELS[care_type],
                            rows=rows, version=version, errors=errors), status
 
@@ -177,48 +167,11 @@ def _convention_form(convention: Convention | None, errors=None, form=None, stat
     taken = set(db.session.scalars(scoped(select(Convention.provider_id), Convention, current_user)))
     providers = db.session.scalars(select(Provider).where(Provider.deleted_at.is_(None), Provider.is_active.is_(True))
                                    .order_by(Provider.type, Provider.name)).all()
-    if form is not None:
-        values = {"version": form.get("version", ""), "generic_rate": form.get("generic_rate", ""),
-                  "rates": {t: form.get(f"rate-{t}", "") for t in CARE_TYPES},
-                  "rows": _posted_rows(form)}
-        dates = {"start_date": form.get("start_date", ""), "end_date": form.get("end_date", ""),
-                 "provider_id": form.get("provider_id", "")}
-    else:
-        values = settings.convention_values(convention.bareme_json if convention else {})
-        dates = {"start_date": convention.start_date.isoformat() if convention else date.today().isoformat(),
-                 "end_date": convention.end_date.isoformat() if convention and convention.end_date else "",
-                 "provider_id": convention.provider_id if convention else ""}
-    values["rows"] = list(values["rows"]) + [{"code": "", "price": ""}] * BLANK_ROWS
+    values, dates = operations.form_values(convention, form)
     return render_template("insurer/convention_form.html", convention=convention, values=values, dates=dates,
                            providers=[p for p in providers if p.id not in taken or
                                       (convention and p.id == convention.provider_id)],
                            care_types=CARE_TYPE_LABELS, errors=errors or {}), status
-
-
-def _dates(form, errors) -> tuple[date | None, date | None]:
-    out = []
-    for name, label in (("start_date", "Date de début"), ("end_date", "Date de fin")):
-        raw = (form.get(name) or "").strip()
-        value = None
-        if raw:
-            try:
-                value = date.fromisoformat(raw)
-            except ValueError:
-                errors[name] = f"{label} invalide (AAAA-MM-JJ)."
-        elif name == "start_date":
-            errors[name] = "Date de début obligatoire."
-        out.append(value)
-    if out[0] and out[1] and out[1] < out[0]:
-        errors["end_date"] = "La date de fin précède la date de début."
-    return out[0], out[1]
-
-
-def _convention_json_or_errors(form) -> tuple[dict | None, dict]:
-    errors: dict[str, str] = {}
-    try:
-        return settings.convention_json(form), errors
-    except settings.SettingsError as exc:
-        return None, exc.errors
 
 
 @bp.route("/conventions/nouvelle", methods=["GET", "POST"])
@@ -226,7 +179,6 @@ def _convention_json_or_errors(form) -> tuple[dict | None, dict]:
 def convention_new():
     if request.method == "GET":
         return _convention_form(None)
-    from dhamen.insurer import conventions as operations
 
     convention, errors = operations.create(current_user.insurer_id, request.form)
     if errors:
@@ -241,7 +193,6 @@ def convention_edit(convention_id: str):
     convention = get_or_404(Convention, convention_id, current_user)
     if request.method == "GET":
         return _convention_form(convention)
-    from dhamen.insurer import conventions as operations
 
     errors = operations.update(convention, request.form)
     if errors:
@@ -253,7 +204,6 @@ def convention_edit(convention_id: str):
 @bp.post("/conventions/<convention_id>/fin")
 @require_role(ADMIN)
 def convention_end(convention_id: str):
-    from dhamen.insurer import conventions as operations
 
     convention = get_or_404(Convention, convention_id, current_user)
     end, error = operations.end(convention, request.form.get("end_date"))

@@ -21,7 +21,6 @@ from dhamen.core import audit
 from dhamen.domain.catalogue import CARE_TYPES
 from dhamen.extensions import db
 from dhamen.insurer import settings
-from dhamen.insurer.admin_views import BLANK_ROWS, _convention_json_or_errors, _dates, _posted_rows
 from dhamen.models import Convention, Insurer, Provider
 
 
@@ -29,7 +28,7 @@ def form_values(convention: Convention | None, form: Mapping[str, str] | None = 
     """(values, dates) for the convention form: as posted (shown again with their errors) or as stored."""
     if form is not None:
         values = {"version": form.get("version", ""), "generic_rate": form.get("generic_rate", ""),
-                  "rates": {t: form.get(f"rate-{t}", "") for t in CARE_TYPES}, "rows": _posted_rows(form)}
+                  "rates": {t: form.get(f"rate-{t}", "") for t in CARE_TYPES}, "rows": settings.posted_rows(form)}
         dates = {"start_date": form.get("start_date", ""), "end_date": form.get("end_date", ""),
                  "provider_id": form.get("provider_id", "")}
     else:
@@ -37,7 +36,7 @@ def form_values(convention: Convention | None, form: Mapping[str, str] | None = 
         dates = {"start_date": convention.start_date.isoformat() if convention else date.today().isoformat(),
                  "end_date": convention.end_date.isoformat() if convention and convention.end_date else "",
                  "provider_id": convention.provider_id if convention else ""}
-    values["rows"] = list(values["rows"]) + [{"code": "", "price": ""}] * BLANK_ROWS
+    values["rows"] = list(values["rows"]) + [{"code": "", "price": ""}] * settings.BLANK_ROWS
     return values, dates
 
 
@@ -48,8 +47,8 @@ def _live_insurer(insurer_id: str | None) -> Insurer | None:
 
 def create(insurer_id: str | None, form: Mapping[str, str]) -> tuple[Convention | None, dict[str, str]]:
     """A new convention of ``insurer_id`` with the provider and tariffs of ``form``, or the errors."""
-    bareme_json, errors = _convention_json_or_errors(form)
-    start, end = _dates(form, errors)
+    bareme_json, errors = settings.convention_json_or_errors(form)
+    start, end = settings.convention_dates(form, errors)
     insurer = _live_insurer(insurer_id)
     if insurer is None:
         errors["insurer_id"] = "Choisissez l'assureur."
@@ -74,8 +73,8 @@ def create(insurer_id: str | None, form: Mapping[str, str]) -> tuple[Convention 
 
 def update(convention: Convention, form: Mapping[str, str]) -> dict[str, str]:
     """The convention's dates and tariffs from ``form`` (audited before → after), or the errors."""
-    bareme_json, errors = _convention_json_or_errors(form)
-    start, end = _dates(form, errors)
+    bareme_json, errors = settings.convention_json_or_errors(form)
+    start, end = settings.convention_dates(form, errors)
     if errors:
         return errors
     before = {"bareme": convention.bareme_json, "start_date": convention.start_date.isoformat(),

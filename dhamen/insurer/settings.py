@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from dhamen.domain.catalogue import CARE_TYPES, find
@@ -435,3 +436,42 @@ def convention_json(form: Mapping[str, str]) -> dict:
         except MoneyError as exc:
             errors["generic_rate"] = f"Taux générique : {exc}"
     return _checked(out, errors, parse_convention)
+
+
+# --- form helpers shared by the insurer's and the platform admin's convention pages -------------
+
+BLANK_ROWS = 5  # empty rows offered under the tariff and limit rows of a form
+
+
+def posted_rows(form) -> list[dict]:
+    """The tariff rows as posted (to show them again with their errors)."""
+    numbers = sorted({int(k.split("-")[1]) for k in form if k.startswith("rows-") and k.count("-") == 2
+                      and k.split("-")[1].isdigit() and len(k.split("-")[1]) <= 4})
+    rows = [{"code": form.get(f"rows-{n}-code", ""), "price": form.get(f"rows-{n}-price", "")} for n in numbers]
+    return [r for r in rows if r["code"] or r["price"]]
+
+
+def convention_dates(form, errors) -> tuple[date | None, date | None]:
+    out = []
+    for name, label in (("start_date", "Date de début"), ("end_date", "Date de fin")):
+        raw = (form.get(name) or "").strip()
+        value = None
+        if raw:
+            try:
+                value = date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = f"{label} invalide (AAAA-MM-JJ)."
+        elif name == "start_date":
+            errors[name] = "Date de début obligatoire."
+        out.append(value)
+    if out[0] and out[1] and out[1] < out[0]:
+        errors["end_date"] = "La date de fin précède la date de début."
+    return out[0], out[1]
+
+
+def convention_json_or_errors(form) -> tuple[dict | None, dict]:
+    errors: dict[str, str] = {}
+    try:
+        return convention_json(form), errors
+    except SettingsError as exc:
+        return None, exc.errors

@@ -6,6 +6,7 @@ from __future__ import annotations
 from auth_helpers import audit_rows, csrf_from
 from claims_helpers import drug, post_claim
 from insurer_helpers import signed_in
+from test_decisions import _claim, _post_decision
 
 from dhamen.domain.money import apply_rate
 
@@ -17,18 +18,6 @@ def _data(response):
     return response.get_json()["data"]
 
 
-def _post_decision(client, claim_id, **data):
-    page = client.get(f"/assureur/demandes/{claim_id}")
-    token = csrf_from(page.get_data(as_text=True))
-    return client.post(f"/assureur/demandes/{claim_id}/decision", data={"csrf_token": token, **data})
-
-
-def _claim(claim_id):
-    from dhamen.extensions import db
-    from dhamen.models import Claim
-
-    db.session.expire_all()
-    return db.session.get(Claim, claim_id)
 
 
 def _items(claim):
