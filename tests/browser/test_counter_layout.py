@@ -67,6 +67,17 @@ def check_layout(pg, name: str) -> None:
     pg.set_viewport_size({"width": 1280, "height": 900})
 
 
+def enter_lines(pg, codes) -> None:
+    """Each code typed in the next line's code field, its price awaited, then a new line."""
+    for uid, code in enumerate(codes):
+        wait_focus(pg, f'[name="lines-{uid}-code"]')
+        pg.keyboard.type(code, delay=0)
+        pg.keyboard.press("Enter")
+        wait_focus(pg, f'[name="lines-{uid}-qty"]')
+        expect(pg.locator(f'[name="lines-{uid}-price"]')).not_to_have_value("")
+        pg.locator("[data-add-line]").click()
+
+
 def test_codes_typed_at_scanner_speed_fill_every_line(shop, page):
     """The suggestions list is emptied and stays empty: only the server's resolution of the
     exact code can fill the lines, typed with no delay between keys and Entrée at once."""
@@ -139,13 +150,7 @@ def test_no_counter_page_scrolls_sideways(shop, page):
     pg.goto(f"/pharmacie/adherents/{shop.members['active'].id}/droits")
     check_layout(pg, "comptoir-droits")
     pg.goto(f"/pharmacie/saisie/{shop.contracts['active'].id}")
-    for uid, code in enumerate(("PH0001", "PH0009", "PH0057", "PH0010")):
-        wait_focus(pg, f'[name="lines-{uid}-code"]')
-        pg.keyboard.type(code, delay=0)
-        pg.keyboard.press("Enter")
-        wait_focus(pg, f'[name="lines-{uid}-qty"]')
-        expect(pg.locator(f'[name="lines-{uid}-price"]')).not_to_have_value("")
-        pg.locator("[data-add-line]").click()
+    enter_lines(pg, ("PH0001", "PH0009", "PH0057", "PH0010"))
     pg.keyboard.press("Control+Enter")
     wait_focus(pg, "#submit-claim")
     check_layout(pg, "comptoir-saisie")
@@ -177,12 +182,7 @@ def test_pending_claim_page_shows_the_decision_without_reload(shop, page, monkey
     find_member(pg, shop.national_ids["active"])
     pg.fill("#room", "214")
     pg.focus('[name="lines-0-code"]')
-    for uid, code in enumerate(("CH-J", "BLOC")):
-        pg.keyboard.type(code, delay=0)
-        pg.keyboard.press("Enter")
-        wait_focus(pg, f'[name="lines-{uid}-qty"]')
-        expect(pg.locator(f'[name="lines-{uid}-price"]')).not_to_have_value("")
-        pg.locator("[data-add-line]").click()
+    enter_lines(pg, ("CH-J", "BLOC"))
     pg.keyboard.press("Control+Enter")
     wait_focus(pg, "#submit-claim")
     with pg.expect_navigation():
