@@ -151,8 +151,6 @@ def history(claim: Claim) -> list[HistoryEntry]:
 
 def _line_words(line: dict) -> str:
     """One line of a decision, in words: ``ligne 2 : quantité 1, prix accordé 15,000 TND (motif)``."""
-    from dhamen.domain.money import format_tnd
-
     words = []
     if line.get("quantity") is not None:
         words.append("refusée" if line["quantity"] == 0 else f"quantité {line['quantity']}")
