@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_wtf.csrf import validate_csrf
 from sqlalchemy import func, select
 from wtforms import DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -25,7 +24,6 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.validators import ValidationError as CsrfError
 
 from dhamen.access.auth.views import email_validator
 from dhamen.access.rbac import require_role
@@ -125,10 +123,6 @@ def members():
     conditions, searched, errors = [Adherent.is_live], None, []
     contracts = []
     if request.method == "POST":
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except CsrfError:
-            abort(400, "CSRF")
         cin = (request.form.get("cin") or "").strip()
         number = (request.form.get("contrat") or "").strip()[:50]
         name = (request.form.get("nom") or "").strip()[:100]
@@ -398,13 +392,6 @@ def payer_order(member_id: str):
     chosen = {c.id: str(c.payer_rank or 1) for c in contracts}
     errors, status = [], 200
     if request.method == "POST":
-        from flask_wtf.csrf import validate_csrf
-        from wtforms.validators import ValidationError as CsrfError
-
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except CsrfError:
-            abort(400, "CSRF")
         status = 422
         ranks = {}
         for c in contracts:

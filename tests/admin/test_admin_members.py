@@ -319,3 +319,14 @@ def test_payer_order_ignores_ended_contracts_and_is_for_admins_only(app, admin, 
     page = Page(app, make_user("INSURER_ADMIN", insurer=orgs["gat"], mfa=True))
     assert page.get(f"/admin/adherents/{member.id}/ordre-des-payeurs").status_code == 403
     assert page.post(f"/admin/adherents/{member.id}/ordre-des-payeurs", {f"rang_{gat.id}": "1"}).status_code == 403
+
+
+def test_member_search_and_payer_order_need_the_form_token(admin, orgs, member):
+    """The app-wide CSRF check guards these forms (no check of their own): no token, nothing changes."""
+    star, gat = _two_contracts(admin, orgs, member)
+    r = admin.client.post(f"/admin/adherents/{member.id}/ordre-des-payeurs",
+                          data={f"rang_{star.id}": "2", f"rang_{gat.id}": "1"})
+    assert r.status_code == 400
+    db.session.expire_all()
+    assert (star.payer_rank, gat.payer_rank) == (1, 2) and audit_rows("contract.payer_rank") == []
+    assert admin.client.post("/admin/adherents", data={"nom": "x"}).status_code == 400
