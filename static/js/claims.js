@@ -192,7 +192,33 @@
     loadCatalogue(input);
   });
 
+  // Choices made in the decompte itself (submit to the insurer, refill reason) while a preview is
+  // on its way: its answer replaces the decompte, so they are put back and previewed again.
+  var decompteChoices = {};
+
+  function restoreChoices() {
+    var changed = false;
+    Object.keys(decompteChoices).forEach(function (id) {
+      var input = document.getElementById(id);
+      if (!input) { return; }
+      if (input.type === "checkbox") {
+        if (input.checked !== decompteChoices[id]) { input.checked = decompteChoices[id]; changed = true; }
+      } else if (input.value !== decompteChoices[id]) { input.value = decompteChoices[id]; changed = true; }
+    });
+    decompteChoices = {};
+    if (changed && form() && window.htmx) { window.htmx.trigger(form(), "dhamen:preview"); }
+  }
+
+  document.addEventListener("htmx:configRequest", function (evt) {
+    // This preview carries the choices as they are now.
+    if (/\/apercu$/.test(evt.detail.path || "")) { decompteChoices = {}; }
+  });
+
   document.addEventListener("change", function (evt) {
+    var choice = evt.target;
+    if (choice.id && choice.closest && choice.closest("#decompte")) {
+      decompteChoices[choice.id] = choice.type === "checkbox" ? choice.checked : choice.value;
+    }
     if (evt.target.classList && evt.target.classList.contains("in-generic")) {
       evt.target.setAttribute("data-touched", "");
     }
@@ -245,6 +271,7 @@
   document.addEventListener("htmx:afterSettle", function (evt) {
     var path = (evt.detail.pathInfo && evt.detail.pathInfo.requestPath) || "";
     if (/\/apercu$/.test(path)) {
+      restoreChoices();
       markInvalid();
       if (pendingFocus) {
         pendingFocus = false;

@@ -241,8 +241,20 @@ def test_lines_the_engine_does_not_pay_can_be_sent_to_the_insurer(shop, page):
     slow = 20_000  # the live preview after each change (the shared test machine can be slow)
     expect(decompte.locator("fieldset.held-lines")).to_contain_text("XX-777 : Hors nomenclature", timeout=slow)
     expect(decompte.locator(".verdict")).to_contain_text("soumettre la demande à l'assureur", timeout=slow)
+    # The box is ticked while a preview is on its way (held here until then): its answer replaces
+    # the decompte, and the choice must survive it (the CI failure of stop 19).
+    held = []
+    pg.route("**/apercu", lambda route: route.continue_() if held else held.append(route))
+    pg.evaluate("htmx.trigger(document.getElementById('claim-form'), 'dhamen:preview')")
+    for _ in range(100):
+        if held:
+            break
+        pg.wait_for_timeout(50)
+    assert held, "the preview was not sent"
     pg.locator("#submit_to_insurer").check()
+    held[0].continue_()
     expect(decompte.locator(".verdict")).to_contain_text("En attente de validation", timeout=slow)
+    expect(pg.locator("#submit_to_insurer")).to_be_checked()
     if SCREENSHOTS:
         pg.screenshot(path=str(Path(SCREENSHOTS) / "comptoir-hors-nomenclature.png"), full_page=True)
     with pg.expect_navigation():
