@@ -44,7 +44,10 @@ def wait_focus(pg, selector: str) -> None:
 
 def log_in(pg, email: str, home: str) -> None:
     pg.goto("/connexion")
-    pg.keyboard.type(email)  # the e-mail field has the focus
+    # The e-mail field has the focus (autofocus, applied at the first rendering: wait for it,
+    # a loaded machine typed the first letters into nothing, the CI failure of this stop's run).
+    wait_focus(pg, "input[name=email]")
+    pg.keyboard.type(email)
     pg.keyboard.press("Tab")
     pg.keyboard.type(PASSWORD)
     with pg.expect_navigation():
