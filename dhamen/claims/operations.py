@@ -140,7 +140,8 @@ def evaluate(req: ClaimRequest) -> Adjudication:
     if isinstance(bareme, dict):
         bareme = {k: v for k, v in bareme.items() if k == req.care_type}
     try:
-        used, fraud = member_history(req.provider, req.contract, req.care_type, req.care_date, req.details)
+        used, fraud = member_history(req.provider, req.contract, req.care_type, req.care_date,
+                                     [item.code for item in req.items], req.details)
         ctx = ClaimContext(
             care_type=req.care_type, care_date=req.care_date, terms=terms_of(req.contract),
             tariffs=Tariffs.from_configs({**config, "bareme": bareme}, convention.bareme_json if convention else None),

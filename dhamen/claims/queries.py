@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from dhamen.domain.config import history_window
 from dhamen.domain.coverage import benefits_under, tariff_items
 from dhamen.domain.errors import ConfigError
 from dhamen.domain.fraud import FraudContext, RecentClaim
+from dhamen.domain.text import normalize_code
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -253,9 +254,14 @@ _latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_am
 _used = _USED.subquery("u")
 # What the contract year has used, and the member's claims around the care date with their
 # lines (fraud and history rules), in one round trip: the one-row sum, outer-joined to the lines.
+# Only the lines of the new claim's codes come back: every history rule (duplicate, refill,
+# quantity limits, double coverage) compares codes with the claim's own; the claims themselves
+# all come back (frequency, stays).  Codes are stored normalised by the engine; the SQL
+# normalisation keeps rows written otherwise comparable.
 _HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code, _IT.quantity, _IT.covered_amount.label("line_covered"))
-            .select_from(_used.outerjoin(_latest, true()).outerjoin(ClaimItem.__table__,
-                                                                    _IT.claim_id == _latest.c.id)))
+            .select_from(_used.outerjoin(_latest, true()).outerjoin(
+                ClaimItem.__table__, and_(_IT.claim_id == _latest.c.id,
+                                          func.upper(func.trim(_IT.code)).in_(bindparam("codes", expanding=True))))))
 STORED_RESPONSE = select(_K.id, _K.created_at, _K.request_hash, _K.claim_id, _K.response_json) \
     .where(_K.user_id == bindparam("user_id"), _K.key == bindparam("key"))
 
@@ -337,10 +343,11 @@ def stay_of(details: Mapping | None, today: date | None = None) -> tuple[date, d
 
 
 def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: str, care_date: date,
-                   details: Mapping | None = None) -> tuple[int, FraudContext]:
+                   codes: Iterable[str], details: Mapping | None = None) -> tuple[int, FraudContext]:
     """What the contract year has already used (0 outside the contract's period) and the fraud context:
     the member's claims at any provider, under any contract, dated within the insurer's history window
-    either side of the care date (``history_window``), and the stay of a hospitalization (``details``)."""
+    either side of the care date (``history_window``), with their lines of the new claim's ``codes``
+    only, and the stay of a hospitalization (``details``)."""
     member = contract.adherent
     current = in_period(contract, care_date)
     start, end = elig.contract_year(terms_of(contract), care_date) if current else (care_date, care_date)
@@ -350,7 +357,8 @@ def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: 
     days = timedelta(days=history_window(contract.insurer.config_json, care_type))
     for r in db.session.execute(_HISTORY, {
             "adherent_id": member.id, "contract_id": contract.id, "start": start, "end": end,
-            "since": care_date - days, "until": care_date + days}):
+            "since": care_date - days, "until": care_date + days,
+            "codes": sorted({normalize_code(code) for code in codes})}):
         used = int(r.used or 0) if current else 0
         if r.id is None:
             continue

@@ -121,6 +121,44 @@ def test_preview_stores_nothing_and_submit_stores_once(shop, as_pharmacist):
     assert delta(shop) == {"claims": 1, "items": 1, "keys": 0, "audit_create": 1}
 
 
+def test_member_history_brings_every_claim_and_only_the_lines_of_the_new_claims_codes(shop, as_pharmacist):
+    """Issue 11: the history read carries the lines of the claim's own codes only (every history
+    rule compares codes with them), yet every claim of the window (frequency, stays)."""
+    from dhamen.models import ClaimItem
+
+    contract = shop.contracts["active"]
+    claims = []
+    for days, codes in ((3, ("PH0009", "ph0010 ")), (5, ("PH0057",))):
+        claim = Claim(type="pharmacy", contract_id=contract.id, provider_id=shop.providers["pharmacist"].id,
+                      adherent_id=contract.adherent_id, insurer_id=contract.insurer_id,
+                      care_date=date.today() - timedelta(days=days), total_amount=4_000, covered_amount=3_000,
+                      copay_amount=1_000, status="approved")
+        db.session.add(claim)
+        db.session.flush()
+        for position, code in enumerate(codes):
+            db.session.add(ClaimItem(claim_id=claim.id, position=position, code=code, label=code, quantity=2,
+                                     unit_price=2_000, line_total=4_000, covered_amount=1_500, copay_amount=2_500))
+        claims.append(claim)
+    db.session.flush()
+    provider, facts, _ = queries.claim_context(as_pharmacist, contract.id, date.today())
+
+    def recent(codes):
+        _used, ctx = queries.member_history(provider, facts, "pharmacy", date.today(), codes)
+        return sorted((c.care_date, c.codes, c.quantities) for c in ctx.recent_claims)
+
+    three, five = date.today() - timedelta(days=3), date.today() - timedelta(days=5)
+    assert recent(["PH0009"]) == [(five, (), ()), (three, ("PH0009",), (2,))]
+    # a code written otherwise (spaces, case) is still compared in its normal form
+    assert recent([" Ph0010", "PH0057"]) == [(five, ("PH0057",), (2,)), (three, ("ph0010 ",), (2,))]
+    assert recent(["XX-1"]) == [(five, (), ()), (three, (), ())]
+    # and the engine sees the duplicate through it
+    _req, result = operations.preview(as_pharmacist, contract.id, "pharmacy", date.today(),
+                                      [ItemInput("PH0010", "Produit", 1, 2_000)])
+    [flag] = result.fraud_flags
+    assert flag["code"] == "DUPLICATE" and "PH0010 le" in flag["message"]
+    assert result.lines[0].held == "REFILL_TOO_SOON"
+
+
 @pytest.mark.parametrize(("raw", "ok"), [
     (None, True), ("", True), ("2026-02-30", False), ("hier", False),
 ])
