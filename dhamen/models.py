@@ -413,7 +413,10 @@ class Claim(db.Model):
         Index("idx_claims_contract_care_date", "contract_id", "care_date"),
         # The history filtered by member: the matched members' claims at the provider (b8e4d0f2a3c5).
         Index("idx_claims_provider_member_created", "provider_id", "adherent_id", "created_at", "id"),
-        Index("idx_claims_adherent_care_date", "adherent_id", "care_date"),
+        # The member's claims around a care date, read at every claim (history and fraud rules): the
+        # INCLUDE columns (PostgreSQL) make it an index-only scan (migration d2f7a1c4e8b6).
+        Index("idx_claims_adherent_care_date", "adherent_id", "care_date",
+              postgresql_include=["status", "id", "provider_id", "type", "total_amount", "contract_id"]),
         Index("idx_claims_reference", "reference", unique=True),
         # The insurer's review queue (migration b7e4d2a9c1f0): the claims waiting for a decision, one
         # partial index per sort; the keyset one carries the filters' columns (PostgreSQL INCLUDE) so a
@@ -510,7 +513,9 @@ class ClaimItem(db.Model):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("covered_amount + copay_amount = line_total", name="balanced"),
-        Index("idx_claim_items_claim", "claim_id"),
+        # A claim's lines; with the code (and, PostgreSQL, what the history rules read) the member's
+        # history reads its lines of given codes from the index alone (migration d2f7a1c4e8b6).
+        Index("idx_claim_items_claim", "claim_id", "code", postgresql_include=["quantity", "covered_amount"]),
     )
 
     id: Mapped[str] = _id()
@@ -613,6 +618,11 @@ class ContractUsage(db.Model):
     """
 
     __tablename__ = "contract_usage"
+    __table_args__ = (
+        # The annual-limit sum from the index alone (PostgreSQL INCLUDE, migration d2f7a1c4e8b6): a
+        # contract's rows lie on as many heap pages as it has care dates.
+        Index("idx_contract_usage_covered", "contract_id", "care_date", postgresql_include=["covered_amount"]),
+    )
 
     contract_id: Mapped[str] = mapped_column(String(26), primary_key=True)
     care_date: Mapped[date] = mapped_column(Date, primary_key=True)

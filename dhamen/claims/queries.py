@@ -246,8 +246,10 @@ _USED = select(func.coalesce(func.sum(_U.covered_amount), 0)).where(
 # The member's claims (any contract, any provider) dated either side of the care date: claims
 # are not entered in date order, and the rules look both ways (dhamen.domain.history).  A
 # hospitalization's stay rides along (NULL for the other care types).
+_STAY = Claim.__table__.alias("stay_of")
 _latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_amount, _CL.contract_id, _CL.status,
-                  case((_CL.type == "hospitalization", _CL.details_json)).label("stay"))
+                  case((_CL.type == "hospitalization",
+                        select(_STAY.c.details_json).where(_STAY.c.id == _CL.id).scalar_subquery())).label("stay"))
            .where(_CL.adherent_id == bindparam("adherent_id"), _CL.care_date >= bindparam("since"),
                   _CL.care_date <= bindparam("until"), _CL.status != "rejected")
            .order_by(_CL.care_date.desc()).limit(200).subquery())

@@ -43,3 +43,40 @@ def test_claims_indexes_up_and_down(app_env, tmp_path):
         assert _indexes() == after
         downgrade(revision="base")
         db.engine.dispose()
+
+
+def _index_defs(tables=("claims", "claim_items", "contract_usage")) -> dict[str, list[str]]:
+    inspector = sa.inspect(db.engine)
+    return {i["name"]: i["column_names"] for t in tables for i in inspector.get_indexes(t)}
+
+
+def test_history_covering_indexes_up_and_down(app_env, tmp_path):
+    """Migration d2f7a1c4e8b6: the claim's history and annual-limit reads become index-only on
+    PostgreSQL (INCLUDE columns); built concurrently and valid; down restores the previous indexes."""
+    app = create_app(dict(app_env, DHAMEN_INSTANCE_PATH=str(tmp_path), DATABASE_URL=_fresh_url(app_env, tmp_path)))
+    with app.app_context():
+        upgrade(revision="b8e4d0f2a3c5")
+        before = _index_defs()
+        assert before["idx_claim_items_claim"] == ["claim_id"] and "idx_contract_usage_covered" not in before
+        upgrade()
+        after = _index_defs()
+        assert after["idx_claim_items_claim"] == ["claim_id", "code"]
+        assert after["idx_contract_usage_covered"] == ["contract_id", "care_date"]
+        assert after["idx_claims_adherent_care_date"] == ["adherent_id", "care_date"]
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect() as conn:
+                defs = dict(conn.execute(sa.text(
+                    "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_class c WHERE c.relname IN "
+                    "('idx_claims_adherent_care_date', 'idx_claim_items_claim', 'idx_contract_usage_covered')")).all())
+                invalid = conn.scalar(sa.text("SELECT count(*) FROM pg_index i WHERE NOT i.indisvalid"))
+            assert "INCLUDE (status, id, provider_id, type, total_amount, contract_id)" in defs[
+                "idx_claims_adherent_care_date"]
+            assert "INCLUDE (quantity, covered_amount)" in defs["idx_claim_items_claim"]
+            assert "INCLUDE (covered_amount)" in defs["idx_contract_usage_covered"]
+            assert invalid == 0
+        downgrade(revision="b8e4d0f2a3c5")
+        assert _index_defs() == before
+        upgrade()
+        assert _index_defs() == after
+        downgrade(revision="base")
+        db.engine.dispose()
