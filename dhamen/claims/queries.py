@@ -21,7 +21,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, true
 from sqlalchemy.orm import selectinload
@@ -256,13 +255,15 @@ _latest = (select(_CL.id, _CL.care_date, _CL.provider_id, _CL.type, _CL.total_am
 _used = _USED.subquery("u")
 # What the contract year has used, and the member's claims around the care date with their
 # lines (fraud and history rules), in one round trip: the one-row sum, outer-joined to the lines.
-# Only the lines of the new claim's codes come back: every history rule (duplicate, refill,
-# quantity limits, double coverage) compares codes with the claim's own; the claims themselves
-# all come back (frequency, stays).  Codes are stored normalised by the engine; the SQL
+# Only the lines of the new claim's codes, on claims of its care type, come back: every history
+# rule (duplicate, refill, quantity limits, double coverage) compares codes with the claim's own,
+# within a care type; the claims themselves all come back (frequency, stays).  Codes are stored normalised by the engine; the SQL
 # normalisation keeps rows written otherwise comparable.
 _HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code, _IT.quantity, _IT.covered_amount.label("line_covered"))
             .select_from(_used.outerjoin(_latest, true()).outerjoin(
-                ClaimItem.__table__, and_(_IT.claim_id == _latest.c.id,
+                # (the CASE: no lookup at all for a claim of another care type)
+                ClaimItem.__table__, and_(_IT.claim_id == case((_latest.c.type == bindparam("care_type"),
+                                                                _latest.c.id)),
                                           func.upper(func.trim(_IT.code)).in_(bindparam("codes", expanding=True))))))
 STORED_RESPONSE = select(_K.id, _K.created_at, _K.request_hash, _K.claim_id, _K.response_json) \
     .where(_K.user_id == bindparam("user_id"), _K.key == bindparam("key"))
@@ -354,23 +355,29 @@ def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: 
     current = in_period(contract, care_date)
     start, end = elig.contract_year(terms_of(contract), care_date) if current else (care_date, care_date)
     used = 0
-    rows: dict[str, Any] = {}
-    lines: dict[str, list[tuple[str, int]]] = {}
+    claims: dict[str, list] = {}  # id -> [care date, provider, type, total, contract, stay, codes, quantities]
     days = timedelta(days=history_window(contract.insurer.config_json, care_type))
-    for r in db.session.execute(_HISTORY, {
-            "adherent_id": member.id, "contract_id": contract.id, "start": start, "end": end,
-            "since": care_date - days, "until": care_date + days,
-            "codes": sorted({normalize_code(code) for code in codes})}):
-        used = int(r.used or 0) if current else 0
-        if r.id is None:
+    result = db.session.execute(_HISTORY, {
+        "adherent_id": member.id, "contract_id": contract.id, "start": start, "end": end,
+        "since": care_date - days, "until": care_date + days, "care_type": care_type,
+        "codes": sorted({normalize_code(code) for code in codes})})
+    # Plain tuples (a history can hold 200 claims): unpacked by position in _HISTORY's column order.
+    for (used_sum, claim_id, day, provider_id, kind, total, contract_id, status, stay,
+         code, quantity, line_covered) in result.tuples():
+        used = used_sum
+        if claim_id is None:
             continue
-        rows.setdefault(r.id, r)
+        claim = claims.get(claim_id)
+        if claim is None:
+            claim = claims[claim_id] = [day, provider_id, kind, total, contract_id, stay, [], []]
         # A line an approved claim did not pay (held, excluded) was not dispensed on the insurer's money.
-        if r.code is not None and (r.line_covered or r.status not in ("approved", "paid")):
-            lines.setdefault(r.id, []).append((r.code, r.quantity))
-    recent = [RecentClaim(r.care_date, r.provider_id, r.type, tuple(c for c, _ in lines.get(r.id, ())),
-                          r.total_amount, r.contract_id, tuple(q for _, q in lines.get(r.id, ())), stay_of(r.stay))
-              for r in rows.values()]
+        if code is not None and (line_covered or status not in ("approved", "paid")):
+            claim[6].append(code)
+            claim[7].append(quantity)
+    used = int(used or 0) if current else 0
+    recent = [RecentClaim(day, provider_id, kind, tuple(line_codes), total, contract_id, tuple(quantities),
+                          stay_of(stay) if stay is not None else None)
+              for day, provider_id, kind, total, contract_id, stay, line_codes, quantities in claims.values()]
     return used, FraudContext(
         member_lat=member.lat, member_lng=member.lng, member_city=member.city, provider_lat=provider.lat,
         provider_lng=provider.lng, provider_city=provider.city, recent_claims=recent,

@@ -128,8 +128,9 @@ def test_member_history_brings_every_claim_and_only_the_lines_of_the_new_claims_
 
     contract = shop.contracts["active"]
     claims = []
-    for days, codes in ((3, ("PH0009", "ph0010 ")), (5, ("PH0057",))):
-        claim = Claim(type="pharmacy", contract_id=contract.id, provider_id=shop.providers["pharmacist"].id,
+    # the 4-day-old one is a lab claim: its lines never count against a pharmacy claim's codes
+    for days, codes in ((3, ("PH0009", "ph0010 ")), (4, ("PH0009",)), (5, ("PH0057",))):
+        claim = Claim(type="lab" if days == 4 else "pharmacy", contract_id=contract.id, provider_id=shop.providers["pharmacist"].id,
                       adherent_id=contract.adherent_id, insurer_id=contract.insurer_id,
                       care_date=date.today() - timedelta(days=days), total_amount=4_000, covered_amount=3_000,
                       copay_amount=1_000, status="approved")
@@ -146,11 +147,11 @@ def test_member_history_brings_every_claim_and_only_the_lines_of_the_new_claims_
         _used, ctx = queries.member_history(provider, facts, "pharmacy", date.today(), codes)
         return sorted((c.care_date, c.codes, c.quantities) for c in ctx.recent_claims)
 
-    three, five = date.today() - timedelta(days=3), date.today() - timedelta(days=5)
-    assert recent(["PH0009"]) == [(five, (), ()), (three, ("PH0009",), (2,))]
+    three, four, five = (date.today() - timedelta(days=n) for n in (3, 4, 5))
+    assert recent(["PH0009"]) == [(five, (), ()), (four, (), ()), (three, ("PH0009",), (2,))]
     # a code written otherwise (spaces, case) is still compared in its normal form
-    assert recent([" Ph0010", "PH0057"]) == [(five, ("PH0057",), (2,)), (three, ("ph0010 ",), (2,))]
-    assert recent(["XX-1"]) == [(five, (), ()), (three, (), ())]
+    assert recent([" Ph0010", "PH0057"]) == [(five, ("PH0057",), (2,)), (four, (), ()), (three, ("ph0010 ",), (2,))]
+    assert recent(["XX-1"]) == [(five, (), ()), (four, (), ()), (three, (), ())]
     # and the engine sees the duplicate through it
     _req, result = operations.preview(as_pharmacist, contract.id, "pharmacy", date.today(),
                                       [ItemInput("PH0010", "Produit", 1, 2_000)])
