@@ -186,7 +186,8 @@ def pct(data: list[float], p: float) -> float:
 
 
 def pick_member(b: Bench) -> str:
-    """A member with claims at the pharmacy; its last name, as typed at the counter."""
+    """A member with claims at the pharmacy; its last name (first and last when the last name alone
+    matches too many members), as typed at the counter."""
     from dhamen.claims import listing
     from dhamen.models import Adherent, Claim
 
@@ -194,6 +195,10 @@ def pick_member(b: Bench) -> str:
         member = b.db.session.scalar(b.db.select(Adherent).join(Claim, Claim.adherent_id == Adherent.id)
                                      .where(Claim.provider_id == b.pharmacist.provider_id).limit(1))
         b.member_name = member.last_name.lower()
+        try:
+            listing.member_ids(b.member_name)
+        except listing.TooManyMembers:  # a common name among many members: typed in full, as asked
+            b.member_name = f"{member.first_name} {member.last_name}".lower()
         print(f"   filtre adhérent « {b.member_name} » : {len(listing.member_ids(b.member_name))} adhérents "
               f"correspondent (au plus {listing.MEMBER_CAP})")
     return b.member_name
