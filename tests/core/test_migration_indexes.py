@@ -22,6 +22,16 @@ def _indexes() -> dict[str, list[str]]:
     return {i["name"]: i["column_names"] for i in sa.inspect(db.engine).get_indexes("claims")}
 
 
+def _down_and_up_again(revision: str, read, before, after) -> None:
+    """Down to ``revision`` restores ``before``, up again gives ``after``; then down to nothing."""
+    downgrade(revision=revision)
+    assert read() == before
+    upgrade()
+    assert read() == after
+    downgrade(revision="base")
+    db.engine.dispose()
+
+
 def test_claims_indexes_up_and_down(app_env, tmp_path):
     app = create_app(dict(app_env, DHAMEN_INSTANCE_PATH=str(tmp_path), DATABASE_URL=_fresh_url(app_env, tmp_path)))
     with app.app_context():
@@ -37,12 +47,7 @@ def test_claims_indexes_up_and_down(app_env, tmp_path):
                 invalid = conn.scalar(sa.text("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                                               "WHERE c.relname LIKE 'idx_claims_%' AND NOT i.indisvalid"))
             assert invalid == 0
-        downgrade(revision="5e1c0a7d13aa")
-        assert _indexes() == before
-        upgrade()
-        assert _indexes() == after
-        downgrade(revision="base")
-        db.engine.dispose()
+        _down_and_up_again("5e1c0a7d13aa", _indexes, before, after)
 
 
 def _index_defs(tables=("claims", "claim_items", "contract_usage")) -> dict[str, list[str]]:
@@ -74,9 +79,4 @@ def test_history_covering_indexes_up_and_down(app_env, tmp_path):
             assert "INCLUDE (quantity, covered_amount)" in defs["idx_claim_items_claim"]
             assert "INCLUDE (covered_amount)" in defs["idx_contract_usage_covered"]
             assert invalid == 0
-        downgrade(revision="b8e4d0f2a3c5")
-        assert _index_defs() == before
-        upgrade()
-        assert _index_defs() == after
-        downgrade(revision="base")
-        db.engine.dispose()
+        _down_and_up_again("b8e4d0f2a3c5", _index_defs, before, after)
