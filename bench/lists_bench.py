@@ -374,6 +374,14 @@ def run_submit(args) -> None:
     for ns in (empty, full):
         envs[ns.database] = claims_bench.app_env(ns)
     claims_bench.prepare_database(empty, envs[args.empty])
+    import psycopg
+
+    for name in (args.empty, args.database):  # the spread decides what a claim's history read holds
+        with psycopg.connect(database_url(args, name)) as conn:
+            members, claims, holders = conn.execute(
+                "SELECT (SELECT count(*) FROM adherents), count(*), count(DISTINCT adherent_id) FROM claims").fetchone()
+        print(f"   {name:<12} {members} adhérents, {claims} demandes"
+              + (f" sur {holders} d'entre eux ({claims / holders:,.0f} par adhérent)".replace(",", " ") if holders else ""))
     results: dict[str, list] = {args.empty: [], args.database: []}
     for _ in range(args.rounds):
         for ns in (empty, full):
