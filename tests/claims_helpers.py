@@ -12,6 +12,7 @@ have their own pharmacists.  One member per contract situation.
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -176,3 +177,33 @@ def counts():
     out["audit_create"] = db.session.scalar(select(func.count()).select_from(AuditLog)
                                             .where(AuditLog.action == "claim.create"))
     return out
+
+
+def post_together(app, monkeypatch, requests: list[tuple[dict, dict]], timeout: float = 30) -> list:
+    """Post each ``(body, headers)`` to ``POST /api/v1/claims/pharmacy`` from its own thread, all of
+    them held in ``operations.prepare`` until every one is there (a barrier), so the database decides
+    between them.  The answers, in the order of ``requests`` (``None`` for one that did not finish
+    within ``timeout`` seconds)."""
+    from dhamen.claims import operations
+
+    barrier = threading.Barrier(len(requests), timeout=10)
+    real_prepare = operations.prepare
+
+    def prepare(*args, **kwargs):
+        barrier.wait()
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(operations, "prepare", prepare)
+    results = [None] * len(requests)
+
+    def submit(n):
+        body, headers = requests[n]
+        with app.test_client() as c:
+            results[n] = c.post("/api/v1/claims/pharmacy", json=body, headers=headers)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return results

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from claims_helpers import claim_body, delta, drug, post_claim
+from claims_helpers import claim_body, delta, drug, post_claim, post_together
 from sqlalchemy import select
 
 from dhamen.claims import operations, queries
@@ -104,13 +103,6 @@ def test_keys_expire_after_24_hours(client, shop):
 def test_two_concurrent_submissions_with_one_key_make_one_claim(app, client, shop, monkeypatch):
     """Both requests pass the key lookup before either commits (a barrier holds them in
     ``prepare``): the database's unique key decides, the loser replays the winner's answer."""
-    barrier = threading.Barrier(2, timeout=10)
-    real_prepare = operations.prepare
-
-    def prepare(*args, **kwargs):
-        barrier.wait()
-        return real_prepare(*args, **kwargs)
-
     lookups = []
     real_find = operations.find_idempotent
 
@@ -119,21 +111,10 @@ def test_two_concurrent_submissions_with_one_key_make_one_claim(app, client, sho
         lookups.append(found is not None)
         return found
 
-    monkeypatch.setattr(operations, "prepare", prepare)
     monkeypatch.setattr(operations, "find_idempotent", find_idempotent)
     body = claim_body(shop)
     headers = {**shop.auth("pharmacist"), **key("k-race")}
-    results = [None, None]
-
-    def submit(n):
-        with app.test_client() as c:
-            results[n] = c.post("/api/v1/claims/pharmacy", json=body, headers=headers)
-
-    threads = [threading.Thread(target=submit, args=(n,)) for n in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = post_together(app, monkeypatch, [(body, headers), (body, headers)])
     assert all(r is not None for r in results)
     assert [r.status_code for r in results] == [201, 201], [r.get_json() for r in results]
     assert results[0].get_json() == results[1].get_json()
@@ -154,29 +135,12 @@ def test_two_concurrent_claims_on_one_contract_never_overspend_the_annual_limit(
     second wait for the first's commit and see it: it gets the 10 000 left (LIMIT_PARTIAL), never a
     second full coverage.  Two different drugs: the same drug twice the same day would be an early
     refill (issue 9), refused whatever the limit."""
-    barrier = threading.Barrier(2, timeout=10)
-    real_prepare = operations.prepare
-
-    def prepare(*args, **kwargs):
-        barrier.wait()
-        return real_prepare(*args, **kwargs)
-
-    monkeypatch.setattr(operations, "prepare", prepare)
     contract = shop.contracts["limited"]
     bodies = [{"contractId": contract.id, "items": [drug("PH0023", 2, 25_000)]},  # 80 %: 40 000
               {"contractId": contract.id, "items": [drug("PH0038", 1, 50_000)]}]  # 80 %: 40 000
     headers = shop.auth("pharmacist")
-    results = [None, None]
-
-    def submit(n):
-        with app.test_client() as c:
-            results[n] = c.post("/api/v1/claims/pharmacy", json=bodies[n], headers={**headers, **key(f"limit-{n}")})
-
-    threads = [threading.Thread(target=submit, args=(n,)) for n in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = post_together(app, monkeypatch, [(body, {**headers, **key(f"limit-{n}")})
+                                               for n, body in enumerate(bodies)])
     assert [r.status_code for r in results] == [201, 201], [r.get_json() for r in results]
     first, second = sorted((r.get_json()["data"] for r in results), key=lambda d: -d["coveredAmount"])
     assert (first["coveredAmount"], second["coveredAmount"]) == (40_000, 10_000), (first, second)

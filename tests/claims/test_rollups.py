@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from claims_helpers import acting_as, claim_body, drug, post_claim
+from claims_helpers import acting_as, claim_body, drug, post_claim, post_together
 from db_helpers import fresh_database_url
 from flask_migrate import downgrade, upgrade
 from hypothesis import HealthCheck, given, settings
@@ -269,32 +268,12 @@ def test_four_concurrent_claims_never_overspend_and_the_usage_stays_exact(app, s
     """Four claims on one contract enter ``prepare`` together (a barrier); 50 000 left of 150 000, each
     alone would be covered 40 000.  The contract's row lock orders them; each reads the usage row its
     predecessor's trigger wrote: the year never goes over its limit, and the usage equals the claims."""
-    from dhamen.claims import operations
-
-    barrier = threading.Barrier(4, timeout=10)
-    real_prepare = operations.prepare
-
-    def prepare(*args, **kwargs):
-        barrier.wait()
-        return real_prepare(*args, **kwargs)
-
-    monkeypatch.setattr(operations, "prepare", prepare)
     contract = shop.contracts["limited"]
     bodies = [{"contractId": contract.id, "items": [drug(code, 1, 50_000)]}
               for code in ("PH0023", "PH0038", "PH0050", "PH0051")]
     headers = shop.auth("pharmacist")
-    results = [None] * 4
-
-    def submit(n):
-        with app.test_client() as c:
-            results[n] = c.post("/api/v1/claims/pharmacy", json=bodies[n],
-                                headers={**headers, "Idempotency-Key": f"usage-{n}"})
-
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = post_together(app, monkeypatch, [(body, {**headers, "Idempotency-Key": f"usage-{n}"})
+                                               for n, body in enumerate(bodies)], timeout=60)
     assert all(r is not None and r.status_code == 201 for r in results), [r and r.get_json() for r in results]
     db.session.expire_all()
     used = queries.used_in_contract_year(contract, date.today())
