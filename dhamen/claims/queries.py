@@ -257,8 +257,8 @@ _used = _USED.subquery("u")
 # lines (fraud and history rules), in one round trip: the one-row sum, outer-joined to the lines.
 # Only the lines of the new claim's codes, on claims of its care type, come back: every history
 # rule (duplicate, refill, quantity limits, double coverage) compares codes with the claim's own,
-# within a care type; the claims themselves all come back (frequency, stays).  Codes are stored normalised by the engine; the SQL
-# normalisation keeps rows written otherwise comparable.
+# within a care type; the claims themselves all come back (frequency, stays).  Codes are stored
+# normalised by the engine; the SQL normalisation keeps rows written otherwise comparable.
 _HISTORY = (select(_used.c[0].label("used"), _latest, _IT.code, _IT.quantity, _IT.covered_amount.label("line_covered"))
             .select_from(_used.outerjoin(_latest, true()).outerjoin(
                 # (the CASE: no lookup at all for a claim of another care type)
@@ -355,7 +355,9 @@ def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: 
     current = in_period(contract, care_date)
     start, end = elig.contract_year(terms_of(contract), care_date) if current else (care_date, care_date)
     used = 0
-    claims: dict[str, list] = {}  # id -> [care date, provider, type, total, contract, stay, codes, quantities]
+    claims: dict[str, tuple] = {}  # id -> (care date, provider, type, total, contract, stay)
+    codes_of: dict[str, list[str]] = {}
+    quantities_of: dict[str, list[int]] = {}
     days = timedelta(days=history_window(contract.insurer.config_json, care_type))
     result = db.session.execute(_HISTORY, {
         "adherent_id": member.id, "contract_id": contract.id, "start": start, "end": end,
@@ -367,17 +369,16 @@ def member_history(provider: ProviderFacts, contract: ContractFacts, care_type: 
         used = used_sum
         if claim_id is None:
             continue
-        claim = claims.get(claim_id)
-        if claim is None:
-            claim = claims[claim_id] = [day, provider_id, kind, total, contract_id, stay, [], []]
+        if claim_id not in claims:
+            claims[claim_id] = (day, provider_id, kind, total, contract_id, stay)
         # A line an approved claim did not pay (held, excluded) was not dispensed on the insurer's money.
         if code is not None and (line_covered or status not in ("approved", "paid")):
-            claim[6].append(code)
-            claim[7].append(quantity)
+            codes_of.setdefault(claim_id, []).append(code)
+            quantities_of.setdefault(claim_id, []).append(quantity)
     used = int(used or 0) if current else 0
-    recent = [RecentClaim(day, provider_id, kind, tuple(line_codes), total, contract_id, tuple(quantities),
-                          stay_of(stay) if stay is not None else None)
-              for day, provider_id, kind, total, contract_id, stay, line_codes, quantities in claims.values()]
+    recent = [RecentClaim(day, provider_id, kind, tuple(codes_of.get(claim_id, ())), total, contract_id,
+                          tuple(quantities_of.get(claim_id, ())), stay_of(stay))
+              for claim_id, (day, provider_id, kind, total, contract_id, stay) in claims.items()]
     return used, FraudContext(
         member_lat=member.lat, member_lng=member.lng, member_city=member.city, provider_lat=provider.lat,
         provider_lng=provider.lng, provider_city=provider.city, recent_claims=recent,

@@ -206,7 +206,7 @@
       } else if (input.value !== decompteChoices[id]) { input.value = decompteChoices[id]; changed = true; }
     });
     decompteChoices = {};
-    if (changed && form() && window.htmx) { window.htmx.trigger(form(), "dhamen:preview"); }
+    if (changed) { preview(); }
   }
 
   document.addEventListener("htmx:configRequest", function (evt) {
