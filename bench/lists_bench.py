@@ -196,10 +196,11 @@ def pick_member(b: Bench) -> str:
                                      .where(Claim.provider_id == b.pharmacist.provider_id).limit(1))
         b.member_name = member.last_name.lower()
         try:
-            listing.member_ids(b.member_name)
+            matched = listing.member_ids(b.member_name)
         except listing.TooManyMembers:  # a common name among many members: typed in full, as asked
             b.member_name = f"{member.first_name} {member.last_name}".lower()
-        print(f"   filtre adhérent « {b.member_name} » : {len(listing.member_ids(b.member_name))} adhérents "
+            matched = listing.member_ids(b.member_name)
+        print(f"   filtre adhérent « {b.member_name} » : {len(matched)} adhérents "
               f"correspondent (au plus {listing.MEMBER_CAP})")
     return b.member_name
 
