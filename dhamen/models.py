@@ -76,6 +76,15 @@ class SoftDeleteMixin:
     def _is_live_expression(cls):
         return cls.deleted_at.is_(None)
 
+    @classmethod
+    def get_live(cls, ident: str | None):
+        """The row of this primary key unless it is missing or soft-deleted (``None`` then); an
+        empty id or one longer than a ULID is not looked up."""
+        if not ident or len(ident) > 26:
+            return None
+        row = db.session.get(cls, ident)
+        return row if row is not None and row.is_live else None
+
 
 class Insurer(SoftDeleteMixin, db.Model):
     __tablename__ = "insurers"

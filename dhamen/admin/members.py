@@ -129,7 +129,7 @@ def members():
         born = (request.form.get("naissance") or "").strip()
         if cin:
             member = find_member_by_national_id(cin)
-            if member is not None and member.deleted_at is None:
+            if member is not None and member.is_live:
                 return redirect(url_for("admin.member", member_id=member.id), 303)
             searched = "CIN"
             conditions.append(Adherent.id.is_(None))
@@ -246,7 +246,7 @@ def member_delete(member_id: str):
     if live:
         flash(f"Suppression impossible : {len(live)} contrat(s) actif(s) ou suspendu(s). Résiliez-les d'abord.", "error")
         return redirect(url_for("admin.member", member_id=m.id), 303)
-    if m.deleted_at is None:
+    if m.is_live:
         m.deleted_at = utcnow()
         audit.record("member.delete", "adherent", m.id, {"deleted_at": [None, m.deleted_at.isoformat()]})
     flash(f"Adhérent {m.full_name} supprimé.", "success")
@@ -327,8 +327,7 @@ def contract_form(member_id: str | None = None, contract_id: str | None = None):
         values, value_errors = contract_values(form, request.form)
         errors = form_errors(form) + value_errors
         if valid:
-            insurer = db.session.get(Insurer, values["insurer_id"])
-            if insurer is None or insurer.deleted_at is not None:
+            if Insurer.get_live(values["insurer_id"]) is None:
                 errors.append("Assureur : choisissez un assureur en service.")
             elif _duplicate_number(values["insurer_id"], values["contract_number"], contract.id if contract else None):
                 errors.append(f"Numéro de contrat : « {values['contract_number']} » existe déjà chez cet assureur.")

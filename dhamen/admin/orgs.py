@@ -193,7 +193,7 @@ def _get(d: Directory, obj_id: str):
 
 def _delete(d: Directory, obj_id: str):
     obj = _get(d, obj_id)
-    if obj.deleted_at is None:
+    if obj.is_live:
         column = User.insurer_id if d is INSURERS else User.provider_id
         active = db.session.scalar(select(func.count()).select_from(User).where(column == obj.id, User.is_active))
         if active:
@@ -208,7 +208,7 @@ def _delete(d: Directory, obj_id: str):
 
 def _restore(d: Directory, obj_id: str):
     obj = _get(d, obj_id)
-    if obj.deleted_at is not None:
+    if not obj.is_live:
         audit.record(f"{d.kind}.restore", d.kind, obj.id, {"deleted_at": [obj.deleted_at.isoformat(), None]})
         obj.deleted_at = None
     flash(f"{d.singular.capitalize()} « {obj.name} » restauré.", "success")

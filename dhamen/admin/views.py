@@ -62,12 +62,11 @@ def _check_organisation(role: str, org: str) -> tuple[str | None, str | None, st
     if role == "ADMIN":
         return None, None, None if not org else "Organisation : un administrateur n'est rattaché à aucune organisation."
     if role in INSURER_ROLES:
-        insurer = db.session.get(Insurer, oid) if kind == "insurer" else None
-        if insurer is None or insurer.deleted_at is not None:
+        if kind != "insurer" or Insurer.get_live(oid) is None:
             return None, None, "Organisation : choisissez l'assureur de cet utilisateur."
         return oid, None, None
-    provider = db.session.get(Provider, oid) if kind == "provider" else None
-    if provider is None or provider.deleted_at is not None:
+    provider = Provider.get_live(oid) if kind == "provider" else None
+    if provider is None:
         return None, None, "Organisation : choisissez le prestataire de cet utilisateur."
     if provider.type != ROLE_PROVIDER_TYPE[role]:
         return None, None, (f"Organisation : un {ROLE_LABELS[role].lower()} se rattache à un prestataire de type "

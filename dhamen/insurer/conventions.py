@@ -1,8 +1,8 @@
 """Conventions (insurer ↔ provider agreements): create, change, end — for one given insurer.
 
 The platform admin manages the conventions of any insurer with these operations; they
-are built on the insurer portal's own form code (``settings.convention_json`` /
-``convention_values`` and the date and tariff-row readers of ``admin_views``), so a
+are built on the insurer portal's own form code (``settings.convention_json_or_errors``,
+``convention_values``, ``convention_dates`` and ``posted_rows``), so a
 convention entered by either side is read and checked the same way and leaves the same
 audit rows (``convention.create`` / ``.update`` / ``.end``, with the insurer named).
 
@@ -40,21 +40,15 @@ def form_values(convention: Convention | None, form: Mapping[str, str] | None = 
     return values, dates
 
 
-def _live_insurer(insurer_id: str | None) -> Insurer | None:
-    insurer = db.session.get(Insurer, insurer_id) if insurer_id and len(insurer_id) <= 26 else None
-    return insurer if insurer is not None and insurer.is_live else None
-
-
 def create(insurer_id: str | None, form: Mapping[str, str]) -> tuple[Convention | None, dict[str, str]]:
     """A new convention of ``insurer_id`` with the provider and tariffs of ``form``, or the errors."""
     bareme_json, errors = settings.convention_json_or_errors(form)
     start, end = settings.convention_dates(form, errors)
-    insurer = _live_insurer(insurer_id)
+    insurer = Insurer.get_live(insurer_id)
     if insurer is None:
         errors["insurer_id"] = "Choisissez l'assureur."
-    provider_id = form.get("provider_id") or ""
-    provider = db.session.get(Provider, provider_id) if len(provider_id) <= 26 else None
-    if provider is None or provider.deleted_at is not None:
+    provider = Provider.get_live(form.get("provider_id"))
+    if provider is None:
         errors["provider_id"] = "Choisissez le prestataire."
     elif insurer is not None and db.session.scalar(select(Convention.id).where(
             Convention.insurer_id == insurer.id, Convention.provider_id == provider.id)):

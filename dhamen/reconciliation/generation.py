@@ -115,8 +115,8 @@ def request_generation(insurer_id: str, period: Period, source: str, user=None) 
     """Record a generation run and enqueue its job once the transaction commits (the caller commits)."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
-    insurer = db.session.get(Insurer, insurer_id)
-    if insurer is None or insurer.deleted_at is not None:
+    insurer = Insurer.get_live(insurer_id)
+    if insurer is None:
         raise ReconciliationError("NOT_FOUND", "Assureur introuvable.", status=404)
     try:
         parse_insurer_config(insurer.config_json)

@@ -25,7 +25,7 @@ RECENT = 30
 
 def _provider():
     provider = current_user.provider
-    if provider is None or provider.deleted_at is not None:
+    if provider is None or not provider.is_live:
         abort(make_response(render_template(
             "counter/unavailable.html", portal=BY_ROLE[current_user.role], provider=None,
             message="Votre compte n'est rattaché à aucun établissement : demandez à l'administrateur de le relier "
