@@ -52,22 +52,6 @@ def test_export_refuses_bad_filters_and_neutralises_formulas(client, shop):
     assert "Export impossible : Date « hier » invalide" in r.get_data(as_text=True)
 
 
-def test_export_amounts_are_format_tnd():
-    """The export's fast amount formatter writes exactly what format_tnd writes."""
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    from dhamen.domain.money import format_tnd
-    from dhamen.insurer.export import tnd
-
-    @settings(max_examples=300, deadline=None)
-    @given(st.integers(-10**15, 10**15) | st.integers(-2_000, 2_000_000))
-    def check(millimes):
-        assert tnd(millimes) == format_tnd(millimes, with_unit=False)
-
-    check()
-
-
 def test_export_chunks_keep_every_row_once(client, shop):
     """Chunked reading (a chunk smaller than the list): every row once, in order, flags in words."""
     from dhamen.extensions import db
