@@ -12,7 +12,6 @@ import csv
 import io
 import json
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import Response, render_template, request, stream_with_context, url_for
 from sqlalchemy import func, select
@@ -23,10 +22,10 @@ from dhamen.admin.common import keyset, org_filter
 from dhamen.admin.views import _organisations, bp
 from dhamen.core.audit import redact
 from dhamen.domain import labels
+from dhamen.domain.text import TUNIS
 from dhamen.extensions import db
 from dhamen.models import AuditLog, User
 
-TUNIS = ZoneInfo("Africa/Tunis")
 EXPORT_BATCH = 2000
 ENTITY_LABELS = {"user": "Utilisateur", "insurer": "Assureur", "provider": "Prestataire", "adherent": "Adhérent",
                  "contract": "Contrat", "claim": "Demande", "reconciliation": "Bordereau", "setting": "Paramètre",

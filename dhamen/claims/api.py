@@ -58,6 +58,7 @@ from dhamen.core.pagination import CursorError
 from dhamen.domain.catalogue import PROVIDER_CARE_TYPE
 from dhamen.domain.coverage import ItemInput
 from dhamen.domain.labels import CARE_TYPE_LABELS
+from dhamen.domain.money import group_digits
 from dhamen.extensions import db
 from dhamen.models import (
     Adherent,
@@ -215,8 +216,8 @@ def list_claims():
     offset = (q.page - 1) * q.perPage
     if offset >= MAX_PAGE_OFFSET:
         raise ApiError(422, "PAGE_TOO_DEEP", f"La pagination par numéro de page s'arrête aux "
-                       f"{MAX_PAGE_OFFSET:,} premières demandes : suivez nextCursor (paramètre cursor)."
-                       .replace(",", "\u202f"), {"field": "page"})
+                       f"{group_digits(MAX_PAGE_OFFSET)} premières demandes : suivez nextCursor (paramètre cursor).",
+                       {"field": "page"})
     filters = listing.ClaimFilters(date_from=q.du, date_to=q.au, status=q.statut, care_type=q.type)
     try:
         found = listing.page(g.api_user, filters, cursor=q.cursor, per_page=q.perPage, offset=offset)

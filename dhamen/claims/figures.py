@@ -16,16 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 
 from dhamen.access.tenancy import scoped
+from dhamen.claims.queries import NOT_PAYABLE
+from dhamen.domain.text import TUNIS
 from dhamen.extensions import db
 from dhamen.models import Claim, ClaimDayTotal
-
-NOT_PAYABLE = ("rejected", "blocked")
-ROLLUP_TZ = ZoneInfo("Africa/Tunis")
 
 
 def _local_midnight(day: date) -> datetime:
@@ -76,11 +74,11 @@ def _rolled_up(user, first: date, last: date) -> tuple[int, int, int]:
 
 def _rollup_midnight(day: date) -> datetime:
     """When the roll-up's ``day`` starts (its days are Tunisia's: migration c3d9e8f1a2b4), in UTC."""
-    return datetime.combine(day, time.min, tzinfo=ROLLUP_TZ).astimezone(UTC)
+    return datetime.combine(day, time.min, tzinfo=TUNIS).astimezone(UTC)
 
 
 def _rollup_day(at: datetime) -> date:
-    return at.astimezone(ROLLUP_TZ).date()
+    return at.astimezone(TUNIS).date()
 
 
 def period_figures(user, today: date | None = None) -> Figures:

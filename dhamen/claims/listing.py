@@ -36,6 +36,7 @@ from dhamen.core import crypto
 from dhamen.core.pagination import Keyset, Page, capped_count, paginate
 from dhamen.domain import reference as claim_reference
 from dhamen.domain.labels import STATUS_LABELS
+from dhamen.domain.money import group_digits
 from dhamen.domain.text import parse_date
 from dhamen.extensions import db
 from dhamen.models import Adherent, Claim, Contract
@@ -174,5 +175,5 @@ def count(user, filters: ClaimFilters) -> tuple[int, bool]:
 def count_label(n: int, exact: bool) -> str:
     """« 27 demandes », « 1 demande », « plus de 1 000 demandes »."""
     if not exact:
-        return f"Plus de {n:,} demandes".replace(",", "\u202f")
-    return f"{n:,} demande{'s' if n != 1 else ''}".replace(",", "\u202f")
+        return f"Plus de {group_digits(n)} demandes"
+    return f"{group_digits(n)} demande{'s' if n != 1 else ''}"

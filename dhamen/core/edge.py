@@ -39,6 +39,7 @@ from typing import Any
 from flask import request
 
 from dhamen.core.http import error_page, error_response, is_api_request
+from dhamen.domain.money import group_digits
 
 MAX_JSON_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 32
@@ -223,8 +224,8 @@ def numeric_problem(name: str, value: str) -> Refusal | None:
         return None
     label = field_label(name)
     return Refusal(422, "VALIDATION_ERROR", name,
-                   f"{label[:1].upper()}{label[1:]} : un nombre entier de {low:,} à {high:,} est attendu."
-                   .replace(",", "\u202f"))
+                   f"{label[:1].upper()}{label[1:]} : un nombre entier de {group_digits(low)} à "
+                   f"{group_digits(high)} est attendu.")
 
 
 def check_request(request) -> Refusal | None:

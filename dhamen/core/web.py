@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
@@ -20,6 +19,7 @@ from dhamen.domain.labels import (
     STATUS_LABELS,
 )
 from dhamen.domain.money import format_tnd
+from dhamen.domain.text import TUNIS
 
 bp = Blueprint("web", __name__)
 
@@ -89,4 +89,4 @@ def register_template_helpers(app) -> None:
     def _datetime_fr(value):
         if not value:
             return ""
-        return value.astimezone(ZoneInfo("Africa/Tunis")).strftime("%d/%m/%Y %H:%M")
+        return value.astimezone(TUNIS).strftime("%d/%m/%Y %H:%M")

@@ -53,6 +53,15 @@ def _require_int(value: object, what: str) -> int:
     return value
 
 
+def group_digits(n: int) -> str:
+    """An integer with its thousands separated the French way (narrow no-break space).
+
+    >>> group_digits(1234567) == "1\u202f234\u202f567"
+    True
+    """
+    return f"{n:,}".replace(",", THOUSANDS_SEPARATOR)
+
+
 def format_tnd(millimes: int, *, with_unit: bool = True) -> str:
     """Format an amount in millimes the French way.
 
@@ -68,8 +77,7 @@ def format_tnd(millimes: int, *, with_unit: bool = True) -> str:
     _require_int(millimes, "Le montant")
     sign = "-" if millimes < 0 else ""
     dinars, rest = divmod(abs(millimes), MILLIMES_PER_TND)
-    grouped = f"{dinars:,}".replace(",", THOUSANDS_SEPARATOR)
-    text = f"{sign}{grouped},{rest:03d}"
+    text = f"{sign}{group_digits(dinars)},{rest:03d}"
     return f"{text} TND" if with_unit else text
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import functools
 import unicodedata
 from datetime import date
+from zoneinfo import ZoneInfo
+
+# The calendar of the users (dates and times shown, "today", the day roll-ups): Tunisia's.
+# Timestamps are stored in UTC.
+TUNIS = ZoneInfo("Africa/Tunis")
 
 
 @functools.lru_cache(maxsize=4096)  # categories and catalogue labels: a small, recurring vocabulary

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, literal_column, select
 
 from dhamen.access.tenancy import scoped
+from dhamen.claims.queries import NOT_PAYABLE
 from dhamen.domain.labels import CARE_TYPE_LABELS, STATUS_LABELS
-from dhamen.domain.money import format_tnd
+from dhamen.domain.money import format_tnd, group_digits
 from dhamen.domain.reasons import label as reason_label
+from dhamen.domain.text import TUNIS
 from dhamen.extensions import db
 from dhamen.insurer.queue import REVIEW_STATUSES
 from dhamen.models import Claim, ClaimDayFlag, ClaimDayTotal, Provider
 
-TZ = ZoneInfo("Africa/Tunis")
 AGE_BUCKETS = (("Moins d'un jour", 0, 1), ("1 à 3 jours", 1, 3), ("3 à 7 jours", 3, 7), ("Plus de 7 jours", 7, None))
 TOP = 5
 
@@ -58,7 +58,7 @@ class Dashboard:
 
 def build(user, now: datetime | None = None) -> Dashboard:
     now = now or datetime.now(UTC)
-    today = now.astimezone(TZ).date()
+    today = now.astimezone(TUNIS).date()
     month_start = today.replace(day=1)
     d = Dashboard()
     t = ClaimDayTotal
@@ -88,14 +88,14 @@ def build(user, now: datetime | None = None) -> Dashboard:
         figures = type_n.setdefault(care_type, [0, 0, 0])
         figures[0] += n
         figures[1] += int(asked)
-        if status not in ("rejected", "blocked"):
+        if status not in NOT_PAYABLE:
             d.month_covered += int(covered)
             d.today_covered += int(covered_today)
             figures[2] += int(covered)
-    d.by_status = [Bar(STATUS_LABELS[s], status_n[s], f"{status_n[s]:,}".replace(",", "\u202f"),
+    d.by_status = [Bar(STATUS_LABELS[s], status_n[s], group_digits(status_n[s]),
                        f"dont {d.today_by_status.get(s, 0)} aujourd'hui")
                    for s in STATUS_LABELS if status_n.get(s)]
-    d.by_type = [Bar(CARE_TYPE_LABELS[t], v[0], f"{v[0]:,}".replace(",", "\u202f"),
+    d.by_type = [Bar(CARE_TYPE_LABELS[t], v[0], group_digits(v[0]),
                      f"demandé {format_tnd(v[1])} · pris en charge {format_tnd(v[2])}")
                  for t, v in sorted(type_n.items(), key=lambda kv: -kv[1][0])]
     _queue(d, user, now)

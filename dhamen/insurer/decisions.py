@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
@@ -51,6 +50,7 @@ from dhamen.domain.config import parse_insurer_config
 from dhamen.domain.errors import ConfigError, InvalidClaimError
 from dhamen.domain.labels import STATUS_LABELS
 from dhamen.domain.money import format_tnd
+from dhamen.domain.text import TUNIS
 from dhamen.domain.transitions import OPEN_FOR_REVIEW, TransitionError, check_claim
 from dhamen.extensions import db
 from dhamen.models import Claim, ClaimItem, Contract, User
@@ -105,7 +105,7 @@ def decided_message(claim: Claim) -> str:
     if decision:
         when = decision.get("at", "")
         with contextlib.suppress(TypeError, ValueError):
-            when = datetime.fromisoformat(when).astimezone(ZoneInfo("Africa/Tunis")).strftime("le %d/%m/%Y à %H:%M")
+            when = datetime.fromisoformat(when).astimezone(TUNIS).strftime("le %d/%m/%Y à %H:%M")
         what = DONE_WORDS.get(decision.get("action"), word)
         note = f" — « {decision['note']} »" if decision.get("note") else ""
         return f"Demande déjà traitée : {what} par {decision.get('by', 'un agent')} {when}{note}."

@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import segno
 from flask import current_app, render_template
@@ -43,6 +42,7 @@ from sqlalchemy import select
 
 from dhamen.core import audit, pdf
 from dhamen.domain.money import format_tnd, percent_label
+from dhamen.domain.text import TUNIS
 from dhamen.extensions import db
 from dhamen.models import Claim, Contract, Insurer, Provider, Reconciliation, ReconciliationStatement
 from dhamen.reconciliation.generation import claims_in_order, storage
@@ -217,15 +217,10 @@ def verification_url(recon_id: str, fingerprint: str | None = None) -> str:
 
 
 def _context(recon: Reconciliation, insurer: Insurer, total_pages: int) -> dict:
-    generated = recon.created_at.astimezone(_tunis())
+    generated = recon.created_at.astimezone(TUNIS)
     return {"recon": recon, "insurer": insurer, "total_pages": total_pages, "ref": reference(recon, insurer),
             "generated": generated.strftime("%d/%m/%Y à %H:%M"), "claim_head": CLAIM_HEAD,
             "summary_head": SUMMARY_HEAD, "tnd": tnd, "percent": percent_label}
-
-
-def _tunis():
-
-    return ZoneInfo("Africa/Tunis")
 
 
 STYLESHEETS = ["css/bordereau.css"]
