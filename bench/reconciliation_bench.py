@@ -206,7 +206,6 @@ def child_generate(args) -> dict:
 
     generation.claim_claims = timed_claim
     with app.app_context():
-
         db.session.execute(db.text("SELECT 1"))
         base = rss_mb()
         t, cpu = time.perf_counter(), time.process_time()

@@ -52,7 +52,6 @@ def _answer(url: str, data: bytes, mime_type: str | None):
 def _fetcher(root: Path):
     def fetch(url: str, *args, **kwargs):
         if url.startswith("data:"):
-
             with urlopen(url) as response:  # noqa: S310 - data: URI, decoded locally
                 return _answer(url, response.read(), response.headers.get_content_type())
         path = None
@@ -62,7 +61,6 @@ def _fetcher(root: Path):
             path = (root / url.removeprefix(STATIC_URL_PREFIX)).resolve()
         if path is None or not path.is_relative_to(root) or not path.is_file():
             raise PdfError(f"ressource refusée dans un PDF : {url[:80]}")
-
         return _answer(path.as_uri(), path.read_bytes(), mimetypes.guess_type(path.name)[0])
 
     return fetch
@@ -121,7 +119,6 @@ class PartRenderer:
 
     def __init__(self, stylesheets: Sequence[str], parts: int, workers: int | None = None,
                  root: str | Path | None = None):
-
         self.stylesheets, self.root = list(stylesheets), str(root or static_root())
         wanted = workers if workers is not None else int(os.environ.get("PDF_WORKERS") or min(2, os.cpu_count() or 1))
         self.workers = max(1, min(wanted, parts))
@@ -132,7 +129,6 @@ class PartRenderer:
 
     def start(self) -> PartRenderer:
         if self.workers > 1 and self._pool is None:
-
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
             for _ in range(self.workers):  # processes start on demand: one warm-up task each
                 self._pool.submit(_warm_up)

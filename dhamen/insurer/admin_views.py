@@ -204,7 +204,6 @@ def convention_edit(convention_id: str):
 @bp.post("/conventions/<convention_id>/fin")
 @require_role(ADMIN)
 def convention_end(convention_id: str):
-
     convention = get_or_404(Convention, convention_id, current_user)
     end, error = operations.end(convention, request.form.get("end_date"))
     if error:
